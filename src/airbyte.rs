@@ -1,0 +1,552 @@
+//! The Airbyte Config API client: one method per Airbyte call, with the serde types it needs.
+//!
+//! Every call is a blocking `POST` with a JSON body (except `GET /health`), made through one shared
+//! `ureq::Agent`. Statuses are handled here, not by ureq, so that each failure becomes an [`Error`]
+//! variant that says what happened; `error.rs` decides what the client is told.
+//!
+//! The contract is Airbyte's published OpenAPI document (`../shared/airbyte` in the development
+//! tree): bodies are parsed only as far as the service needs, unknown fields are ignored, and the
+//! parts passed back to Airbyte (stream catalogs) are kept as opaque JSON.
+
+use std::fmt;
+use std::io;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize, Serializer};
+use serde_json::value::RawValue;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+/// The default organization of a self-managed Airbyte install (used to list workspaces on
+/// Airbyte 1.7 and later).
+pub const DEFAULT_ORGANIZATION_ID: &str = "00000000-0000-0000-0000-000000000000";
+
+/// Largest Airbyte answer read, in bytes. Definition lists of large installs run to megabytes.
+const MAX_ANSWER_BYTES: u64 = 64 << 20;
+
+/// An Airbyte call that did not produce the answer the service needed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// No connection could be made (refused, host not found, TLS failure).
+    Unreachable { url: String, reason: String },
+    /// Airbyte did not answer within the call's timeout.
+    Timeout { call: &'static str, after: Duration },
+    /// Airbyte answered with a non-2xx status; `message` is its own explanation, when it gave one.
+    Status {
+        call: &'static str,
+        status: u16,
+        message: Option<String>,
+    },
+    /// Airbyte answered 2xx with a body that is not the JSON the contract promises.
+    InvalidBody { call: &'static str, reason: String },
+    /// A synchronous Airbyte job (discovery) ran and failed.
+    JobFailed { call: &'static str, message: String },
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Unreachable { url, reason } => write!(f, "{url} unreachable: {reason}"),
+            Error::Timeout { call, after } => write!(f, "{call} timed out after {after:?}"),
+            Error::Status { call, status, .. } => write!(f, "{call} answered HTTP {status}"),
+            Error::InvalidBody { call, reason } => {
+                write!(f, "{call} answered an unreadable body: {reason}")
+            }
+            Error::JobFailed { call, .. } => write!(f, "{call} job failed"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Sources and destinations are both "actors" in Airbyte: the same calls with different names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    Source,
+    Destination,
+}
+
+impl Kind {
+    /// `source` / `destination`, as in Airbyte's paths and docker repositories.
+    pub fn noun(self) -> &'static str {
+        match self {
+            Kind::Source => "source",
+            Kind::Destination => "destination",
+        }
+    }
+
+    fn definitions_call(self) -> &'static str {
+        match self {
+            Kind::Source => "source_definitions/list_for_workspace",
+            Kind::Destination => "destination_definitions/list_for_workspace",
+        }
+    }
+
+    fn create_call(self) -> &'static str {
+        match self {
+            Kind::Source => "sources/create",
+            Kind::Destination => "destinations/create",
+        }
+    }
+
+    fn definition_id_field(self) -> &'static str {
+        match self {
+            Kind::Source => "sourceDefinitionId",
+            Kind::Destination => "destinationDefinitionId",
+        }
+    }
+
+    /// The docker repository prefix of Airbyte's own connectors of this kind.
+    pub fn repository_prefix(self) -> &'static str {
+        match self {
+            Kind::Source => "airbyte/source-",
+            Kind::Destination => "airbyte/destination-",
+        }
+    }
+}
+
+/// A connector definition (`SourceDefinitionRead` / `DestinationDefinitionRead`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Definition {
+    #[serde(rename = "sourceDefinitionId", alias = "destinationDefinitionId")]
+    pub id: Uuid,
+    pub name: String,
+    pub docker_repository: String,
+}
+
+#[derive(Deserialize)]
+struct DefinitionList {
+    #[serde(rename = "sourceDefinitions", alias = "destinationDefinitions")]
+    definitions: Vec<Definition>,
+}
+
+/// A stored source or destination (`SourceRead` / `DestinationRead`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Actor {
+    #[serde(rename = "sourceId", alias = "destinationId")]
+    pub id: Uuid,
+    pub workspace_id: Uuid,
+    #[serde(rename = "sourceDefinitionId", alias = "destinationDefinitionId")]
+    pub definition_id: Uuid,
+    pub name: String,
+    /// The configuration as Airbyte stored it, secrets masked by Airbyte.
+    #[serde(rename = "connectionConfiguration")]
+    pub config: Value,
+}
+
+#[derive(Deserialize)]
+struct WorkspaceList {
+    workspaces: Vec<Workspace>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Workspace {
+    workspace_id: Uuid,
+}
+
+/// What `sources/discover_schema` found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Discovery {
+    /// `AirbyteStreamAndConfiguration` items, kept as Airbyte sent them.
+    pub streams: Vec<Value>,
+    pub catalog_id: Option<Uuid>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DiscoverRead {
+    catalog: Option<Catalog>,
+    job_info: Option<JobInfo>,
+    catalog_id: Option<Uuid>,
+}
+
+#[derive(Deserialize)]
+struct Catalog {
+    streams: Vec<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct JobInfo {
+    succeeded: bool,
+    failure_reason: Option<FailureReason>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FailureReason {
+    external_message: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ConnectionRead {
+    connection_id: Uuid,
+}
+
+#[derive(Deserialize)]
+struct HealthRead {
+    available: bool,
+}
+
+/// The body of `sources/create` / `destinations/create`. The client's configuration is passed
+/// through byte for byte, never re-encoded.
+struct ActorCreate<'a> {
+    kind: Kind,
+    workspace_id: Uuid,
+    definition_id: Uuid,
+    name: &'a str,
+    config: &'a RawValue,
+}
+
+impl Serialize for ActorCreate<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(4))?;
+        map.serialize_entry("workspaceId", &self.workspace_id)?;
+        map.serialize_entry(self.kind.definition_id_field(), &self.definition_id)?;
+        map.serialize_entry("name", self.name)?;
+        map.serialize_entry("connectionConfiguration", self.config)?;
+        map.end()
+    }
+}
+
+/// What `connections/create` is asked to make.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewConnection {
+    pub source_id: Uuid,
+    pub destination_id: Uuid,
+    pub name: Option<String>,
+    /// A Quartz cron expression, evaluated in UTC; `None` is a manual schedule.
+    pub cron: Option<String>,
+    pub streams: Vec<Value>,
+    pub source_catalog_id: Option<Uuid>,
+}
+
+/// A blocking client for one Airbyte install.
+pub struct Client {
+    agent: ureq::Agent,
+    base_url: String,
+    timeout: Duration,
+    discover_timeout: Duration,
+}
+
+impl Client {
+    /// `base_url` is the Config API root, such as `http://localhost:8000/api/v1`.
+    pub fn new(
+        base_url: &str,
+        timeout: Duration,
+        discover_timeout: Duration,
+        max_connections: usize,
+    ) -> Client {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(timeout))
+            .max_redirects(0)
+            .max_idle_connections(max_connections)
+            .max_idle_connections_per_host(max_connections)
+            .user_agent(concat!("airbyte-wrapper/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .into();
+        Client {
+            agent,
+            base_url: base_url.trim_end_matches('/').to_string(),
+            timeout,
+            discover_timeout,
+        }
+    }
+
+    /// `GET /health`: whether Airbyte says it is available.
+    pub fn health(&self) -> Result<bool, Error> {
+        let call = "health";
+        let response = self
+            .agent
+            .get(self.url(call))
+            .call()
+            .map_err(|e| self.transport(call, self.timeout, e))?;
+        let health: HealthRead = self.read(call, self.timeout, response)?;
+        Ok(health.available)
+    }
+
+    /// `POST /workspaces/list` (Airbyte up to 1.6). `Ok(None)` when this Airbyte no longer has the
+    /// call (404, Airbyte 1.7 and later).
+    pub fn list_workspaces(&self) -> Result<Option<Vec<Uuid>>, Error> {
+        match self.post::<WorkspaceList>("workspaces/list", None::<&()>, self.timeout) {
+            Ok(list) => Ok(Some(
+                list.workspaces
+                    .into_iter()
+                    .map(|w| w.workspace_id)
+                    .collect(),
+            )),
+            Err(Error::Status { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `POST /workspaces/list_by_organization_id` for the default organization (Airbyte 1.7 and later).
+    pub fn list_workspaces_in_default_organization(&self) -> Result<Vec<Uuid>, Error> {
+        let body = json!({ "organizationId": DEFAULT_ORGANIZATION_ID });
+        let list: WorkspaceList = self.post(
+            "workspaces/list_by_organization_id",
+            Some(&body),
+            self.timeout,
+        )?;
+        Ok(list
+            .workspaces
+            .into_iter()
+            .map(|w| w.workspace_id)
+            .collect())
+    }
+
+    /// `POST /{source,destination}_definitions/list_for_workspace`: Airbyte's connectors and the
+    /// workspace's custom ones.
+    pub fn list_definitions(
+        &self,
+        kind: Kind,
+        workspace_id: Uuid,
+    ) -> Result<Vec<Definition>, Error> {
+        let body = json!({ "workspaceId": workspace_id });
+        let list: DefinitionList = self.post(kind.definitions_call(), Some(&body), self.timeout)?;
+        Ok(list.definitions)
+    }
+
+    /// `POST /sources/create` / `POST /destinations/create`.
+    pub fn create_actor(
+        &self,
+        kind: Kind,
+        workspace_id: Uuid,
+        definition_id: Uuid,
+        name: &str,
+        config: &RawValue,
+    ) -> Result<Actor, Error> {
+        let body = ActorCreate {
+            kind,
+            workspace_id,
+            definition_id,
+            name,
+            config,
+        };
+        self.post(kind.create_call(), Some(&body), self.timeout)
+    }
+
+    /// `POST /sources/discover_schema`: runs a discovery job (its own, longer timeout).
+    pub fn discover_schema(&self, source_id: Uuid) -> Result<Discovery, Error> {
+        let call = "sources/discover_schema";
+        let body = json!({ "sourceId": source_id });
+        let read: DiscoverRead = self.post(call, Some(&body), self.discover_timeout)?;
+        let failed = |message: Option<String>| Error::JobFailed {
+            call,
+            message: message.unwrap_or_else(|| "Airbyte gave no reason".to_string()),
+        };
+        match (read.catalog, read.job_info) {
+            (_, Some(job)) if !job.succeeded => {
+                Err(failed(job.failure_reason.and_then(|r| r.external_message)))
+            }
+            (None, _) => Err(failed(None)),
+            (Some(catalog), _) => Ok(Discovery {
+                streams: catalog.streams,
+                catalog_id: read.catalog_id,
+            }),
+        }
+    }
+
+    /// `POST /connections/create`; returns the new connection's id.
+    pub fn create_connection(&self, new: &NewConnection) -> Result<Uuid, Error> {
+        let mut body = json!({
+            "sourceId": new.source_id,
+            "destinationId": new.destination_id,
+            "status": "active",
+            "syncCatalog": { "streams": new.streams },
+            "scheduleType": "manual",
+        });
+        if let Some(name) = &new.name {
+            body["name"] = json!(name);
+        }
+        if let Some(cron) = &new.cron {
+            body["scheduleType"] = json!("cron");
+            body["scheduleData"] =
+                json!({ "cron": { "cronExpression": cron, "cronTimeZone": "UTC" } });
+        }
+        if let Some(id) = new.source_catalog_id {
+            body["sourceCatalogId"] = json!(id);
+        }
+        let read: ConnectionRead = self.post("connections/create", Some(&body), self.timeout)?;
+        Ok(read.connection_id)
+    }
+
+    fn url(&self, call: &str) -> String {
+        format!("{}/{call}", self.base_url)
+    }
+
+    /// One `POST {base}/{call}` with a JSON body (or none), its answer read as `T`.
+    fn post<T: DeserializeOwned>(
+        &self,
+        call: &'static str,
+        body: Option<&impl Serialize>,
+        timeout: Duration,
+    ) -> Result<T, Error> {
+        let request = self
+            .agent
+            .post(self.url(call))
+            .config()
+            .timeout_global(Some(timeout))
+            .build();
+        let sent = match body {
+            Some(body) => {
+                let bytes = serde_json::to_vec(body).expect("request bodies always serialize");
+                request
+                    .header("Content-Type", "application/json")
+                    .send(&bytes[..])
+            }
+            None => request.send_empty(),
+        };
+        let response = sent.map_err(|e| self.transport(call, timeout, e))?;
+        self.read(call, timeout, response)
+    }
+
+    /// Reads an answer: a 2xx body as `T`, anything else as [`Error::Status`].
+    fn read<T: DeserializeOwned>(
+        &self,
+        call: &'static str,
+        timeout: Duration,
+        mut response: ureq::http::Response<ureq::Body>,
+    ) -> Result<T, Error> {
+        let status = response.status().as_u16();
+        let bytes = response
+            .body_mut()
+            .with_config()
+            .limit(MAX_ANSWER_BYTES)
+            .read_to_vec();
+        if !(200..300).contains(&status) {
+            let message = bytes.ok().and_then(|b| error_message(&b));
+            return Err(Error::Status {
+                call,
+                status,
+                message,
+            });
+        }
+        let bytes = bytes.map_err(|e| match self.transport(call, timeout, e) {
+            timeout @ Error::Timeout { .. } => timeout,
+            other => Error::InvalidBody {
+                call,
+                reason: other.to_string(),
+            },
+        })?;
+        serde_json::from_slice(&bytes).map_err(|e| Error::InvalidBody {
+            call,
+            reason: e.to_string(),
+        })
+    }
+
+    fn transport(&self, call: &'static str, timeout: Duration, err: ureq::Error) -> Error {
+        use ureq::Error as U;
+        match err {
+            U::Timeout(_) => Error::Timeout {
+                call,
+                after: timeout,
+            },
+            U::Io(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+                ) =>
+            {
+                Error::Timeout {
+                    call,
+                    after: timeout,
+                }
+            }
+            U::Io(e) if is_connect_failure(&e) => Error::Unreachable {
+                url: self.base_url.clone(),
+                reason: e.to_string(),
+            },
+            U::ConnectionFailed | U::HostNotFound | U::Tls(_) | U::Rustls(_) => {
+                Error::Unreachable {
+                    url: self.base_url.clone(),
+                    reason: err.to_string(),
+                }
+            }
+            other => Error::InvalidBody {
+                call,
+                reason: other.to_string(),
+            },
+        }
+    }
+}
+
+fn is_connect_failure(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::AddrNotAvailable
+            | io::ErrorKind::NotFound
+    )
+}
+
+/// Airbyte's own explanation in an error body: `message` (most versions) or `detail` (problem
+/// bodies), cut to a readable length.
+fn error_message(body: &[u8]) -> Option<String> {
+    let value: Value = serde_json::from_slice(body).ok()?;
+    let text = ["message", "detail", "title"]
+        .iter()
+        .find_map(|k| value.get(*k)?.as_str())?;
+    let text = text.trim();
+    (!text.is_empty()).then(|| crate::error::truncate(text, 500))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn create_body_uses_the_kind_field_names_and_keeps_config_verbatim() {
+        let config =
+            RawValue::from_string(r#"{"port": 12345678901234567890, "b":1,"a":2}"#.to_string())
+                .unwrap();
+        let id = Uuid::nil();
+        let body = ActorCreate {
+            kind: Kind::Destination,
+            workspace_id: id,
+            definition_id: id,
+            name: "s3",
+            config: &config,
+        };
+        let text = serde_json::to_string(&body).unwrap();
+        assert_eq!(
+            text,
+            r#"{"workspaceId":"00000000-0000-0000-0000-000000000000","destinationDefinitionId":"00000000-0000-0000-0000-000000000000","name":"s3","connectionConfiguration":{"port": 12345678901234567890, "b":1,"a":2}}"#
+        );
+    }
+
+    #[test]
+    fn definitions_parse_for_both_kinds() {
+        let s: DefinitionList = serde_json::from_str(
+            r#"{"sourceDefinitions":[{"sourceDefinitionId":"435bb9a5-7887-4809-aa58-28c27df0d7ad","name":"MySQL","dockerRepository":"airbyte/source-mysql","dockerImageTag":"3.0.0"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(s.definitions[0].docker_repository, "airbyte/source-mysql");
+        let d: DefinitionList = serde_json::from_str(
+            r#"{"destinationDefinitions":[{"destinationDefinitionId":"4816b78f-1489-44c1-9060-4b19d5fa9362","name":"S3","dockerRepository":"airbyte/destination-s3"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(d.definitions[0].name, "S3");
+    }
+
+    #[test]
+    fn error_messages_come_from_message_or_detail() {
+        assert_eq!(
+            error_message(br#"{"message":" bad port "}"#).as_deref(),
+            Some("bad port")
+        );
+        assert_eq!(
+            error_message(br#"{"type":"x","detail":"nope"}"#).as_deref(),
+            Some("nope")
+        );
+        assert_eq!(error_message(br#"{"errorId":"1"}"#), None);
+        assert_eq!(error_message(b"<html>"), None);
+    }
+}

@@ -1,0 +1,278 @@
+//! Finding the workspace and the connector definition a client's `type` names, with an in-memory
+//! cache so that a create with warm caches costs exactly one Airbyte call.
+//!
+//! Each cached item sits behind its own mutex that is held while it is fetched: concurrent requests
+//! with a cold cache wait for one fetch instead of each making their own.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use uuid::Uuid;
+
+use crate::airbyte::{Client, Definition, Kind};
+use crate::error::ApiError;
+
+/// How many near matches an unknown-type answer suggests.
+const SUGGESTIONS: usize = 5;
+
+struct Cached<T> {
+    value: T,
+    fetched: Instant,
+}
+
+type Slot<T> = Mutex<Option<Cached<T>>>;
+
+/// The workspace and the definition lists, fetched on first use and kept for `ttl`.
+pub struct Directory {
+    configured_workspace: Option<Uuid>,
+    ttl: Duration,
+    workspace: Slot<Uuid>,
+    sources: Slot<Arc<[Definition]>>,
+    destinations: Slot<Arc<[Definition]>>,
+}
+
+impl Directory {
+    pub fn new(configured_workspace: Option<Uuid>, ttl: Duration) -> Directory {
+        Directory {
+            configured_workspace,
+            ttl,
+            workspace: Mutex::new(None),
+            sources: Mutex::new(None),
+            destinations: Mutex::new(None),
+        }
+    }
+
+    /// The workspace to create in: `AIRBYTE_WORKSPACE_ID`, else the first one Airbyte lists
+    /// (through `workspaces/list`, or `workspaces/list_by_organization_id` on Airbyte 1.7+).
+    pub fn workspace(&self, client: &Client) -> Result<Uuid, ApiError> {
+        if let Some(id) = self.configured_workspace {
+            return Ok(id);
+        }
+        let mut slot = lock(&self.workspace);
+        if let Some(cached) = slot.as_ref().filter(|c| c.fetched.elapsed() < self.ttl) {
+            return Ok(cached.value);
+        }
+        let workspaces = match client.list_workspaces()? {
+            Some(list) => list,
+            None => client.list_workspaces_in_default_organization()?,
+        };
+        let Some(&first) = workspaces.first() else {
+            return Err(ApiError::bad_gateway(
+                "Airbyte has no workspace; create one in Airbyte or set AIRBYTE_WORKSPACE_ID",
+            ));
+        };
+        *slot = Some(Cached {
+            value: first,
+            fetched: Instant::now(),
+        });
+        Ok(first)
+    }
+
+    /// The definition of `kind` that `type_name` names: its docker repository's connector name
+    /// (`mysql` for `airbyte/source-mysql`), the full repository, its display name, or its id;
+    /// all case-insensitive. A name not in the cached list refreshes the list once before failing.
+    pub fn resolve(
+        &self,
+        client: &Client,
+        kind: Kind,
+        workspace: Uuid,
+        type_name: &str,
+    ) -> Result<Definition, ApiError> {
+        let (definitions, fresh) = self.definitions(client, kind, workspace, false)?;
+        if let Some(found) = find(&definitions, kind, type_name) {
+            return Ok(found.clone());
+        }
+        let definitions = if fresh {
+            definitions
+        } else {
+            self.definitions(client, kind, workspace, true)?.0
+        };
+        match find(&definitions, kind, type_name) {
+            Some(found) => Ok(found.clone()),
+            None => Err(unknown_type(&definitions, kind, type_name)),
+        }
+    }
+
+    /// The cached list, fetched when missing, expired or `refresh` is set; `true` when just fetched.
+    fn definitions(
+        &self,
+        client: &Client,
+        kind: Kind,
+        workspace: Uuid,
+        refresh: bool,
+    ) -> Result<(Arc<[Definition]>, bool), ApiError> {
+        let mut slot = lock(match kind {
+            Kind::Source => &self.sources,
+            Kind::Destination => &self.destinations,
+        });
+        if let Some(cached) = slot
+            .as_ref()
+            .filter(|c| !refresh && c.fetched.elapsed() < self.ttl)
+        {
+            return Ok((cached.value.clone(), false));
+        }
+        let list: Arc<[Definition]> = client.list_definitions(kind, workspace)?.into();
+        *slot = Some(Cached {
+            value: list.clone(),
+            fetched: Instant::now(),
+        });
+        Ok((list, true))
+    }
+}
+
+/// A poisoned cache only means a request panicked while holding it; the data is still usable.
+fn lock<T>(slot: &Mutex<T>) -> MutexGuard<'_, T> {
+    slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The short connector name clients use: `mysql` for `airbyte/source-mysql`.
+fn slug(definition: &Definition, kind: Kind) -> &str {
+    let repo = definition.docker_repository.as_str();
+    match repo.get(..kind.repository_prefix().len()) {
+        Some(prefix) if prefix.eq_ignore_ascii_case(kind.repository_prefix()) => {
+            &repo[prefix.len()..]
+        }
+        _ => repo,
+    }
+}
+
+fn find<'a>(definitions: &'a [Definition], kind: Kind, type_name: &str) -> Option<&'a Definition> {
+    let wanted = type_name.trim();
+    if let Ok(id) = Uuid::parse_str(wanted) {
+        return definitions.iter().find(|d| d.id == id);
+    }
+    definitions
+        .iter()
+        .find(|d| {
+            slug(d, kind).eq_ignore_ascii_case(wanted)
+                || d.docker_repository.eq_ignore_ascii_case(wanted)
+        })
+        .or_else(|| {
+            definitions
+                .iter()
+                .find(|d| d.name.eq_ignore_ascii_case(wanted))
+        })
+}
+
+fn unknown_type(definitions: &[Definition], kind: Kind, type_name: &str) -> ApiError {
+    let wanted = type_name.trim().to_ascii_lowercase();
+    let mut ranked: Vec<(usize, &str)> = definitions
+        .iter()
+        .map(|d| slug(d, kind))
+        .map(|s| (distance(&wanted, &s.to_ascii_lowercase()), s))
+        .collect();
+    ranked.sort_unstable();
+    ranked.dedup_by(|a, b| a.1 == b.1);
+    let suggestions: Vec<String> = ranked
+        .iter()
+        .take(SUGGESTIONS)
+        .map(|(_, s)| format!("'{s}'"))
+        .collect();
+    let hint = if suggestions.is_empty() {
+        format!(
+            "Airbyte lists no {} connectors in this workspace",
+            kind.noun()
+        )
+    } else {
+        format!("closest known types: {}", suggestions.join(", "))
+    };
+    ApiError::unprocessable(format!(
+        "unknown {} type '{}'; {hint}",
+        kind.noun(),
+        crate::error::truncate(type_name.trim(), 100)
+    ))
+}
+
+/// Edit distance, with a bonus for containment (`postgres` is close to `postgresql`), on at most
+/// the first 64 characters of each side so that hostile input stays cheap.
+fn distance(a: &str, b: &str) -> usize {
+    if !a.is_empty() && (b.contains(a) || a.contains(b)) {
+        return a.len().abs_diff(b.len()).min(1);
+    }
+    let a: Vec<char> = a.chars().take(64).collect();
+    let b: Vec<char> = b.chars().take(64).collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut previous_diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous_diagonal + usize::from(ca != cb);
+            previous_diagonal = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn def(id: u128, name: &str, repo: &str) -> Definition {
+        Definition {
+            id: Uuid::from_u128(id),
+            name: name.into(),
+            docker_repository: repo.into(),
+        }
+    }
+
+    fn sources() -> Vec<Definition> {
+        vec![
+            def(1, "MySQL", "airbyte/source-mysql"),
+            def(2, "Postgres", "airbyte/source-postgres"),
+            def(3, "Microsoft SQL Server (MSSQL)", "airbyte/source-mssql"),
+            def(4, "My Custom API", "acme/custom-api"),
+        ]
+    }
+
+    #[test]
+    fn finds_by_slug_repository_name_and_id() {
+        let s = sources();
+        let id = |t: &str| find(&s, Kind::Source, t).map(|d| d.id.as_u128());
+        assert_eq!(id("mysql"), Some(1));
+        assert_eq!(id("MySQL"), Some(1));
+        assert_eq!(id(" POSTGRES "), Some(2));
+        assert_eq!(id("airbyte/source-mssql"), Some(3));
+        assert_eq!(id("Microsoft SQL Server (MSSQL)"), Some(3));
+        assert_eq!(id("acme/custom-api"), Some(4));
+        assert_eq!(id("my custom api"), Some(4));
+        assert_eq!(id(&Uuid::from_u128(2).to_string()), Some(2));
+        assert_eq!(id(&Uuid::from_u128(9).to_string()), None);
+        assert_eq!(id("oracle"), None);
+    }
+
+    #[test]
+    fn unknown_type_suggests_the_closest() {
+        let e = unknown_type(&sources(), Kind::Source, "mysq");
+        assert_eq!(e.status, 422);
+        assert!(
+            e.detail
+                .starts_with("unknown source type 'mysq'; closest known types: 'mysql'"),
+            "{}",
+            e.detail
+        );
+        let e = unknown_type(&[], Kind::Destination, "s3");
+        assert!(
+            e.detail.contains("no destination connectors"),
+            "{}",
+            e.detail
+        );
+    }
+
+    #[test]
+    fn suggestions_are_at_most_five() {
+        let many: Vec<Definition> = (0..20)
+            .map(|i| def(i, "x", &format!("airbyte/source-db{i}")))
+            .collect();
+        let e = unknown_type(&many, Kind::Source, "db");
+        assert_eq!(e.detail.matches('\'').count() / 2, 1 + SUGGESTIONS);
+    }
+
+    #[test]
+    fn distance_is_levenshtein_with_containment() {
+        assert_eq!(distance("kitten", "sitting"), 3);
+        assert_eq!(distance("postgres", "postgresql"), 1);
+        assert_eq!(distance("", "abc"), 3);
+        assert_eq!(distance(&"x".repeat(10_000), "y"), 64);
+    }
+}

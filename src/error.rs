@@ -1,0 +1,289 @@
+//! The one error type of the HTTP API and the one place that turns it into a status code and an
+//! RFC 9457 problem body (`application/problem+json`).
+//!
+//! Handlers return `Result<Reply, ApiError>`; nothing else in the service decides a status code
+//! for a failure. Upstream (Airbyte) failures arrive as [`airbyte::Error`] and are mapped here so
+//! that every route reports them the same way.
+
+use std::fmt;
+
+use serde_json::json;
+
+use crate::airbyte;
+
+/// A failure that is answered to the client with a problem body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// HTTP status code.
+    pub status: u16,
+    /// Short machine-readable slug; the problem `type` is derived from it.
+    pub kind: &'static str,
+    /// Human-readable summary of the problem type.
+    pub title: &'static str,
+    /// What went wrong with this request, and what the client can do about it.
+    pub detail: String,
+    /// Extra response headers (`Allow` on 405).
+    pub headers: Vec<(&'static str, String)>,
+}
+
+impl ApiError {
+    fn new(
+        status: u16,
+        kind: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
+        ApiError {
+            status,
+            kind,
+            title,
+            detail: detail.into(),
+            headers: Vec::new(),
+        }
+    }
+
+    /// 400: the request body or one of its fields is not what the route expects.
+    pub fn invalid(detail: impl Into<String>) -> Self {
+        Self::new(400, "invalid-request", "Invalid request", detail)
+    }
+
+    /// 404: no route has this path.
+    pub fn no_route(path: &str) -> Self {
+        Self::new(
+            404,
+            "not-found",
+            "Not found",
+            format!("no route for path '{path}'"),
+        )
+    }
+
+    /// 404: Airbyte does not know an id the client gave.
+    pub fn unknown_id(what: &str, id: &str) -> Self {
+        Self::new(
+            404,
+            "not-found",
+            "Not found",
+            format!("Airbyte has no {what} with id '{id}'"),
+        )
+    }
+
+    /// 405: the path exists but not for this method.
+    pub fn method_not_allowed(method: &str, path: &str, allow: &'static str) -> Self {
+        let mut e = Self::new(
+            405,
+            "method-not-allowed",
+            "Method not allowed",
+            format!("{method} is not supported on '{path}'; use {allow}"),
+        );
+        e.headers.push(("Allow", allow.to_string()));
+        e
+    }
+
+    /// 413: the body is larger than `MAX_BODY_BYTES`.
+    pub fn too_large(limit: usize) -> Self {
+        Self::new(
+            413,
+            "payload-too-large",
+            "Payload too large",
+            format!("the request body exceeds the limit of {limit} bytes"),
+        )
+    }
+
+    /// 415: the body is not declared as JSON.
+    pub fn unsupported_media_type(got: Option<&str>) -> Self {
+        let got = match got {
+            Some(ct) => format!("'{}'", truncate(ct, 100)),
+            None => "no Content-Type".to_string(),
+        };
+        Self::new(
+            415,
+            "unsupported-media-type",
+            "Unsupported media type",
+            format!(
+                "the request body must be JSON with 'Content-Type: application/json'; got {got}"
+            ),
+        )
+    }
+
+    /// 422: the request is well-formed but cannot be carried out as asked.
+    pub fn unprocessable(detail: impl Into<String>) -> Self {
+        Self::new(422, "unprocessable", "Unprocessable request", detail)
+    }
+
+    /// 500: a bug in this service (a handler panicked). Never used for upstream faults.
+    pub fn internal() -> Self {
+        Self::new(
+            500,
+            "internal",
+            "Internal error",
+            "the service failed while handling this request; it has been logged",
+        )
+    }
+
+    /// 502: Airbyte answered, but not with something this service can use.
+    pub fn bad_gateway(detail: impl Into<String>) -> Self {
+        Self::new(502, "upstream-error", "Airbyte error", detail)
+    }
+
+    /// 503: the service cannot serve this now (Airbyte unreachable or not ready).
+    pub fn unavailable(detail: impl Into<String>) -> Self {
+        Self::new(503, "upstream-unavailable", "Airbyte unavailable", detail)
+    }
+
+    /// The problem `type` URI.
+    pub fn type_uri(&self) -> String {
+        format!("urn:airbyte-wrapper:problem:{}", self.kind)
+    }
+
+    /// The problem body.
+    pub fn body(&self, request_id: &str) -> Vec<u8> {
+        let body = json!({
+            "type": self.type_uri(),
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+            "requestId": request_id,
+        });
+        serde_json::to_vec(&body).expect("a JSON value always serializes")
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}: {}", self.status, self.kind, self.detail)
+    }
+}
+
+/// How Airbyte failures map to client-facing statuses. The handler only has to say which
+/// client-given id a 404 refers to (if any); everything else is the same for every route.
+impl From<airbyte::Error> for ApiError {
+    fn from(err: airbyte::Error) -> Self {
+        use airbyte::Error as E;
+        match err {
+            E::Unreachable { url, reason } => ApiError::unavailable(format!(
+                "Airbyte at {url} is unreachable ({reason}); check AIRBYTE_BASE_URL and that Airbyte is running"
+            )),
+            E::Timeout { call, after } => ApiError::new(
+                504,
+                "upstream-timeout",
+                "Airbyte timed out",
+                format!("Airbyte did not answer {call} within {} s", after.as_secs()),
+            ),
+            E::Status { call, status: 422, message } => ApiError::new(
+                422,
+                "rejected-by-airbyte",
+                "Rejected by Airbyte",
+                format!("Airbyte rejected {call}: {}", message.as_deref().unwrap_or("no reason given")),
+            ),
+            E::Status { call, status: status @ (401 | 403), .. } => ApiError::bad_gateway(format!(
+                "Airbyte refused the service's credentials on {call} (HTTP {status}); the operator must fix the Airbyte authentication settings"
+            )),
+            E::Status { call, status, message } => ApiError::bad_gateway(match message {
+                Some(m) => format!("Airbyte answered {call} with HTTP {status}: {m}"),
+                None => format!("Airbyte answered {call} with HTTP {status}"),
+            }),
+            E::InvalidBody { call, reason } => ApiError::bad_gateway(format!(
+                "Airbyte's answer to {call} could not be read: {reason}"
+            )),
+            E::JobFailed { call, message } => ApiError::bad_gateway(format!("Airbyte's {call} job failed: {message}")),
+        }
+    }
+}
+
+/// Cuts `s` to at most `max` characters, on a character boundary, marking the cut.
+pub fn truncate(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn problem_body_has_the_rfc_9457_members() {
+        let body: serde_json::Value =
+            serde_json::from_slice(&ApiError::invalid("field 'name' is missing").body("r1"))
+                .unwrap();
+        assert_eq!(body["type"], "urn:airbyte-wrapper:problem:invalid-request");
+        assert_eq!(body["title"], "Invalid request");
+        assert_eq!(body["status"], 400);
+        assert_eq!(body["detail"], "field 'name' is missing");
+        assert_eq!(body["requestId"], "r1");
+    }
+
+    #[test]
+    fn upstream_faults_map_to_gateway_statuses() {
+        let status = |e| ApiError::from(e).status;
+        let call = "sources/create";
+        assert_eq!(
+            status(airbyte::Error::Status {
+                call,
+                status: 422,
+                message: None
+            }),
+            422
+        );
+        assert_eq!(
+            status(airbyte::Error::Status {
+                call,
+                status: 500,
+                message: None
+            }),
+            502
+        );
+        assert_eq!(
+            status(airbyte::Error::Status {
+                call,
+                status: 404,
+                message: None
+            }),
+            502
+        );
+        assert_eq!(
+            status(airbyte::Error::Status {
+                call,
+                status: 401,
+                message: None
+            }),
+            502
+        );
+        assert_eq!(
+            status(airbyte::Error::Timeout {
+                call,
+                after: Duration::from_secs(3)
+            }),
+            504
+        );
+        assert_eq!(
+            status(airbyte::Error::Unreachable {
+                url: "http://x".into(),
+                reason: "refused".into()
+            }),
+            503
+        );
+        assert_eq!(
+            status(airbyte::Error::InvalidBody {
+                call,
+                reason: "eof".into()
+            }),
+            502
+        );
+    }
+
+    #[test]
+    fn method_not_allowed_carries_allow() {
+        let e = ApiError::method_not_allowed("GET", "/sink", "POST");
+        assert_eq!(e.status, 405);
+        assert_eq!(e.headers, vec![("Allow", "POST".to_string())]);
+    }
+
+    #[test]
+    fn truncate_marks_the_cut_on_a_char_boundary() {
+        assert_eq!(truncate("héllo", 2), "hé…");
+        assert_eq!(truncate("hi", 5), "hi");
+    }
+}

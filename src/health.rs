@@ -1,0 +1,29 @@
+//! `GET /healthz` (the process is serving) and `GET /readyz` (Airbyte is available too).
+
+use serde_json::json;
+
+use crate::error::ApiError;
+use crate::http::Reply;
+use crate::routes::App;
+
+/// Liveness: answers without touching Airbyte.
+pub fn live() -> Reply {
+    Reply::json(200, &json!({ "status": "ok" }))
+}
+
+/// Readiness: 200 when Airbyte's `GET /health` says `available: true`, else 503 with the reason.
+pub fn ready(app: &App) -> Result<Reply, ApiError> {
+    match app.airbyte.health() {
+        Ok(true) => Ok(Reply::json(
+            200,
+            &json!({ "status": "ready", "airbyte": "available" }),
+        )),
+        Ok(false) => Err(ApiError::unavailable(
+            "Airbyte reports that it is not available (GET /health)",
+        )),
+        Err(e) => Err(ApiError::unavailable(format!(
+            "Airbyte is not ready: {}",
+            ApiError::from(e).detail
+        ))),
+    }
+}

@@ -1,0 +1,324 @@
+//! Reading and checking request bodies. Every rejection is a 400 whose detail names the field and
+//! what was expected. Values are never quoted back: a body may carry secrets.
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+
+/// Deepest nesting of arrays and objects accepted anywhere in a body. Connector configurations
+/// are shallow; the limit keeps hostile bodies from costing recursion anywhere downstream.
+pub const MAX_DEPTH: usize = 64;
+
+/// Parses a JSON object body into `T`, whose fields are usually `Option<&RawValue>` so that each
+/// can be checked with the functions below. Unknown fields are ignored; duplicate fields are not.
+pub fn parse_object<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiError> {
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    match first {
+        None => {
+            return Err(ApiError::invalid(
+                "the request body is empty; expected a JSON object",
+            ))
+        }
+        Some(b'{') => {}
+        Some(_) => return Err(ApiError::invalid("the request body must be a JSON object")),
+    }
+    if nesting_exceeds(body, MAX_DEPTH) {
+        return Err(ApiError::invalid(format!(
+            "the request body is nested too deeply (more than {MAX_DEPTH} levels)"
+        )));
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        let message = e.to_string();
+        let detail = if let Some(field) = message
+            .strip_prefix("duplicate field `")
+            .and_then(|m| m.split('`').next())
+        {
+            format!("field '{field}' appears more than once")
+        } else if message.starts_with("recursion limit exceeded") {
+            "the request body is nested too deeply".to_string()
+        } else if e.is_eof() {
+            "the request body is not valid JSON: it ends too early".to_string()
+        } else if e.is_data() {
+            "the request body must be a JSON object".to_string()
+        } else {
+            format!(
+                "the request body is not valid JSON ({} at line {} column {})",
+                syntax_reason(&message),
+                e.line(),
+                e.column()
+            )
+        };
+        ApiError::invalid(detail)
+    })
+}
+
+/// Whether arrays and objects in `body` nest deeper than `limit`, counting outside strings only.
+/// Cheap and single-pass; run before parsing so no parser recurses on hostile input.
+fn nesting_exceeds(body: &[u8], limit: usize) -> bool {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &b in body {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > limit {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
+/// serde_json's reason without its position suffix (which is reported separately).
+fn syntax_reason(message: &str) -> &str {
+    message.split(" at line ").next().unwrap_or(message)
+}
+
+/// What kind of JSON value a raw value is, for error messages.
+fn kind(raw: &RawValue) -> &'static str {
+    match raw.get().as_bytes().first() {
+        Some(b'"') => "a string",
+        Some(b'{') => "an object",
+        Some(b'[') => "an array",
+        Some(b't' | b'f') => "a boolean",
+        Some(b'n') => "null",
+        _ => "a number",
+    }
+}
+
+fn required<'a>(field: &str, raw: Option<&'a RawValue>) -> Result<&'a RawValue, ApiError> {
+    raw.ok_or_else(|| ApiError::invalid(format!("field '{field}' is required")))
+}
+
+/// A required, non-blank string of at most `max` characters, trimmed.
+pub fn string(field: &str, raw: Option<&RawValue>, max: usize) -> Result<String, ApiError> {
+    let raw = required(field, raw)?;
+    let wrong = || {
+        ApiError::invalid(format!(
+            "field '{field}' must be a non-empty string, got {}",
+            kind(raw)
+        ))
+    };
+    let value: String = serde_json::from_str(raw.get()).map_err(|_| wrong())?;
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(ApiError::invalid(format!(
+            "field '{field}' must not be empty"
+        )));
+    }
+    if value.chars().count() > max {
+        return Err(ApiError::invalid(format!(
+            "field '{field}' must be at most {max} characters"
+        )));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(ApiError::invalid(format!(
+            "field '{field}' must not contain control characters"
+        )));
+    }
+    Ok(value.to_string())
+}
+
+/// An optional string with the same rules as [`string`].
+pub fn optional_string(
+    field: &str,
+    raw: Option<&RawValue>,
+    max: usize,
+) -> Result<Option<String>, ApiError> {
+    raw.map(|r| string(field, Some(r), max)).transpose()
+}
+
+/// A required JSON object, kept verbatim.
+pub fn object<'a>(field: &str, raw: Option<&'a RawValue>) -> Result<&'a RawValue, ApiError> {
+    let raw = required(field, raw)?;
+    if !raw.get().starts_with('{') {
+        return Err(ApiError::invalid(format!(
+            "field '{field}' must be an object, got {}",
+            kind(raw)
+        )));
+    }
+    Ok(raw)
+}
+
+/// A required UUID string.
+pub fn uuid(field: &str, raw: Option<&RawValue>) -> Result<Uuid, ApiError> {
+    let text = string(field, raw, 64)?;
+    Uuid::parse_str(&text).map_err(|_| ApiError::invalid(format!("field '{field}' must be a UUID")))
+}
+
+/// An optional RFC 3339 timestamp, converted to UTC.
+pub fn timestamp(field: &str, raw: Option<&RawValue>) -> Result<Option<OffsetDateTime>, ApiError> {
+    let Some(text) = optional_string(field, raw, 64)? else {
+        return Ok(None);
+    };
+    OffsetDateTime::parse(&text, &Rfc3339)
+        .map(|t| Some(t.to_offset(time::UtcOffset::UTC)))
+        .map_err(|_| {
+            ApiError::invalid(format!(
+                "field '{field}' must be an RFC 3339 timestamp such as 2024-01-01T00:00:00Z"
+            ))
+        })
+}
+
+/// An optional, non-empty array of distinct non-blank strings.
+pub fn string_list(
+    field: &str,
+    raw: Option<&RawValue>,
+    max_items: usize,
+) -> Result<Option<Vec<String>>, ApiError> {
+    let Some(raw) = raw else { return Ok(None) };
+    let wrong = || {
+        ApiError::invalid(format!(
+            "field '{field}' must be an array of strings, got {}",
+            kind(raw)
+        ))
+    };
+    let items: Vec<&RawValue> = serde_json::from_str(raw.get()).map_err(|_| wrong())?;
+    if items.is_empty() {
+        return Err(ApiError::invalid(format!(
+            "field '{field}' must name at least one item; leave it out for all"
+        )));
+    }
+    if items.len() > max_items {
+        return Err(ApiError::invalid(format!(
+            "field '{field}' may name at most {max_items} items"
+        )));
+    }
+    let mut values = Vec::with_capacity(items.len());
+    for (i, item) in items.into_iter().enumerate() {
+        let value = string(&format!("{field}[{i}]"), Some(item), 1024)?;
+        if !values.contains(&value) {
+            values.push(value);
+        }
+    }
+    Ok(Some(values))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Body<'a> {
+        #[serde(borrow)]
+        name: Option<&'a RawValue>,
+    }
+
+    fn detail<T: std::fmt::Debug>(r: Result<T, ApiError>) -> String {
+        let e = r.unwrap_err();
+        assert_eq!(e.status, 400);
+        e.detail
+    }
+
+    #[test]
+    fn bodies_that_are_not_objects() {
+        assert_eq!(
+            detail(parse_object::<Body>(b"")),
+            "the request body is empty; expected a JSON object"
+        );
+        assert_eq!(
+            detail(parse_object::<Body>(b"[1]")),
+            "the request body must be a JSON object"
+        );
+        assert_eq!(
+            detail(parse_object::<Body>(b"\"secret\"")),
+            "the request body must be a JSON object"
+        );
+        assert_eq!(
+            detail(parse_object::<Body>(b"{\"name\": ")),
+            "the request body is not valid JSON: it ends too early"
+        );
+        assert_eq!(
+            detail(parse_object::<Body>(br#"{"name":"a","name":"b"}"#)),
+            "field 'name' appears more than once"
+        );
+        let deep = format!(
+            "{{\"name\":{}{}}}",
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        );
+        assert_eq!(
+            detail(parse_object::<Body>(deep.as_bytes())),
+            "the request body is nested too deeply (more than 64 levels)"
+        );
+        let ok = format!("{{\"name\":{}{}}}", "[".repeat(63), "]".repeat(63));
+        assert!(parse_object::<Body>(ok.as_bytes()).is_ok());
+        assert!(parse_object::<Body>(br#"{"name":"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\"["}"#).is_ok());
+        assert!(detail(parse_object::<Body>(b"{name: 1}")).starts_with(
+            "the request body is not valid JSON (key must be a string at line 1 column 2"
+        ));
+    }
+
+    #[test]
+    fn strings() {
+        let raw = |s: &str| RawValue::from_string(s.to_string()).unwrap();
+        assert_eq!(string("name", Some(&raw(r#"" a ""#)), 10).unwrap(), "a");
+        assert_eq!(detail(string("name", None, 10)), "field 'name' is required");
+        assert_eq!(
+            detail(string("name", Some(&raw("1")), 10)),
+            "field 'name' must be a non-empty string, got a number"
+        );
+        assert_eq!(
+            detail(string("name", Some(&raw(r#""  ""#)), 10)),
+            "field 'name' must not be empty"
+        );
+        assert_eq!(
+            detail(string("name", Some(&raw(r#""abcdef""#)), 3)),
+            "field 'name' must be at most 3 characters"
+        );
+        assert_eq!(
+            detail(string("name", Some(&raw(r#""a\u0000b""#)), 10)),
+            "field 'name' must not contain control characters"
+        );
+    }
+
+    #[test]
+    fn objects_uuids_timestamps_lists() {
+        let raw = |s: &str| RawValue::from_string(s.to_string()).unwrap();
+        assert!(object("config", Some(&raw("{}"))).is_ok());
+        assert_eq!(
+            detail(object("config", Some(&raw("[]")))),
+            "field 'config' must be an object, got an array"
+        );
+        assert_eq!(
+            detail(uuid("sourceId", Some(&raw(r#""abc""#)))),
+            "field 'sourceId' must be a UUID"
+        );
+        let t = timestamp("created", Some(&raw(r#""2024-01-01T02:00:00+02:00""#)))
+            .unwrap()
+            .unwrap();
+        assert_eq!(t.format(&Rfc3339).unwrap(), "2024-01-01T00:00:00Z");
+        assert!(detail(timestamp("created", Some(&raw(r#""2024-13-01""#)))).contains("RFC 3339"));
+        assert_eq!(
+            string_list("streams", Some(&raw(r#"["a","b","a"]"#)), 5)
+                .unwrap()
+                .unwrap(),
+            ["a", "b"]
+        );
+        assert_eq!(
+            detail(string_list("streams", Some(&raw("[]")), 5)),
+            "field 'streams' must name at least one item; leave it out for all"
+        );
+        assert_eq!(
+            detail(string_list("streams", Some(&raw("[1]")), 5)),
+            "field 'streams[0]' must be a non-empty string, got a number"
+        );
+    }
+}

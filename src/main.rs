@@ -1,0 +1,119 @@
+//! airbyte-wrapper: start-up only. Reads the configuration, sets up logging, binds the listener
+//! and hands over to the server. Exit codes: 0 normal, 1 runtime failure, 2 bad configuration or usage.
+
+mod actors;
+mod airbyte;
+mod config;
+mod definitions;
+mod error;
+mod health;
+mod http;
+mod ingestion;
+mod input;
+mod routes;
+mod server;
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use log::{error, info, LevelFilter};
+
+use crate::config::{Config, VARIABLES};
+
+fn main() -> ExitCode {
+    match std::env::args().nth(1).as_deref() {
+        None => {}
+        Some("-h" | "--help") => {
+            print!("{}", help());
+            return ExitCode::SUCCESS;
+        }
+        Some("-V" | "--version") => {
+            println!("airbyte-wrapper {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        Some(other) => {
+            eprintln!("airbyte-wrapper: unknown argument '{other}'; it is configured by environment variables, see --help");
+            return ExitCode::from(2);
+        }
+    }
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("airbyte-wrapper: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(&config.log_filter);
+    match run(config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(config: Config) -> Result<(), String> {
+    let listener = tiny_http::Server::http(config.listen_addr)
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen_addr))?;
+    let address = listener
+        .server_addr()
+        .to_ip()
+        .ok_or("the listener has no IP address")?;
+    info!(
+        "listening on http://{address} with {} workers; Airbyte at {}",
+        config.workers, config.airbyte_base_url
+    );
+    let workers = config.workers;
+    server::serve(
+        Arc::new(routes::App::new(config)),
+        Arc::new(listener),
+        workers,
+    );
+    Ok(())
+}
+
+/// Logs go to standard error. The HTTP and TLS libraries are capped at `warn` whatever `RUST_LOG`
+/// says: at `debug` they print request details, which may carry credentials.
+fn init_logging(filter: &str) {
+    env_logger::Builder::new()
+        .parse_filters(filter)
+        .filter_module("ureq", LevelFilter::Warn)
+        .filter_module("ureq_proto", LevelFilter::Warn)
+        .filter_module("rustls", LevelFilter::Warn)
+        .format(|out, record| {
+            let now = time::OffsetDateTime::now_utc();
+            let ts = now
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default();
+            writeln!(
+                out,
+                "{ts} {:<5} {}: {}",
+                record.level(),
+                record.target(),
+                record.args()
+            )
+        })
+        .init();
+    std::panic::set_hook(Box::new(|panic| {
+        let location = panic.location().map(|l| l.to_string()).unwrap_or_default();
+        error!("panic at {location}");
+    }));
+}
+
+fn help() -> String {
+    let mut text = format!(
+        "airbyte-wrapper {}\n\nCreates Airbyte sources, destinations and connections over a small HTTP API:\n  \
+         POST /datasource, POST /sink, POST /ingestion, GET /healthz, GET /readyz\n\n\
+         Usage: airbyte-wrapper [--help | --version]\n\nConfigured by environment variables:\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    for (name, default, description) in VARIABLES {
+        text.push_str(&format!(
+            "  {name:<31} {description}\n  {:<31} default: {default}\n",
+            ""
+        ));
+    }
+    text
+}

@@ -1,0 +1,123 @@
+//! The HTTP server: a fixed pool of worker threads over one tiny_http listener, each request
+//! answered deliberately (a panicking handler fails only its own request) and logged once.
+
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::Arc;
+use std::thread;
+use std::time::Instant;
+
+use log::{error, info, warn};
+use tiny_http::{Header, Response};
+
+use crate::error::ApiError;
+use crate::http::Incoming;
+use crate::routes::{self, App};
+
+/// Runs `workers` threads answering requests from `listener` until it is shut down.
+pub fn serve(app: Arc<App>, listener: Arc<tiny_http::Server>, workers: usize) {
+    let handles: Vec<_> = (0..workers)
+        .map(|n| {
+            let app = app.clone();
+            let listener = listener.clone();
+            thread::Builder::new()
+                .name(format!("worker-{n}"))
+                .spawn(move || {
+                    for request in listener.incoming_requests() {
+                        handle(&app, request);
+                    }
+                })
+                .expect("the operating system refused to start a worker thread")
+        })
+        .collect();
+    for handle in handles {
+        if handle.join().is_err() {
+            error!("a worker thread stopped unexpectedly");
+        }
+    }
+}
+
+/// Answers one request and writes its access-log line.
+fn handle(app: &App, mut request: tiny_http::Request) {
+    let started = Instant::now();
+    let request_id = request
+        .headers()
+        .iter()
+        .find(|h| h.field.equiv("X-Request-Id"))
+        .map(|h| h.value.as_str())
+        .filter(|id| is_usable_request_id(id))
+        .map(str::to_string)
+        .unwrap_or_else(routes::new_request_id);
+
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
+        let mut incoming = Incoming::new(&mut request, app.config.max_body_bytes);
+        let result = routes::route(app, &mut incoming);
+        (
+            incoming.method().to_string(),
+            incoming.path().to_string(),
+            result,
+        )
+    }));
+    let (method, path, result) = outcome.unwrap_or_else(|_| {
+        error!("request {request_id} failed: its handler panicked");
+        let path = request.url().split('?').next().unwrap_or("").to_string();
+        (
+            request.method().to_string(),
+            path,
+            Err(ApiError::internal()),
+        )
+    });
+
+    let (status, content_type, body, extra) = match result {
+        Ok(reply) => (reply.status, reply.content_type, reply.body, Vec::new()),
+        Err(problem) => {
+            let body = problem.body(&request_id);
+            (
+                problem.status,
+                "application/problem+json",
+                body,
+                problem.headers,
+            )
+        }
+    };
+    let mut response = Response::from_data(body)
+        .with_status_code(status)
+        .with_header(header("Content-Type", content_type))
+        .with_header(header("X-Request-Id", &request_id))
+        .with_header(header("Cache-Control", "no-store"));
+    for (name, value) in extra {
+        response.add_header(header(name, &value));
+    }
+    if let Err(e) = request.respond(response) {
+        warn!("request {request_id}: the answer could not be sent: {e}");
+    }
+    info!(
+        target: "access",
+        "{method} {} {status} {:.1}ms id={request_id}",
+        path.escape_debug(),
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+}
+
+/// A client's request id is echoed and logged, so it must be short and printable.
+fn is_usable_request_id(id: &str) -> bool {
+    (1..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic())
+}
+
+fn header(name: &str, value: &str) -> Header {
+    Header::from_bytes(name.as_bytes(), value.as_bytes())
+        .expect("header names and values are checked ASCII")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_usable_request_id;
+
+    #[test]
+    fn request_ids() {
+        assert!(is_usable_request_id("abc-123"));
+        assert!(!is_usable_request_id(""));
+        assert!(!is_usable_request_id("a b"));
+        assert!(!is_usable_request_id("a\nb"));
+        assert!(!is_usable_request_id(&"x".repeat(129)));
+    }
+}
