@@ -1,0 +1,506 @@
+//! A fake Airbyte Config API on port 0 that follows the contract in `shared/airbyte` (paths,
+//! bodies, status codes) and records every request it receives.
+//!
+//! It is a small HTTP/1.1 server on `std::net` rather than a library server so that tests can
+//! make it misbehave at the socket level (close mid-answer, stall) as a real one might.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+pub const WORKSPACE_ID: &str = "f1ae8c33-3f7f-4d53-9a7b-2f5d2a4f6d11";
+pub const MYSQL_DEFINITION_ID: &str = "435bb9a5-7887-4809-aa58-28c27df0d7ad";
+pub const POSTGRES_DEFINITION_ID: &str = "decd338e-5647-4c0b-adf4-da0e75f5a750";
+pub const S3_DEFINITION_ID: &str = "4816b78f-1489-44c1-9060-4b19d5fa9362";
+pub const DEFAULT_ORGANIZATION_ID: &str = "00000000-0000-0000-0000-000000000000";
+
+/// One request as the fake received it.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    /// The path below the API root, such as `sources/create`.
+    pub call: String,
+    pub content_type: Option<String>,
+    pub authorization: Option<String>,
+    /// The body parsed as JSON; `Value::Null` when there was none.
+    pub body: Value,
+    pub raw_body: Vec<u8>,
+}
+
+/// A way for the fake to misbehave on one call.
+#[derive(Debug, Clone)]
+pub enum Fault {
+    /// Answer this status and JSON body instead.
+    Status(u16, Value),
+    /// Answer this status with an HTML body.
+    Html(u16),
+    /// 200 with a body that is not JSON.
+    InvalidJson,
+    /// 200 with valid JSON of the wrong shape.
+    WrongShape,
+    /// 200 with an empty body.
+    EmptyBody,
+    /// Promise a long body, send a little, close the connection.
+    CloseMidAnswer,
+    /// Answer normally, but only after this long.
+    Slow(Duration),
+}
+
+struct State {
+    legacy_workspaces_list: bool,
+    workspaces: Vec<String>,
+    available: bool,
+    source_definitions: Vec<Value>,
+    destination_definitions: Vec<Value>,
+    sources: HashMap<String, Value>,
+    destinations: HashMap<String, Value>,
+    streams: Vec<Value>,
+    discovery_failure: Option<String>,
+    faults: HashMap<String, Fault>,
+    requests: Vec<Recorded>,
+}
+
+/// The fake; it stops when dropped.
+pub struct FakeAirbyte {
+    pub port: u16,
+    state: Arc<Mutex<State>>,
+    stop: Arc<AtomicBool>,
+    connections: Arc<Mutex<Vec<TcpStream>>>,
+}
+
+pub fn definition(kind: &str, id: &str, name: &str, repository: &str) -> Value {
+    let mut d = json!({
+        "name": name,
+        "dockerRepository": repository,
+        "dockerImageTag": "1.0.0",
+        "documentationUrl": "https://docs.airbyte.com/integrations",
+        "protocolVersion": "0.2.0",
+        "custom": false,
+        "supportLevel": "certified",
+        "releaseStage": "generally_available",
+    });
+    d[format!("{kind}DefinitionId")] = json!(id);
+    d
+}
+
+pub fn stream(name: &str, modes: &[&str]) -> Value {
+    json!({
+        "stream": {
+            "name": name,
+            "jsonSchema": { "type": "object", "properties": { "id": { "type": "integer" } } },
+            "supportedSyncModes": modes,
+            "sourceDefinedCursor": false,
+            "defaultCursorField": [],
+            "sourceDefinedPrimaryKey": [["id"]],
+            "namespace": "shop",
+        },
+        "config": {
+            "syncMode": "full_refresh",
+            "destinationSyncMode": "overwrite",
+            "selected": false,
+            "suggested": true,
+            "cursorField": [],
+            "primaryKey": [["id"]],
+            "aliasName": name,
+        }
+    })
+}
+
+impl FakeAirbyte {
+    /// A current Airbyte (1.7 and later): `/workspaces/list` answers 404.
+    pub fn start() -> FakeAirbyte {
+        let state = State {
+            legacy_workspaces_list: false,
+            workspaces: vec![WORKSPACE_ID.to_string()],
+            available: true,
+            source_definitions: vec![
+                definition("source", MYSQL_DEFINITION_ID, "MySQL", "airbyte/source-mysql"),
+                definition("source", POSTGRES_DEFINITION_ID, "Postgres", "airbyte/source-postgres"),
+            ],
+            destination_definitions: vec![definition("destination", S3_DEFINITION_ID, "S3", "airbyte/destination-s3")],
+            sources: HashMap::new(),
+            destinations: HashMap::new(),
+            streams: vec![stream("users", &["full_refresh", "incremental"]), stream("orders", &["full_refresh"])],
+            discovery_failure: None,
+            faults: HashMap::new(),
+            requests: Vec::new(),
+        };
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the fake Airbyte");
+        let port = listener.local_addr().unwrap().port();
+        let state = Arc::new(Mutex::new(state));
+        let stop = Arc::new(AtomicBool::new(false));
+        let connections = Arc::new(Mutex::new(Vec::new()));
+        let (s, st, open) = (state.clone(), stop.clone(), connections.clone());
+        thread::spawn(move || {
+            for conn in listener.incoming() {
+                if st.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(conn) = conn else { continue };
+                if let Ok(clone) = conn.try_clone() {
+                    open.lock().unwrap().push(clone);
+                }
+                let s = s.clone();
+                let st = st.clone();
+                thread::spawn(move || serve_connection(conn, &s, &st));
+            }
+        });
+        FakeAirbyte { port, state, stop, connections }
+    }
+
+    /// An Airbyte 1.6 or older, which still has `/workspaces/list`.
+    pub fn start_legacy() -> FakeAirbyte {
+        let fake = FakeAirbyte::start();
+        fake.state().legacy_workspaces_list = true;
+        fake
+    }
+
+    /// The Config API root, as `AIRBYTE_BASE_URL` takes it.
+    pub fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}/api/v1", self.port)
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.state().requests.clone()
+    }
+
+    /// The calls received, in order, as `sources/create` and so on.
+    pub fn calls(&self) -> Vec<String> {
+        self.state().requests.iter().map(|r| r.call.clone()).collect()
+    }
+
+    pub fn clear_requests(&self) {
+        self.state().requests.clear();
+    }
+
+    /// The body of the last request to `call`.
+    pub fn last_body(&self, call: &str) -> Value {
+        let state = self.state();
+        let found = state.requests.iter().rev().find(|r| r.call == call);
+        found.unwrap_or_else(|| panic!("the fake received no {call}; it received {:?}", state.requests.iter().map(|r| &r.call).collect::<Vec<_>>())).body.clone()
+    }
+
+    pub fn fail(&self, call: &str, fault: Fault) {
+        self.state().faults.insert(call.to_string(), fault);
+    }
+
+    pub fn heal(&self) {
+        self.state().faults.clear();
+    }
+
+    pub fn set_workspaces(&self, ids: &[&str]) {
+        self.state().workspaces = ids.iter().map(|s| s.to_string()).collect();
+    }
+
+    pub fn set_available(&self, available: bool) {
+        self.state().available = available;
+    }
+
+    pub fn add_source_definition(&self, definition: Value) {
+        self.state().source_definitions.push(definition);
+    }
+
+    pub fn set_source_definitions(&self, definitions: Vec<Value>) {
+        self.state().source_definitions = definitions;
+    }
+
+    pub fn set_streams(&self, streams: Vec<Value>) {
+        self.state().streams = streams;
+    }
+
+    pub fn fail_discovery(&self, message: &str) {
+        self.state().discovery_failure = Some(message.to_string());
+    }
+
+    /// Stores a source as if created earlier; returns its id.
+    pub fn seed_source(&self) -> String {
+        let id = Uuid::new_v4().to_string();
+        self.state().sources.insert(id.clone(), json!({ "sourceId": id }));
+        id
+    }
+
+    pub fn seed_destination(&self) -> String {
+        let id = Uuid::new_v4().to_string();
+        self.state().destinations.insert(id.clone(), json!({ "destinationId": id }));
+        id
+    }
+}
+
+impl Drop for FakeAirbyte {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+        for conn in self.connections.lock().unwrap_or_else(|p| p.into_inner()).drain(..) {
+            let _ = conn.shutdown(std::net::Shutdown::Both);
+        }
+    }
+}
+
+struct Answer {
+    status: u16,
+    content_type: &'static str,
+    body: Vec<u8>,
+}
+
+fn answer(status: u16, body: Value) -> Answer {
+    Answer { status, content_type: "application/json", body: serde_json::to_vec(&body).unwrap() }
+}
+
+fn serve_connection(conn: TcpStream, state: &Mutex<State>, stop: &AtomicBool) {
+    let _ = conn.set_read_timeout(Some(Duration::from_secs(30)));
+    let mut writer = conn.try_clone().expect("clone the socket");
+    let mut reader = BufReader::new(conn);
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut parts = line.split_whitespace();
+        let (method, target) = (parts.next().unwrap_or("").to_string(), parts.next().unwrap_or("").to_string());
+        let mut headers = HashMap::new();
+        loop {
+            let mut h = String::new();
+            if reader.read_line(&mut h).unwrap_or(0) == 0 {
+                return;
+            }
+            let h = h.trim_end();
+            if h.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = h.split_once(':') {
+                headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+            }
+        }
+        if stop.load(Ordering::SeqCst) {
+            return;
+        }
+        let length: usize = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+        let mut raw_body = vec![0; length];
+        if reader.read_exact(&mut raw_body).is_err() {
+            return;
+        }
+        let call = target.trim_start_matches("/api/v1/").trim_start_matches('/').to_string();
+        let recorded = Recorded {
+            method: method.clone(),
+            call: call.clone(),
+            content_type: headers.get("content-type").cloned(),
+            authorization: headers.get("authorization").cloned(),
+            body: serde_json::from_slice(&raw_body).unwrap_or(Value::Null),
+            raw_body,
+        };
+        let fault = {
+            let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
+            s.requests.push(recorded.clone());
+            s.faults.get(&call).cloned()
+        };
+        let answer = match fault {
+            Some(Fault::Slow(delay)) => {
+                thread::sleep(delay);
+                route(state, &recorded)
+            }
+            Some(Fault::Status(status, body)) => answer(status, body),
+            Some(Fault::Html(status)) => Answer {
+                status,
+                content_type: "text/html",
+                body: b"<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>".to_vec(),
+            },
+            Some(Fault::InvalidJson) => Answer { status: 200, content_type: "application/json", body: b"{\"sourceId\": ".to_vec() },
+            Some(Fault::WrongShape) => answer(200, json!({ "unexpected": [1, 2, 3] })),
+            Some(Fault::EmptyBody) => Answer { status: 200, content_type: "application/json", body: Vec::new() },
+            Some(Fault::CloseMidAnswer) => {
+                let _ = writer.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 4096\r\n\r\n{\"sour");
+                let _ = writer.shutdown(std::net::Shutdown::Both);
+                return;
+            }
+            None => route(state, &recorded),
+        };
+        let head = format!(
+            "HTTP/1.1 {} X\r\nContent-Type: {}\r\nContent-Length: {}\r\n\r\n",
+            answer.status,
+            answer.content_type,
+            answer.body.len()
+        );
+        if writer.write_all(head.as_bytes()).and_then(|_| writer.write_all(&answer.body)).is_err() {
+            return;
+        }
+    }
+}
+
+fn invalid(message: &str) -> Answer {
+    answer(422, json!({ "message": message, "exceptionClassName": "io.airbyte.commons.server.errors.BadObjectSchemaKnownException", "validationErrors": [] }))
+}
+
+fn not_found(what: &str, id: &Value) -> Answer {
+    answer(404, json!({ "message": format!("Could not find configuration for {what}: {id}."), "id": id, "exceptionClassName": "io.airbyte.config.persistence.ConfigNotFoundException" }))
+}
+
+fn uuid_field<'a>(body: &'a Value, field: &str) -> Option<&'a str> {
+    body.get(field).and_then(Value::as_str).filter(|s| Uuid::parse_str(s).is_ok())
+}
+
+/// Airbyte masks connector secrets in what it returns.
+fn mask(config: &Value) -> Value {
+    match config {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    let secret = ["password", "secret_access_key"].contains(&k.as_str());
+                    (k.clone(), if secret { json!("**********") } else { mask(v) })
+                })
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+fn route(state: &Mutex<State>, request: &Recorded) -> Answer {
+    let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
+    let body = &request.body;
+    let json_body = request.content_type.as_deref().is_some_and(|c| c.starts_with("application/json"));
+    match (request.method.as_str(), request.call.as_str()) {
+        ("GET", "health") => answer(200, json!({ "available": s.available })),
+        ("POST", "workspaces/list") if s.legacy_workspaces_list => {
+            if !request.raw_body.is_empty() {
+                return answer(415, json!({ "message": "this call takes no body" }));
+            }
+            answer(200, json!({ "workspaces": s.workspaces.iter().map(|w| workspace(w)).collect::<Vec<_>>() }))
+        }
+        ("POST", "workspaces/list_by_organization_id") => {
+            if !json_body || uuid_field(body, "organizationId").is_none() {
+                return invalid("organizationId is required");
+            }
+            if body["organizationId"] != DEFAULT_ORGANIZATION_ID {
+                return answer(200, json!({ "workspaces": [] }));
+            }
+            answer(200, json!({ "workspaces": s.workspaces.iter().map(|w| workspace(w)).collect::<Vec<_>>() }))
+        }
+        ("POST", call @ ("source_definitions/list_for_workspace" | "destination_definitions/list_for_workspace")) => {
+            let Some(ws) = uuid_field(body, "workspaceId").filter(|_| json_body) else { return invalid("workspaceId is required") };
+            if !s.workspaces.iter().any(|w| w == ws) {
+                return not_found("workspace", &body["workspaceId"]);
+            }
+            if call.starts_with("source") {
+                answer(200, json!({ "sourceDefinitions": s.source_definitions }))
+            } else {
+                answer(200, json!({ "destinationDefinitions": s.destination_definitions }))
+            }
+        }
+        ("POST", call @ ("sources/create" | "destinations/create")) => {
+            let kind = if call.starts_with("sources") { "source" } else { "destination" };
+            let definition_field = format!("{kind}DefinitionId");
+            let (Some(ws), Some(definition_id), Some(name), Some(config)) = (
+                uuid_field(body, "workspaceId"),
+                uuid_field(body, &definition_field),
+                body.get("name").and_then(Value::as_str),
+                body.get("connectionConfiguration").filter(|c| c.is_object()),
+            ) else {
+                return invalid("workspaceId, name, connectionConfiguration and the definition id are required");
+            };
+            if !json_body {
+                return answer(415, json!({ "message": "Content-Type must be application/json" }));
+            }
+            if !s.workspaces.iter().any(|w| w == ws) {
+                return not_found("workspace", &body["workspaceId"]);
+            }
+            let definitions = if kind == "source" { &s.source_definitions } else { &s.destination_definitions };
+            let Some(definition) = definitions.iter().find(|d| d[&definition_field] == definition_id) else {
+                return not_found(&format!("{kind}_definition"), &body[&definition_field]);
+            };
+            if config.get("port").is_some_and(|p| !p.is_u64()) {
+                return invalid("The provided configuration does not fulfill the specification. Errors: json schema validation failed when comparing the data to the json schema. \nErrors: $.port: string found, integer expected ");
+            }
+            let id = Uuid::new_v4().to_string();
+            let read = json!({
+                format!("{kind}DefinitionId"): definition_id,
+                format!("{kind}Id"): id,
+                "workspaceId": ws,
+                "connectionConfiguration": mask(config),
+                "name": name,
+                format!("{kind}Name"): definition["name"],
+                "icon": "",
+                "createdAt": 1_700_000_000,
+                "status": "active",
+                "isVersionOverrideApplied": false,
+                "supportState": "supported",
+            });
+            if kind == "source" {
+                s.sources.insert(id, read.clone());
+            } else {
+                s.destinations.insert(id, read.clone());
+            }
+            answer(200, read)
+        }
+        ("POST", "sources/discover_schema") => {
+            let Some(id) = uuid_field(body, "sourceId") else { return invalid("sourceId is required") };
+            if !s.sources.contains_key(id) {
+                return not_found("source", &body["sourceId"]);
+            }
+            let job = |succeeded: bool| {
+                json!({ "id": Uuid::new_v4(), "configType": "discover_schema", "createdAt": 1, "endedAt": 2, "succeeded": succeeded })
+            };
+            if let Some(message) = &s.discovery_failure {
+                let mut job = job(false);
+                job["failureReason"] = json!({ "externalMessage": message, "timestamp": 2 });
+                return answer(200, json!({ "jobInfo": job }));
+            }
+            answer(200, json!({ "catalog": { "streams": s.streams }, "jobInfo": job(true), "catalogId": Uuid::new_v4() }))
+        }
+        ("POST", "connections/create") => {
+            let (Some(source), Some(destination)) = (uuid_field(body, "sourceId"), uuid_field(body, "destinationId")) else {
+                return invalid("sourceId and destinationId are required");
+            };
+            if !["active", "inactive", "deprecated", "locked"].contains(&body["status"].as_str().unwrap_or("")) {
+                return invalid("status is required");
+            }
+            if !s.sources.contains_key(source) {
+                return not_found("source", &body["sourceId"]);
+            }
+            if !s.destinations.contains_key(destination) {
+                return not_found("destination", &body["destinationId"]);
+            }
+            for item in body.pointer("/syncCatalog/streams").and_then(Value::as_array).into_iter().flatten() {
+                let config = &item["config"];
+                if !config["syncMode"].is_string() || !config["destinationSyncMode"].is_string() {
+                    return invalid("syncMode and destinationSyncMode are required in each stream's config");
+                }
+            }
+            let id = Uuid::new_v4();
+            answer(
+                200,
+                json!({
+                    "connectionId": id,
+                    "name": body.get("name").cloned().unwrap_or(json!("source <> destination")),
+                    "sourceId": source,
+                    "destinationId": destination,
+                    "syncCatalog": body.get("syncCatalog").cloned().unwrap_or(json!({ "streams": [] })),
+                    "status": body["status"],
+                    "breakingChange": false,
+                    "scheduleType": body.get("scheduleType").cloned().unwrap_or(json!("manual")),
+                }),
+            )
+        }
+        _ => answer(404, json!({ "message": format!("no route {} /api/v1/{}", request.method, request.call) })),
+    }
+}
+
+fn workspace(id: &str) -> Value {
+    json!({
+        "workspaceId": id,
+        "customerId": Uuid::new_v4(),
+        "name": "Default Workspace",
+        "slug": "default",
+        "initialSetupComplete": true,
+        "organizationId": DEFAULT_ORGANIZATION_ID,
+    })
+}
