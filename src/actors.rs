@@ -64,18 +64,8 @@ pub fn create(app: &App, request: &mut Incoming, kind: Kind) -> Result<Reply, Ap
 /// secret; this catches the common names as well, in case an Airbyte does not.
 fn is_secret_key(key: &str) -> bool {
     let key = key.to_ascii_lowercase();
-    [
-        "password",
-        "secret",
-        "token",
-        "private_key",
-        "api_key",
-        "apikey",
-        "access_key",
-        "credentials_json",
-    ]
-    .iter()
-    .any(|s| key.contains(s))
+    let named = ["password", "passwd", "secret", "token", "credential", "private", "apikey", "access_key"];
+    named.iter().any(|s| key.contains(s)) || key == "key" || key.ends_with("_key")
 }
 
 /// Replaces every string or number under a secret-looking key with the mask.
@@ -133,7 +123,7 @@ mod tests {
         let masked = mask(json!({
             "host": "db", "password": "hunter2",
             "credentials": {"secret_access_key": "abc", "auth_type": "key"},
-            "tunnel": [{"ssh_private_key": "-----BEGIN"}],
+            "tunnel": [{"ssh_private_key": "-----BEGIN", "ssh_key": "k", "tunnel_method": "SSH_KEY_AUTH"}],
             "api_token": 12345
         }));
         assert_eq!(
@@ -141,7 +131,7 @@ mod tests {
             json!({
                 "host": "db", "password": MASK,
                 "credentials": {"secret_access_key": MASK, "auth_type": "key"},
-                "tunnel": [{"ssh_private_key": MASK}],
+                "tunnel": [{"ssh_private_key": MASK, "ssh_key": MASK, "tunnel_method": "SSH_KEY_AUTH"}],
                 "api_token": MASK
             })
         );

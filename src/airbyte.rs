@@ -160,7 +160,7 @@ pub struct Discovery {
 #[serde(rename_all = "camelCase")]
 struct DiscoverRead {
     catalog: Option<Catalog>,
-    job_info: Option<JobInfo>,
+    job_info: JobInfo,
     catalog_id: Option<Uuid>,
 }
 
@@ -342,15 +342,11 @@ impl Client {
             call,
             message: message.unwrap_or_else(|| "Airbyte gave no reason".to_string()),
         };
-        match (read.catalog, read.job_info) {
-            (_, Some(job)) if !job.succeeded => {
-                Err(failed(job.failure_reason.and_then(|r| r.external_message)))
-            }
-            (None, _) => Err(failed(None)),
-            (Some(catalog), _) => Ok(Discovery {
-                streams: catalog.streams,
-                catalog_id: read.catalog_id,
-            }),
+        let job = read.job_info;
+        match read.catalog {
+            _ if !job.succeeded => Err(failed(job.failure_reason.and_then(|r| r.external_message))),
+            None => Err(failed(None)),
+            Some(catalog) => Ok(Discovery { streams: catalog.streams, catalog_id: read.catalog_id }),
         }
     }
 

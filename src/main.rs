@@ -65,12 +65,10 @@ fn run(config: Config) -> Result<(), String> {
         "listening on http://{address} with {} workers; Airbyte at {}",
         config.workers, config.airbyte_base_url
     );
-    let workers = config.workers;
-    server::serve(
-        Arc::new(routes::App::new(config)),
-        Arc::new(listener),
-        workers,
-    );
+    let (workers, max_body) = (config.workers, config.max_body_bytes);
+    let app = routes::App::new(config);
+    let router = move |request: &mut http::Incoming| routes::route(&app, request);
+    server::serve(Arc::new(listener), workers, max_body, Arc::new(router));
     Ok(())
 }
 

@@ -10,20 +10,24 @@ use log::{error, info, warn};
 use tiny_http::{Header, Response};
 
 use crate::error::ApiError;
-use crate::http::Incoming;
-use crate::routes::{self, App};
+use crate::http::{Incoming, Reply};
+use crate::routes;
 
-/// Runs `workers` threads answering requests from `listener` until it is shut down.
-pub fn serve(app: Arc<App>, listener: Arc<tiny_http::Server>, workers: usize) {
+/// What answers a request: the router in production.
+pub type Handler = dyn Fn(&mut Incoming) -> Result<Reply, ApiError> + Send + Sync;
+
+/// Runs `workers` threads answering requests from `listener` with `handler` until the listener
+/// is shut down. Bodies over `max_body` bytes are refused.
+pub fn serve(listener: Arc<tiny_http::Server>, workers: usize, max_body: usize, handler: Arc<Handler>) {
     let handles: Vec<_> = (0..workers)
         .map(|n| {
-            let app = app.clone();
+            let handler = handler.clone();
             let listener = listener.clone();
             thread::Builder::new()
                 .name(format!("worker-{n}"))
                 .spawn(move || {
                     for request in listener.incoming_requests() {
-                        handle(&app, request);
+                        handle(&*handler, max_body, request);
                     }
                 })
                 .expect("the operating system refused to start a worker thread")
@@ -37,7 +41,7 @@ pub fn serve(app: Arc<App>, listener: Arc<tiny_http::Server>, workers: usize) {
 }
 
 /// Answers one request and writes its access-log line.
-fn handle(app: &App, mut request: tiny_http::Request) {
+fn handle(handler: &Handler, max_body: usize, mut request: tiny_http::Request) {
     let started = Instant::now();
     let request_id = request
         .headers()
@@ -49,8 +53,8 @@ fn handle(app: &App, mut request: tiny_http::Request) {
         .unwrap_or_else(routes::new_request_id);
 
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
-        let mut incoming = Incoming::new(&mut request, app.config.max_body_bytes);
-        let result = routes::route(app, &mut incoming);
+        let mut incoming = Incoming::new(&mut request, max_body);
+        let result = handler(&mut incoming);
         (
             incoming.method().to_string(),
             incoming.path().to_string(),
@@ -110,7 +114,40 @@ fn header(name: &str, value: &str) -> Header {
 
 #[cfg(test)]
 mod tests {
-    use super::is_usable_request_id;
+    use super::*;
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+
+    fn get(port: u16, path: &str) -> String {
+        let mut conn = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        write!(conn, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+        let mut answer = String::new();
+        conn.read_to_string(&mut answer).unwrap();
+        answer
+    }
+
+    #[test]
+    fn a_panicking_handler_fails_only_its_own_request() {
+        let listener = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
+        let port = listener.server_addr().to_ip().unwrap().port();
+        let handler: Arc<Handler> = Arc::new(|request: &mut Incoming| {
+            if request.path() == "/boom" {
+                panic!("a bug");
+            }
+            Ok(Reply::json(200, &"fine"))
+        });
+        let server = listener.clone();
+        thread::spawn(move || serve(server, 1, 1024, handler));
+
+        let answer = get(port, "/boom");
+        assert!(answer.starts_with("HTTP/1.1 500"), "{answer}");
+        assert!(answer.contains("application/problem+json") && answer.contains("\"status\":500"), "{answer}");
+        for _ in 0..3 {
+            let answer = get(port, "/ok");
+            assert!(answer.starts_with("HTTP/1.1 200"), "the only worker survived: {answer}");
+        }
+        listener.unblock();
+    }
 
     #[test]
     fn request_ids() {

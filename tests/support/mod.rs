@@ -1,5 +1,5 @@
 //! Test support: the real service binary started on port 0 against a fake Airbyte on port 0.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 pub mod fake_airbyte;
 
