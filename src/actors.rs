@@ -64,7 +64,16 @@ pub fn create(app: &App, request: &mut Incoming, kind: Kind) -> Result<Reply, Ap
 /// secret; this catches the common names as well, in case an Airbyte does not.
 fn is_secret_key(key: &str) -> bool {
     let key = key.to_ascii_lowercase();
-    let named = ["password", "passwd", "secret", "token", "credential", "private", "apikey", "access_key"];
+    let named = [
+        "password",
+        "passwd",
+        "secret",
+        "token",
+        "credential",
+        "private",
+        "apikey",
+        "access_key",
+    ];
     named.iter().any(|s| key.contains(s)) || key == "key" || key.ends_with("_key")
 }
 

@@ -346,7 +346,10 @@ impl Client {
         match read.catalog {
             _ if !job.succeeded => Err(failed(job.failure_reason.and_then(|r| r.external_message))),
             None => Err(failed(None)),
-            Some(catalog) => Ok(Discovery { streams: catalog.streams, catalog_id: read.catalog_id }),
+            Some(catalog) => Ok(Discovery {
+                streams: catalog.streams,
+                catalog_id: read.catalog_id,
+            }),
         }
     }
 

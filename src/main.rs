@@ -66,7 +66,7 @@ fn run(config: Config) -> Result<(), String> {
         config.workers, config.airbyte_base_url
     );
     let (workers, max_body) = (config.workers, config.max_body_bytes);
-    let app = routes::App::new(config);
+    let app = routes::App::new(&config);
     let router = move |request: &mut http::Incoming| routes::route(&app, request);
     server::serve(Arc::new(listener), workers, max_body, Arc::new(router));
     Ok(())

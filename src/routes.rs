@@ -9,15 +9,14 @@ use crate::error::ApiError;
 use crate::http::{Incoming, Reply};
 use crate::{actors, health, ingestion};
 
-/// What the handlers share: the settings, the Airbyte client and the definition cache.
+/// What the handlers share: the Airbyte client and the definition cache.
 pub struct App {
-    pub config: Config,
     pub airbyte: Client,
     pub directory: Directory,
 }
 
 impl App {
-    pub fn new(config: Config) -> App {
+    pub fn new(config: &Config) -> App {
         let airbyte = Client::new(
             &config.airbyte_base_url,
             config.airbyte_timeout,
@@ -25,11 +24,7 @@ impl App {
             config.workers,
         );
         let directory = Directory::new(config.workspace_id, config.definitions_ttl);
-        App {
-            config,
-            airbyte,
-            directory,
-        }
+        App { airbyte, directory }
     }
 }
 

@@ -18,7 +18,12 @@ pub type Handler = dyn Fn(&mut Incoming) -> Result<Reply, ApiError> + Send + Syn
 
 /// Runs `workers` threads answering requests from `listener` with `handler` until the listener
 /// is shut down. Bodies over `max_body` bytes are refused.
-pub fn serve(listener: Arc<tiny_http::Server>, workers: usize, max_body: usize, handler: Arc<Handler>) {
+pub fn serve(
+    listener: Arc<tiny_http::Server>,
+    workers: usize,
+    max_body: usize,
+    handler: Arc<Handler>,
+) {
     let handles: Vec<_> = (0..workers)
         .map(|n| {
             let handler = handler.clone();
@@ -120,7 +125,11 @@ mod tests {
 
     fn get(port: u16, path: &str) -> String {
         let mut conn = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        write!(conn, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+        write!(
+            conn,
+            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
         let mut answer = String::new();
         conn.read_to_string(&mut answer).unwrap();
         answer
@@ -141,10 +150,16 @@ mod tests {
 
         let answer = get(port, "/boom");
         assert!(answer.starts_with("HTTP/1.1 500"), "{answer}");
-        assert!(answer.contains("application/problem+json") && answer.contains("\"status\":500"), "{answer}");
+        assert!(
+            answer.contains("application/problem+json") && answer.contains("\"status\":500"),
+            "{answer}"
+        );
         for _ in 0..3 {
             let answer = get(port, "/ok");
-            assert!(answer.starts_with("HTTP/1.1 200"), "the only worker survived: {answer}");
+            assert!(
+                answer.starts_with("HTTP/1.1 200"),
+                "the only worker survived: {answer}"
+            );
         }
         listener.unblock();
     }

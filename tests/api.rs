@@ -4,7 +4,9 @@
 mod support;
 
 use serde_json::{json, Value};
-use support::fake_airbyte::{definition, stream, MYSQL_DEFINITION_ID, S3_DEFINITION_ID, WORKSPACE_ID};
+use support::fake_airbyte::{
+    definition, stream, MYSQL_DEFINITION_ID, S3_DEFINITION_ID, WORKSPACE_ID,
+};
 use support::{FakeAirbyte, Service, MYSQL_SOURCE, S3_SINK};
 
 #[test]
@@ -28,10 +30,21 @@ fn datasource_creates_a_source_from_the_seed_example() {
     );
     assert_eq!(
         fake.calls(),
-        ["workspaces/list", "workspaces/list_by_organization_id", "source_definitions/list_for_workspace", "sources/create"]
+        [
+            "workspaces/list",
+            "workspaces/list_by_organization_id",
+            "source_definitions/list_for_workspace",
+            "sources/create"
+        ]
     );
-    assert_eq!(fake.last_body("workspaces/list_by_organization_id"), json!({"organizationId": "00000000-0000-0000-0000-000000000000"}));
-    assert_eq!(fake.last_body("source_definitions/list_for_workspace"), json!({"workspaceId": WORKSPACE_ID}));
+    assert_eq!(
+        fake.last_body("workspaces/list_by_organization_id"),
+        json!({"organizationId": "00000000-0000-0000-0000-000000000000"})
+    );
+    assert_eq!(
+        fake.last_body("source_definitions/list_for_workspace"),
+        json!({"workspaceId": WORKSPACE_ID})
+    );
     assert_eq!(
         fake.last_body("sources/create"),
         json!({
@@ -41,7 +54,11 @@ fn datasource_creates_a_source_from_the_seed_example() {
             "connectionConfiguration": {"host": "localhost", "port": 3306, "database": "mysql_db", "username": "root", "password": "password"}
         })
     );
-    let create = fake.requests().into_iter().find(|r| r.call == "sources/create").unwrap();
+    let create = fake
+        .requests()
+        .into_iter()
+        .find(|r| r.call == "sources/create")
+        .unwrap();
     assert_eq!(create.method, "POST");
     assert_eq!(create.content_type.as_deref(), Some("application/json"));
 }
@@ -58,7 +75,10 @@ fn sink_creates_a_destination_from_the_seed_example() {
     assert_eq!(body["type"], "s3");
     assert_eq!(body["definitionId"], S3_DEFINITION_ID);
     assert_eq!(body["config"]["secret_access_key"], "**********");
-    assert_eq!(body["config"]["access_key_id"], "**********", "key-like fields are masked even when Airbyte does not");
+    assert_eq!(
+        body["config"]["access_key_id"], "**********",
+        "key-like fields are masked even when Airbyte does not"
+    );
     assert_eq!(body["config"]["bucket_name"], "my-bucket");
     assert_eq!(
         fake.last_body("destinations/create"),
@@ -77,12 +97,22 @@ fn config_reaches_airbyte_byte_for_byte() {
     let service = Service::start(&fake, &[]);
     let config = r#"{"z":1,"a":{"big":123456789012345678901234567890,"f":1.50},"port":3306}"#;
 
-    let answer = service.post("/datasource", &format!(r#"{{"name":"n","type":"mysql","config":{config}}}"#));
+    let answer = service.post(
+        "/datasource",
+        &format!(r#"{{"name":"n","type":"mysql","config":{config}}}"#),
+    );
 
     assert_eq!(answer.status, 201, "{}", answer.text);
-    let create = fake.requests().into_iter().find(|r| r.call == "sources/create").unwrap();
+    let create = fake
+        .requests()
+        .into_iter()
+        .find(|r| r.call == "sources/create")
+        .unwrap();
     let raw = String::from_utf8(create.raw_body).unwrap();
-    assert!(raw.ends_with(&format!(r#""connectionConfiguration":{config}}}"#)), "{raw}");
+    assert!(
+        raw.ends_with(&format!(r#""connectionConfiguration":{config}}}"#)),
+        "{raw}"
+    );
 }
 
 #[test]
@@ -92,7 +122,14 @@ fn legacy_airbyte_lists_workspaces_with_workspaces_list() {
 
     assert_eq!(service.post("/datasource", MYSQL_SOURCE).status, 201);
 
-    assert_eq!(fake.calls(), ["workspaces/list", "source_definitions/list_for_workspace", "sources/create"]);
+    assert_eq!(
+        fake.calls(),
+        [
+            "workspaces/list",
+            "source_definitions/list_for_workspace",
+            "sources/create"
+        ]
+    );
     let list = fake.requests().into_iter().next().unwrap();
     assert!(list.raw_body.is_empty(), "workspaces/list takes no body");
 }
@@ -108,7 +145,13 @@ fn configured_workspace_skips_the_listing() {
 
     assert_eq!(answer.status, 201, "{}", answer.text);
     assert_eq!(answer.json()["workspaceId"], other);
-    assert_eq!(fake.calls(), ["destination_definitions/list_for_workspace", "destinations/create"]);
+    assert_eq!(
+        fake.calls(),
+        [
+            "destination_definitions/list_for_workspace",
+            "destinations/create"
+        ]
+    );
     assert_eq!(fake.last_body("destinations/create")["workspaceId"], other);
 }
 
@@ -119,19 +162,36 @@ fn the_first_listed_workspace_is_used() {
     fake.set_workspaces(&[WORKSPACE_ID, second]);
     let service = Service::start(&fake, &[]);
 
-    assert_eq!(service.post("/datasource", MYSQL_SOURCE).json()["workspaceId"], WORKSPACE_ID);
+    assert_eq!(
+        service.post("/datasource", MYSQL_SOURCE).json()["workspaceId"],
+        WORKSPACE_ID
+    );
 }
 
 #[test]
 fn type_matches_slug_display_name_repository_and_id() {
     let fake = FakeAirbyte::start();
     let service = Service::start(&fake, &[]);
-    for type_name in ["mysql", "MySQL", "MYSQL", "airbyte/source-mysql", MYSQL_DEFINITION_ID] {
+    for type_name in [
+        "mysql",
+        "MySQL",
+        "MYSQL",
+        "airbyte/source-mysql",
+        MYSQL_DEFINITION_ID,
+    ] {
         let body = json!({"name": "n", "type": type_name, "config": {"host": "h"}}).to_string();
         let answer = service.post("/datasource", &body);
         assert_eq!(answer.status, 201, "{type_name}: {}", answer.text);
-        assert_eq!(answer.json()["definitionId"], MYSQL_DEFINITION_ID, "{type_name}");
-        assert_eq!(fake.last_body("sources/create")["sourceDefinitionId"], MYSQL_DEFINITION_ID, "{type_name}");
+        assert_eq!(
+            answer.json()["definitionId"],
+            MYSQL_DEFINITION_ID,
+            "{type_name}"
+        );
+        assert_eq!(
+            fake.last_body("sources/create")["sourceDefinitionId"],
+            MYSQL_DEFINITION_ID,
+            "{type_name}"
+        );
     }
 }
 
@@ -143,7 +203,10 @@ fn unknown_type_is_422_with_suggestions() {
     let answer = service.post("/datasource", r#"{"name":"n","type":"mysq","config":{}}"#);
 
     let detail = answer.problem(422);
-    assert_eq!(detail, "unknown source type 'mysq'; closest known types: 'mysql', 'postgres'");
+    assert_eq!(
+        detail,
+        "unknown source type 'mysq'; closest known types: 'mysql', 'postgres'"
+    );
     assert!(!fake.calls().contains(&"sources/create".to_string()));
 }
 
@@ -171,15 +234,30 @@ fn a_type_missing_from_the_cache_refreshes_it_once() {
     fake.add_source_definition(definition("source", custom, "Acme CRM", "acme/source-crm"));
     fake.clear_requests();
 
-    let answer = service.post("/datasource", r#"{"name":"crm","type":"acme crm","config":{}}"#);
+    let answer = service.post(
+        "/datasource",
+        r#"{"name":"crm","type":"acme crm","config":{}}"#,
+    );
 
     assert_eq!(answer.status, 201, "{}", answer.text);
     assert_eq!(answer.json()["definitionId"], custom);
-    assert_eq!(fake.calls(), ["source_definitions/list_for_workspace", "sources/create"]);
+    assert_eq!(
+        fake.calls(),
+        ["source_definitions/list_for_workspace", "sources/create"]
+    );
 
     fake.clear_requests();
-    service.post("/datasource", r#"{"name":"x","type":"nothing-like-it","config":{}}"#).problem(422);
-    assert_eq!(fake.calls(), ["source_definitions/list_for_workspace"], "an unknown type refreshes once, then fails");
+    service
+        .post(
+            "/datasource",
+            r#"{"name":"x","type":"nothing-like-it","config":{}}"#,
+        )
+        .problem(422);
+    assert_eq!(
+        fake.calls(),
+        ["source_definitions/list_for_workspace"],
+        "an unknown type refreshes once, then fails"
+    );
 }
 
 #[test]
@@ -193,16 +271,33 @@ fn an_expired_cache_is_fetched_again() {
 
     assert_eq!(
         fake.calls(),
-        ["workspaces/list", "workspaces/list_by_organization_id", "source_definitions/list_for_workspace", "sources/create"]
+        [
+            "workspaces/list",
+            "workspaces/list_by_organization_id",
+            "source_definitions/list_for_workspace",
+            "sources/create"
+        ]
     );
 }
 
-fn ingestion(service: &Service, fake: &FakeAirbyte, extra: Value) -> (String, String, support::Answer) {
-    let source = service.post("/datasource", MYSQL_SOURCE).json()["id"].as_str().unwrap().to_string();
-    let sink = service.post("/sink", S3_SINK).json()["id"].as_str().unwrap().to_string();
+fn ingestion(
+    service: &Service,
+    fake: &FakeAirbyte,
+    extra: Value,
+) -> (String, String, support::Answer) {
+    let source = service.post("/datasource", MYSQL_SOURCE).json()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let sink = service.post("/sink", S3_SINK).json()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     fake.clear_requests();
     let mut body = json!({"sourceId": source, "sinkId": sink});
-    body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+    body.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
     let answer = service.post("/ingestion", &body.to_string());
     (source, sink, answer)
 }
@@ -212,8 +307,11 @@ fn ingestion_discovers_and_connects_every_stream() {
     let fake = FakeAirbyte::start();
     let service = Service::start(&fake, &[]);
 
-    let (source, sink, answer) =
-        ingestion(&service, &fake, json!({"created": "2024-01-01T00:00:00Z", "updated": "2024-01-02T03:04:05+01:00"}));
+    let (source, sink, answer) = ingestion(
+        &service,
+        &fake,
+        json!({"created": "2024-01-01T00:00:00Z", "updated": "2024-01-02T03:04:05+01:00"}),
+    );
 
     assert_eq!(answer.status, 201, "{}", answer.text);
     let body = answer.json();
@@ -224,8 +322,14 @@ fn ingestion_discovers_and_connects_every_stream() {
     assert_eq!(body["updated"], "2024-01-02T02:04:05Z");
     assert_eq!(body["streams"], json!(["users", "orders"]));
 
-    assert_eq!(fake.calls(), ["sources/discover_schema", "connections/create"]);
-    assert_eq!(fake.last_body("sources/discover_schema"), json!({"sourceId": source}));
+    assert_eq!(
+        fake.calls(),
+        ["sources/discover_schema", "connections/create"]
+    );
+    assert_eq!(
+        fake.last_body("sources/discover_schema"),
+        json!({"sourceId": source})
+    );
     let create = fake.last_body("connections/create");
     assert_eq!(create["sourceId"], source);
     assert_eq!(create["destinationId"], sink);
@@ -238,7 +342,10 @@ fn ingestion_discovers_and_connects_every_stream() {
         assert_eq!(s["config"]["selected"], true, "{s}");
         assert_eq!(s["config"]["syncMode"], "full_refresh");
         assert_eq!(s["config"]["destinationSyncMode"], "overwrite");
-        assert_eq!(s["stream"]["jsonSchema"]["type"], "object", "the discovered stream goes back unchanged");
+        assert_eq!(
+            s["stream"]["jsonSchema"]["type"], "object",
+            "the discovered stream goes back unchanged"
+        );
     }
 }
 
@@ -246,14 +353,25 @@ fn ingestion_discovers_and_connects_every_stream() {
 fn ingestion_timestamps_default_to_now() {
     let fake = FakeAirbyte::start();
     let service = Service::start(&fake, &[]);
-    let before = time::OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+    let before = time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap();
 
     let (_, _, answer) = ingestion(&service, &fake, json!({}));
 
     let body = answer.json();
-    let parse = |v: &Value| time::OffsetDateTime::parse(v.as_str().unwrap(), &time::format_description::well_known::Rfc3339).unwrap();
+    let parse = |v: &Value| {
+        time::OffsetDateTime::parse(
+            v.as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap()
+    };
     let (created, updated) = (parse(&body["created"]), parse(&body["updated"]));
-    assert!(created >= before && created <= time::OffsetDateTime::now_utc(), "{created}");
+    assert!(
+        created >= before && created <= time::OffsetDateTime::now_utc(),
+        "{created}"
+    );
     assert_eq!(created, updated);
     assert!(body["created"].as_str().unwrap().ends_with('Z'));
 }
@@ -263,19 +381,31 @@ fn ingestion_with_chosen_streams_a_name_and_a_schedule() {
     let fake = FakeAirbyte::start();
     let service = Service::start(&fake, &[]);
 
-    let (_, _, answer) = ingestion(&service, &fake, json!({"streams": ["orders"], "name": "nightly", "schedule": "0 0 2 * * ?"}));
+    let (_, _, answer) = ingestion(
+        &service,
+        &fake,
+        json!({"streams": ["orders"], "name": "nightly", "schedule": "0 0 2 * * ?"}),
+    );
 
     assert_eq!(answer.status, 201, "{}", answer.text);
     assert_eq!(answer.json()["streams"], json!(["orders"]));
     let create = fake.last_body("connections/create");
     assert_eq!(create["name"], "nightly");
     assert_eq!(create["scheduleType"], "cron");
-    assert_eq!(create["scheduleData"], json!({"cron": {"cronExpression": "0 0 2 * * ?", "cronTimeZone": "UTC"}}));
+    assert_eq!(
+        create["scheduleData"],
+        json!({"cron": {"cronExpression": "0 0 2 * * ?", "cronTimeZone": "UTC"}})
+    );
     let selected: Vec<(&str, bool)> = create["syncCatalog"]["streams"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|s| (s["stream"]["name"].as_str().unwrap(), s["config"]["selected"].as_bool().unwrap()))
+        .map(|s| {
+            (
+                s["stream"]["name"].as_str().unwrap(),
+                s["config"]["selected"].as_bool().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(selected, [("users", false), ("orders", true)]);
 }
@@ -287,8 +417,15 @@ fn ingestion_refuses_unknown_streams_and_lists_the_available_ones() {
 
     let (_, _, answer) = ingestion(&service, &fake, json!({"streams": ["users", "invoices"]}));
 
-    assert_eq!(answer.problem(422), "the source has no stream named 'invoices'; available streams: 'users', 'orders'");
-    assert_eq!(fake.calls(), ["sources/discover_schema"], "nothing is created");
+    assert_eq!(
+        answer.problem(422),
+        "the source has no stream named 'invoices'; available streams: 'users', 'orders'"
+    );
+    assert_eq!(
+        fake.calls(),
+        ["sources/discover_schema"],
+        "nothing is created"
+    );
 }
 
 #[test]
@@ -317,7 +454,13 @@ fn ingestion_keeps_suggested_sync_modes_that_fit() {
 
     assert_eq!(answer.status, 201, "{}", answer.text);
     let config = &fake.last_body("connections/create")["syncCatalog"]["streams"][0]["config"];
-    assert_eq!((config["syncMode"].as_str(), config["destinationSyncMode"].as_str()), (Some("incremental"), Some("append_dedup")));
+    assert_eq!(
+        (
+            config["syncMode"].as_str(),
+            config["destinationSyncMode"].as_str()
+        ),
+        (Some("incremental"), Some("append_dedup"))
+    );
 }
 
 #[test]
@@ -328,7 +471,10 @@ fn failed_discovery_is_502_with_airbyte_s_message() {
 
     let (_, _, answer) = ingestion(&service, &fake, json!({}));
 
-    assert_eq!(answer.problem(502), "Airbyte's sources/discover_schema job failed: Access denied for user 'root'");
+    assert_eq!(
+        answer.problem(502),
+        "Airbyte's sources/discover_schema job failed: Access denied for user 'root'"
+    );
     assert_eq!(fake.calls(), ["sources/discover_schema"]);
 }
 
@@ -340,11 +486,23 @@ fn unknown_source_and_sink_ids_are_404() {
     let sink = fake.seed_destination();
     let source = fake.seed_source();
 
-    let answer = service.post("/ingestion", &json!({"sourceId": missing, "sinkId": sink}).to_string());
-    assert_eq!(answer.problem(404), format!("Airbyte has no source with id '{missing}'"));
+    let answer = service.post(
+        "/ingestion",
+        &json!({"sourceId": missing, "sinkId": sink}).to_string(),
+    );
+    assert_eq!(
+        answer.problem(404),
+        format!("Airbyte has no source with id '{missing}'")
+    );
 
-    let answer = service.post("/ingestion", &json!({"sourceId": source, "sinkId": missing}).to_string());
-    assert_eq!(answer.problem(404), format!("Airbyte has no destination (sink) with id '{missing}'"));
+    let answer = service.post(
+        "/ingestion",
+        &json!({"sourceId": source, "sinkId": missing}).to_string(),
+    );
+    assert_eq!(
+        answer.problem(404),
+        format!("Airbyte has no destination (sink) with id '{missing}'")
+    );
 }
 
 #[test]
@@ -369,7 +527,10 @@ fn readyz_follows_airbyte_health() {
     assert_eq!(fake.requests()[0].method, "GET");
 
     fake.set_available(false);
-    assert!(service.get("/readyz").problem(503).contains("not available"));
+    assert!(service
+        .get("/readyz")
+        .problem(503)
+        .contains("not available"));
 
     drop(fake);
     let detail = service.get("/readyz").problem(503);
@@ -384,9 +545,16 @@ fn request_ids_are_echoed_or_made_up_and_logged() {
     let answer = service.request("GET", "/healthz", None, &[("X-Request-Id", "trace-42")]);
     assert_eq!(answer.header("X-Request-Id"), Some("trace-42"));
     let line = service.wait_for_log("id=trace-42");
-    assert!(line.contains("INFO") && line.contains("GET /healthz 200"), "{line}");
+    assert!(
+        line.contains("INFO") && line.contains("GET /healthz 200"),
+        "{line}"
+    );
 
-    let made_up = service.get("/healthz").header("X-Request-Id").unwrap().to_string();
+    let made_up = service
+        .get("/healthz")
+        .header("X-Request-Id")
+        .unwrap()
+        .to_string();
     assert!(uuid::Uuid::parse_str(&made_up).is_ok());
     service.wait_for_log(&format!("id={made_up}"));
 }

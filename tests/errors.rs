@@ -14,47 +14,188 @@ const UUID_A: &str = "3f1b8a7c-2d4e-4f6a-9b8c-1d2e3f4a5b6c";
 fn malformed_requests_are_4xx_problems_that_name_the_fault() {
     let fake = FakeAirbyte::start();
     let service = Service::start(&fake, &[("MAX_BODY_BYTES", "4096")]);
-    let deep = format!(r#"{{"name":"n","type":"mysql","config":{}{}}}"#, "{\"a\":".repeat(100), "}".repeat(100));
+    let deep = format!(
+        r#"{{"name":"n","type":"mysql","config":{}{}}}"#,
+        "{\"a\":".repeat(100),
+        "}".repeat(100)
+    );
     let cases: Vec<(&str, String, u16, &str)> = vec![
         ("/datasource", "".into(), 400, "empty"),
         ("/datasource", "   ".into(), 400, "empty"),
         ("/datasource", "not json".into(), 400, "JSON object"),
         ("/datasource", "[]".into(), 400, "JSON object"),
         ("/datasource", "null".into(), 400, "JSON object"),
-        ("/datasource", r#"{"name":"n","type":"mysql","config":{}"#.into(), 400, "ends too early"),
-        ("/datasource", r#"{"name":"n","type":"mysql","config":{},}"#.into(), 400, "not valid JSON"),
-        ("/datasource", r#"{"type":"mysql","config":{}}"#.into(), 400, "field 'name' is required"),
-        ("/datasource", r#"{"name":null,"type":"mysql","config":{}}"#.into(), 400, "field 'name' is required"),
-        ("/datasource", r#"{"name":"","type":"mysql","config":{}}"#.into(), 400, "field 'name' must not be empty"),
-        ("/datasource", r#"{"name":7,"type":"mysql","config":{}}"#.into(), 400, "field 'name' must be a non-empty string, got a number"),
-        ("/datasource", r#"{"name":"n","config":{}}"#.into(), 400, "field 'type' is required"),
-        ("/datasource", r#"{"name":"n","type":["mysql"],"config":{}}"#.into(), 400, "field 'type' must be a non-empty string, got an array"),
-        ("/datasource", r#"{"name":"n","type":"mysql"}"#.into(), 400, "field 'config' is required"),
-        ("/datasource", r#"{"name":"n","type":"mysql","config":"host=x"}"#.into(), 400, "field 'config' must be an object, got a string"),
-        ("/datasource", r#"{"name":"n","name":"m","type":"mysql","config":{}}"#.into(), 400, "field 'name' appears more than once"),
+        (
+            "/datasource",
+            r#"{"name":"n","type":"mysql","config":{}"#.into(),
+            400,
+            "ends too early",
+        ),
+        (
+            "/datasource",
+            r#"{"name":"n","type":"mysql","config":{},}"#.into(),
+            400,
+            "not valid JSON",
+        ),
+        (
+            "/datasource",
+            r#"{"type":"mysql","config":{}}"#.into(),
+            400,
+            "field 'name' is required",
+        ),
+        (
+            "/datasource",
+            r#"{"name":null,"type":"mysql","config":{}}"#.into(),
+            400,
+            "field 'name' is required",
+        ),
+        (
+            "/datasource",
+            r#"{"name":"","type":"mysql","config":{}}"#.into(),
+            400,
+            "field 'name' must not be empty",
+        ),
+        (
+            "/datasource",
+            r#"{"name":7,"type":"mysql","config":{}}"#.into(),
+            400,
+            "field 'name' must be a non-empty string, got a number",
+        ),
+        (
+            "/datasource",
+            r#"{"name":"n","config":{}}"#.into(),
+            400,
+            "field 'type' is required",
+        ),
+        (
+            "/datasource",
+            r#"{"name":"n","type":["mysql"],"config":{}}"#.into(),
+            400,
+            "field 'type' must be a non-empty string, got an array",
+        ),
+        (
+            "/datasource",
+            r#"{"name":"n","type":"mysql"}"#.into(),
+            400,
+            "field 'config' is required",
+        ),
+        (
+            "/datasource",
+            r#"{"name":"n","type":"mysql","config":"host=x"}"#.into(),
+            400,
+            "field 'config' must be an object, got a string",
+        ),
+        (
+            "/datasource",
+            r#"{"name":"n","name":"m","type":"mysql","config":{}}"#.into(),
+            400,
+            "field 'name' appears more than once",
+        ),
         ("/datasource", deep, 400, "nested too deeply"),
-        ("/datasource", format!(r#"{{"name":"{}","type":"mysql","config":{{}}}}"#, "n".repeat(300)), 400, "at most 256 characters"),
-        ("/sink", r#"{"name":"n","type":true,"config":{}}"#.into(), 400, "field 'type' must be a non-empty string, got a boolean"),
-        ("/sink", r#"{"name":"n","type":"s3","config":[1]}"#.into(), 400, "field 'config' must be an object, got an array"),
-        ("/ingestion", r#"{"sinkId":"3f1b8a7c-2d4e-4f6a-9b8c-1d2e3f4a5b6c"}"#.into(), 400, "field 'sourceId' is required"),
-        ("/ingestion", r#"{"sourceId":"abc","sinkId":"3f1b8a7c-2d4e-4f6a-9b8c-1d2e3f4a5b6c"}"#.into(), 400, "field 'sourceId' must be a UUID"),
-        ("/ingestion", format!(r#"{{"sourceId":"{UUID_A}","sinkId":42}}"#), 400, "field 'sinkId' must be a non-empty string, got a number"),
-        ("/ingestion", format!(r#"{{"sourceId":"{UUID_A}","sinkId":"{UUID_A}","created":"yesterday"}}"#), 400, "field 'created' must be an RFC 3339 timestamp"),
-        ("/ingestion", format!(r#"{{"sourceId":"{UUID_A}","sinkId":"{UUID_A}","updated":"2024-02-30T00:00:00Z"}}"#), 400, "field 'updated' must be an RFC 3339 timestamp"),
-        ("/ingestion", format!(r#"{{"sourceId":"{UUID_A}","sinkId":"{UUID_A}","created":"2024-02-01T00:00:00Z","updated":"2024-01-01T00:00:00Z"}}"#), 400, "'updated' must not be earlier than 'created'"),
-        ("/ingestion", format!(r#"{{"sourceId":"{UUID_A}","sinkId":"{UUID_A}","streams":[]}}"#), 400, "field 'streams' must name at least one item"),
-        ("/ingestion", format!(r#"{{"sourceId":"{UUID_A}","sinkId":"{UUID_A}","streams":"users"}}"#), 400, "field 'streams' must be an array of strings"),
-        ("/ingestion", format!(r#"{{"sourceId":"{UUID_A}","sinkId":"{UUID_A}","schedule":5}}"#), 400, "field 'schedule' must be a non-empty string"),
+        (
+            "/datasource",
+            format!(
+                r#"{{"name":"{}","type":"mysql","config":{{}}}}"#,
+                "n".repeat(300)
+            ),
+            400,
+            "at most 256 characters",
+        ),
+        (
+            "/sink",
+            r#"{"name":"n","type":true,"config":{}}"#.into(),
+            400,
+            "field 'type' must be a non-empty string, got a boolean",
+        ),
+        (
+            "/sink",
+            r#"{"name":"n","type":"s3","config":[1]}"#.into(),
+            400,
+            "field 'config' must be an object, got an array",
+        ),
+        (
+            "/ingestion",
+            r#"{"sinkId":"3f1b8a7c-2d4e-4f6a-9b8c-1d2e3f4a5b6c"}"#.into(),
+            400,
+            "field 'sourceId' is required",
+        ),
+        (
+            "/ingestion",
+            r#"{"sourceId":"abc","sinkId":"3f1b8a7c-2d4e-4f6a-9b8c-1d2e3f4a5b6c"}"#.into(),
+            400,
+            "field 'sourceId' must be a UUID",
+        ),
+        (
+            "/ingestion",
+            format!(r#"{{"sourceId":"{UUID_A}","sinkId":42}}"#),
+            400,
+            "field 'sinkId' must be a non-empty string, got a number",
+        ),
+        (
+            "/ingestion",
+            format!(r#"{{"sourceId":"{UUID_A}","sinkId":"{UUID_A}","created":"yesterday"}}"#),
+            400,
+            "field 'created' must be an RFC 3339 timestamp",
+        ),
+        (
+            "/ingestion",
+            format!(
+                r#"{{"sourceId":"{UUID_A}","sinkId":"{UUID_A}","updated":"2024-02-30T00:00:00Z"}}"#
+            ),
+            400,
+            "field 'updated' must be an RFC 3339 timestamp",
+        ),
+        (
+            "/ingestion",
+            format!(
+                r#"{{"sourceId":"{UUID_A}","sinkId":"{UUID_A}","created":"2024-02-01T00:00:00Z","updated":"2024-01-01T00:00:00Z"}}"#
+            ),
+            400,
+            "'updated' must not be earlier than 'created'",
+        ),
+        (
+            "/ingestion",
+            format!(r#"{{"sourceId":"{UUID_A}","sinkId":"{UUID_A}","streams":[]}}"#),
+            400,
+            "field 'streams' must name at least one item",
+        ),
+        (
+            "/ingestion",
+            format!(r#"{{"sourceId":"{UUID_A}","sinkId":"{UUID_A}","streams":"users"}}"#),
+            400,
+            "field 'streams' must be an array of strings",
+        ),
+        (
+            "/ingestion",
+            format!(r#"{{"sourceId":"{UUID_A}","sinkId":"{UUID_A}","schedule":5}}"#),
+            400,
+            "field 'schedule' must be a non-empty string",
+        ),
         ("/ingestion", "\"\u{1F600}\"".into(), 400, "JSON object"),
-        ("/datasource", format!(r#"{{"name":"n","type":"mysql","config":{{"x":"{}"}}}}"#, "a".repeat(5000)), 413, "limit of 4096 bytes"),
+        (
+            "/datasource",
+            format!(
+                r#"{{"name":"n","type":"mysql","config":{{"x":"{}"}}}}"#,
+                "a".repeat(5000)
+            ),
+            413,
+            "limit of 4096 bytes",
+        ),
     ];
     assert!(cases.len() >= 20);
     for (path, body, status, expected) in &cases {
         let answer = service.post(path, body);
         let detail = answer.problem(*status);
-        assert!(detail.contains(expected), "{path} {body:.80}: expected {expected:?} in {detail:?}");
+        assert!(
+            detail.contains(expected),
+            "{path} {body:.80}: expected {expected:?} in {detail:?}"
+        );
     }
-    assert!(fake.calls().is_empty(), "no malformed request reaches Airbyte: {:?}", fake.calls());
+    assert!(
+        fake.calls().is_empty(),
+        "no malformed request reaches Airbyte: {:?}",
+        fake.calls()
+    );
     assert_eq!(service.get("/healthz").status, 200);
 }
 
@@ -77,11 +218,23 @@ fn invalid_utf8_is_a_400() {
 fn content_type_must_be_json() {
     let fake = FakeAirbyte::start();
     let service = Service::start(&fake, &[]);
-    for headers in [vec![("Content-Type", "text/plain")], vec![("Content-Type", "application/x-www-form-urlencoded")], vec![]] {
+    for headers in [
+        vec![("Content-Type", "text/plain")],
+        vec![("Content-Type", "application/x-www-form-urlencoded")],
+        vec![],
+    ] {
         let answer = service.request("POST", "/datasource", Some(MYSQL_SOURCE), &headers);
-        assert!(answer.problem(415).contains("application/json"), "{headers:?}");
+        assert!(
+            answer.problem(415).contains("application/json"),
+            "{headers:?}"
+        );
     }
-    let answer = service.request("POST", "/sink", Some(S3_SINK), &[("Content-Type", "application/json; charset=utf-8")]);
+    let answer = service.request(
+        "POST",
+        "/sink",
+        Some(S3_SINK),
+        &[("Content-Type", "application/json; charset=utf-8")],
+    );
     assert_eq!(answer.status, 201, "{}", answer.text);
 }
 
@@ -115,12 +268,16 @@ fn airbyte_rejecting_the_config_is_422_with_its_message_and_no_secret() {
         "sources/create",
         Fault::Status(422, json!({"message": "Invalid password 'hunter2secret' for user root", "validationErrors": []})),
     );
-    let body = r#"{"name":"n","type":"mysql","config":{"username":"root","password":"hunter2secret"}}"#;
+    let body =
+        r#"{"name":"n","type":"mysql","config":{"username":"root","password":"hunter2secret"}}"#;
 
     let answer = service.post("/datasource", body);
 
     let detail = answer.problem(422);
-    assert_eq!(detail, "Airbyte rejected sources/create: Invalid password '**********' for user **********");
+    assert_eq!(
+        detail,
+        "Airbyte rejected sources/create: Invalid password '**********' for user **********"
+    );
     assert!(!answer.text.contains("hunter2secret"));
 }
 
@@ -128,8 +285,13 @@ fn airbyte_rejecting_the_config_is_422_with_its_message_and_no_secret() {
 fn airbyte_schema_validation_failure_is_422() {
     let fake = FakeAirbyte::start();
     let service = Service::start(&fake, &[]);
-    let answer = service.post("/datasource", r#"{"name":"n","type":"mysql","config":{"port":"3306"}}"#);
-    assert!(answer.problem(422).contains("$.port: string found, integer expected"));
+    let answer = service.post(
+        "/datasource",
+        r#"{"name":"n","type":"mysql","config":{"port":"3306"}}"#,
+    );
+    assert!(answer
+        .problem(422)
+        .contains("$.port: string found, integer expected"));
 }
 
 /// Each call the service makes, with a request that makes it.
@@ -156,12 +318,34 @@ fn body_for(fake: &FakeAirbyte, path: &str) -> String {
 #[test]
 fn airbyte_faults_on_every_call_map_to_gateway_statuses_and_the_service_recovers() {
     let fake = FakeAirbyte::start();
-    let service = Service::start(&fake, &[("AIRBYTE_TIMEOUT_SECS", "1"), ("AIRBYTE_DISCOVER_TIMEOUT_SECS", "1"), ("DEFINITIONS_TTL_SECS", "0")]);
+    let service = Service::start(
+        &fake,
+        &[
+            ("AIRBYTE_TIMEOUT_SECS", "1"),
+            ("AIRBYTE_DISCOVER_TIMEOUT_SECS", "1"),
+            ("DEFINITIONS_TTL_SECS", "0"),
+        ],
+    );
     let faults = [
-        (Fault::Status(500, json!({"message": "NullPointerException"})), 502, "HTTP 500: NullPointerException"),
+        (
+            Fault::Status(500, json!({"message": "NullPointerException"})),
+            502,
+            "HTTP 500: NullPointerException",
+        ),
         (Fault::Html(503), 502, "HTTP 503"),
-        (Fault::Status(400, json!({"type": "about:blank", "title": "Bad Request", "status": 400, "detail": "bad"})), 502, "HTTP 400: bad"),
-        (Fault::Status(401, json!({})), 502, "refused the service's credentials"),
+        (
+            Fault::Status(
+                400,
+                json!({"type": "about:blank", "title": "Bad Request", "status": 400, "detail": "bad"}),
+            ),
+            502,
+            "HTTP 400: bad",
+        ),
+        (
+            Fault::Status(401, json!({})),
+            502,
+            "refused the service's credentials",
+        ),
         (Fault::InvalidJson, 502, "could not be read"),
         (Fault::WrongShape, 502, "could not be read"),
         (Fault::EmptyBody, 502, "could not be read"),
@@ -174,11 +358,21 @@ fn airbyte_faults_on_every_call_map_to_gateway_statuses_and_the_service_recovers
             let body = body_for(&fake, path);
             let answer = service.post(path, &body);
             let detail = answer.problem(*status);
-            assert!(detail.contains(call) || *status == 502 && detail.contains("HTTP"), "{call} {fault:?}: {detail}");
-            assert!(detail.contains(expected), "{call} {fault:?}: expected {expected:?} in {detail:?}");
+            assert!(
+                detail.contains(call) || *status == 502 && detail.contains("HTTP"),
+                "{call} {fault:?}: {detail}"
+            );
+            assert!(
+                detail.contains(expected),
+                "{call} {fault:?}: expected {expected:?} in {detail:?}"
+            );
             fake.heal();
             let answer = service.post(path, &body_for(&fake, path));
-            assert_eq!(answer.status, 201, "after {fault:?} on {call} the next request works: {}", answer.text);
+            assert_eq!(
+                answer.status, 201,
+                "after {fault:?} on {call} the next request works: {}",
+                answer.text
+            );
         }
     }
 }
@@ -189,7 +383,10 @@ fn airbyte_unreachable_is_503() {
     let service = Service::start(&fake, &[]);
     drop(fake);
     let detail = service.post("/datasource", MYSQL_SOURCE).problem(503);
-    assert!(detail.contains("unreachable") && detail.contains("AIRBYTE_BASE_URL"), "{detail}");
+    assert!(
+        detail.contains("unreachable") && detail.contains("AIRBYTE_BASE_URL"),
+        "{detail}"
+    );
     assert_eq!(service.get("/healthz").status, 200);
 }
 
@@ -198,7 +395,10 @@ fn airbyte_without_workspaces_is_502() {
     let fake = FakeAirbyte::start();
     fake.set_workspaces(&[]);
     let service = Service::start(&fake, &[]);
-    assert!(service.post("/datasource", MYSQL_SOURCE).problem(502).contains("no workspace"));
+    assert!(service
+        .post("/datasource", MYSQL_SOURCE)
+        .problem(502)
+        .contains("no workspace"));
 }
 
 #[test]
@@ -224,23 +424,57 @@ fn no_secret_reaches_any_log_line_at_trace() {
     );
     let mut ids = Vec::new();
     for (path, body) in [("/datasource", source.as_str()), ("/sink", sink.as_str())] {
-        let answer = service.request("POST", path, Some(body), &[("Content-Type", "application/json"), ("X-Request-Id", path)]);
+        let answer = service.request(
+            "POST",
+            path,
+            Some(body),
+            &[("Content-Type", "application/json"), ("X-Request-Id", path)],
+        );
         assert_eq!(answer.status, 201);
         for secret in secrets {
-            assert!(!answer.text.contains(secret), "{path} echoed a secret: {}", answer.text);
+            assert!(
+                !answer.text.contains(secret),
+                "{path} echoed a secret: {}",
+                answer.text
+            );
         }
         ids.push(answer.json()["id"].as_str().unwrap().to_string());
     }
-    fake.fail("sources/create", Fault::Status(422, json!({"message": format!("bad password {}", secrets[0])})));
-    let failed = service.request("POST", "/datasource", Some(&source), &[("Content-Type", "application/json"), ("X-Request-Id", "last")]);
+    fake.fail(
+        "sources/create",
+        Fault::Status(
+            422,
+            json!({"message": format!("bad password {}", secrets[0])}),
+        ),
+    );
+    let failed = service.request(
+        "POST",
+        "/datasource",
+        Some(&source),
+        &[
+            ("Content-Type", "application/json"),
+            ("X-Request-Id", "last"),
+        ],
+    );
     assert!(!failed.text.contains(secrets[0]), "{}", failed.text);
     let ingestion = json!({"sourceId": ids[0], "sinkId": ids[1]}).to_string();
-    service.request("POST", "/ingestion", Some(&ingestion), &[("Content-Type", "application/json"), ("X-Request-Id", "ingest")]);
+    service.request(
+        "POST",
+        "/ingestion",
+        Some(&ingestion),
+        &[
+            ("Content-Type", "application/json"),
+            ("X-Request-Id", "ingest"),
+        ],
+    );
     service.wait_for_log("id=ingest");
     service.wait_for_log("id=last");
 
     let logs = service.logs();
-    assert!(logs.iter().any(|l| l.contains("POST /datasource 201")), "the access log is there: {logs:?}");
+    assert!(
+        logs.iter().any(|l| l.contains("POST /datasource 201")),
+        "the access log is there: {logs:?}"
+    );
     for line in &logs {
         for secret in secrets {
             assert!(!line.contains(secret), "secret in log line: {line}");

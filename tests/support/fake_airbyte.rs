@@ -121,13 +121,31 @@ impl FakeAirbyte {
             workspaces: vec![WORKSPACE_ID.to_string()],
             available: true,
             source_definitions: vec![
-                definition("source", MYSQL_DEFINITION_ID, "MySQL", "airbyte/source-mysql"),
-                definition("source", POSTGRES_DEFINITION_ID, "Postgres", "airbyte/source-postgres"),
+                definition(
+                    "source",
+                    MYSQL_DEFINITION_ID,
+                    "MySQL",
+                    "airbyte/source-mysql",
+                ),
+                definition(
+                    "source",
+                    POSTGRES_DEFINITION_ID,
+                    "Postgres",
+                    "airbyte/source-postgres",
+                ),
             ],
-            destination_definitions: vec![definition("destination", S3_DEFINITION_ID, "S3", "airbyte/destination-s3")],
+            destination_definitions: vec![definition(
+                "destination",
+                S3_DEFINITION_ID,
+                "S3",
+                "airbyte/destination-s3",
+            )],
             sources: HashMap::new(),
             destinations: HashMap::new(),
-            streams: vec![stream("users", &["full_refresh", "incremental"]), stream("orders", &["full_refresh"])],
+            streams: vec![
+                stream("users", &["full_refresh", "incremental"]),
+                stream("orders", &["full_refresh"]),
+            ],
             discovery_failure: None,
             faults: HashMap::new(),
             requests: Vec::new(),
@@ -152,7 +170,12 @@ impl FakeAirbyte {
                 thread::spawn(move || serve_connection(conn, &s, &st));
             }
         });
-        FakeAirbyte { port, state, stop, connections }
+        FakeAirbyte {
+            port,
+            state,
+            stop,
+            connections,
+        }
     }
 
     /// An Airbyte 1.6 or older, which still has `/workspaces/list`.
@@ -177,7 +200,11 @@ impl FakeAirbyte {
 
     /// The calls received, in order, as `sources/create` and so on.
     pub fn calls(&self) -> Vec<String> {
-        self.state().requests.iter().map(|r| r.call.clone()).collect()
+        self.state()
+            .requests
+            .iter()
+            .map(|r| r.call.clone())
+            .collect()
     }
 
     pub fn clear_requests(&self) {
@@ -188,7 +215,15 @@ impl FakeAirbyte {
     pub fn last_body(&self, call: &str) -> Value {
         let state = self.state();
         let found = state.requests.iter().rev().find(|r| r.call == call);
-        found.unwrap_or_else(|| panic!("the fake received no {call}; it received {:?}", state.requests.iter().map(|r| &r.call).collect::<Vec<_>>())).body.clone()
+        found
+            .unwrap_or_else(|| {
+                panic!(
+                    "the fake received no {call}; it received {:?}",
+                    state.requests.iter().map(|r| &r.call).collect::<Vec<_>>()
+                )
+            })
+            .body
+            .clone()
     }
 
     pub fn fail(&self, call: &str, fault: Fault) {
@@ -226,13 +261,17 @@ impl FakeAirbyte {
     /// Stores a source as if created earlier; returns its id.
     pub fn seed_source(&self) -> String {
         let id = Uuid::new_v4().to_string();
-        self.state().sources.insert(id.clone(), json!({ "sourceId": id }));
+        self.state()
+            .sources
+            .insert(id.clone(), json!({ "sourceId": id }));
         id
     }
 
     pub fn seed_destination(&self) -> String {
         let id = Uuid::new_v4().to_string();
-        self.state().destinations.insert(id.clone(), json!({ "destinationId": id }));
+        self.state()
+            .destinations
+            .insert(id.clone(), json!({ "destinationId": id }));
         id
     }
 }
@@ -241,7 +280,12 @@ impl Drop for FakeAirbyte {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
         let _ = TcpStream::connect(("127.0.0.1", self.port));
-        for conn in self.connections.lock().unwrap_or_else(|p| p.into_inner()).drain(..) {
+        for conn in self
+            .connections
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain(..)
+        {
             let _ = conn.shutdown(std::net::Shutdown::Both);
         }
     }
@@ -254,7 +298,11 @@ struct Answer {
 }
 
 fn answer(status: u16, body: Value) -> Answer {
-    Answer { status, content_type: "application/json", body: serde_json::to_vec(&body).unwrap() }
+    Answer {
+        status,
+        content_type: "application/json",
+        body: serde_json::to_vec(&body).unwrap(),
+    }
 }
 
 fn serve_connection(conn: TcpStream, state: &Mutex<State>, stop: &AtomicBool) {
@@ -267,7 +315,10 @@ fn serve_connection(conn: TcpStream, state: &Mutex<State>, stop: &AtomicBool) {
             return;
         }
         let mut parts = line.split_whitespace();
-        let (method, target) = (parts.next().unwrap_or("").to_string(), parts.next().unwrap_or("").to_string());
+        let (method, target) = (
+            parts.next().unwrap_or("").to_string(),
+            parts.next().unwrap_or("").to_string(),
+        );
         let mut headers = HashMap::new();
         loop {
             let mut h = String::new();
@@ -285,12 +336,18 @@ fn serve_connection(conn: TcpStream, state: &Mutex<State>, stop: &AtomicBool) {
         if stop.load(Ordering::SeqCst) {
             return;
         }
-        let length: usize = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+        let length: usize = headers
+            .get("content-length")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
         let mut raw_body = vec![0; length];
         if reader.read_exact(&mut raw_body).is_err() {
             return;
         }
-        let call = target.trim_start_matches("/api/v1/").trim_start_matches('/').to_string();
+        let call = target
+            .trim_start_matches("/api/v1/")
+            .trim_start_matches('/')
+            .to_string();
         let recorded = Recorded {
             method: method.clone(),
             call: call.clone(),
@@ -313,11 +370,20 @@ fn serve_connection(conn: TcpStream, state: &Mutex<State>, stop: &AtomicBool) {
             Some(Fault::Html(status)) => Answer {
                 status,
                 content_type: "text/html",
-                body: b"<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>".to_vec(),
+                body: b"<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>"
+                    .to_vec(),
             },
-            Some(Fault::InvalidJson) => Answer { status: 200, content_type: "application/json", body: b"{\"sourceId\": ".to_vec() },
+            Some(Fault::InvalidJson) => Answer {
+                status: 200,
+                content_type: "application/json",
+                body: b"{\"sourceId\": ".to_vec(),
+            },
             Some(Fault::WrongShape) => answer(200, json!({ "unexpected": [1, 2, 3] })),
-            Some(Fault::EmptyBody) => Answer { status: 200, content_type: "application/json", body: Vec::new() },
+            Some(Fault::EmptyBody) => Answer {
+                status: 200,
+                content_type: "application/json",
+                body: Vec::new(),
+            },
             Some(Fault::CloseMidAnswer) => {
                 let _ = writer.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 4096\r\n\r\n{\"sour");
                 let _ = writer.shutdown(std::net::Shutdown::Both);
@@ -331,22 +397,34 @@ fn serve_connection(conn: TcpStream, state: &Mutex<State>, stop: &AtomicBool) {
             answer.content_type,
             answer.body.len()
         );
-        if writer.write_all(head.as_bytes()).and_then(|_| writer.write_all(&answer.body)).is_err() {
+        if writer
+            .write_all(head.as_bytes())
+            .and_then(|_| writer.write_all(&answer.body))
+            .is_err()
+        {
             return;
         }
     }
 }
 
 fn invalid(message: &str) -> Answer {
-    answer(422, json!({ "message": message, "exceptionClassName": "io.airbyte.commons.server.errors.BadObjectSchemaKnownException", "validationErrors": [] }))
+    answer(
+        422,
+        json!({ "message": message, "exceptionClassName": "io.airbyte.commons.server.errors.BadObjectSchemaKnownException", "validationErrors": [] }),
+    )
 }
 
 fn not_found(what: &str, id: &Value) -> Answer {
-    answer(404, json!({ "message": format!("Could not find configuration for {what}: {id}."), "id": id, "exceptionClassName": "io.airbyte.config.persistence.ConfigNotFoundException" }))
+    answer(
+        404,
+        json!({ "message": format!("Could not find configuration for {what}: {id}."), "id": id, "exceptionClassName": "io.airbyte.config.persistence.ConfigNotFoundException" }),
+    )
 }
 
 fn uuid_field<'a>(body: &'a Value, field: &str) -> Option<&'a str> {
-    body.get(field).and_then(Value::as_str).filter(|s| Uuid::parse_str(s).is_ok())
+    body.get(field)
+        .and_then(Value::as_str)
+        .filter(|s| Uuid::parse_str(s).is_ok())
 }
 
 /// Airbyte masks connector secrets in what it returns.
@@ -356,7 +434,10 @@ fn mask(config: &Value) -> Value {
             map.iter()
                 .map(|(k, v)| {
                     let secret = ["password", "secret_access_key"].contains(&k.as_str());
-                    (k.clone(), if secret { json!("**********") } else { mask(v) })
+                    (
+                        k.clone(),
+                        if secret { json!("**********") } else { mask(v) },
+                    )
                 })
                 .collect(),
         ),
@@ -367,14 +448,20 @@ fn mask(config: &Value) -> Value {
 fn route(state: &Mutex<State>, request: &Recorded) -> Answer {
     let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
     let body = &request.body;
-    let json_body = request.content_type.as_deref().is_some_and(|c| c.starts_with("application/json"));
+    let json_body = request
+        .content_type
+        .as_deref()
+        .is_some_and(|c| c.starts_with("application/json"));
     match (request.method.as_str(), request.call.as_str()) {
         ("GET", "health") => answer(200, json!({ "available": s.available })),
         ("POST", "workspaces/list") if s.legacy_workspaces_list => {
             if !request.raw_body.is_empty() {
                 return answer(415, json!({ "message": "this call takes no body" }));
             }
-            answer(200, json!({ "workspaces": s.workspaces.iter().map(|w| workspace(w)).collect::<Vec<_>>() }))
+            answer(
+                200,
+                json!({ "workspaces": s.workspaces.iter().map(|w| workspace(w)).collect::<Vec<_>>() }),
+            )
         }
         ("POST", "workspaces/list_by_organization_id") => {
             if !json_body || uuid_field(body, "organizationId").is_none() {
@@ -383,38 +470,67 @@ fn route(state: &Mutex<State>, request: &Recorded) -> Answer {
             if body["organizationId"] != DEFAULT_ORGANIZATION_ID {
                 return answer(200, json!({ "workspaces": [] }));
             }
-            answer(200, json!({ "workspaces": s.workspaces.iter().map(|w| workspace(w)).collect::<Vec<_>>() }))
+            answer(
+                200,
+                json!({ "workspaces": s.workspaces.iter().map(|w| workspace(w)).collect::<Vec<_>>() }),
+            )
         }
-        ("POST", call @ ("source_definitions/list_for_workspace" | "destination_definitions/list_for_workspace")) => {
-            let Some(ws) = uuid_field(body, "workspaceId").filter(|_| json_body) else { return invalid("workspaceId is required") };
+        (
+            "POST",
+            call @ ("source_definitions/list_for_workspace"
+            | "destination_definitions/list_for_workspace"),
+        ) => {
+            let Some(ws) = uuid_field(body, "workspaceId").filter(|_| json_body) else {
+                return invalid("workspaceId is required");
+            };
             if !s.workspaces.iter().any(|w| w == ws) {
                 return not_found("workspace", &body["workspaceId"]);
             }
             if call.starts_with("source") {
                 answer(200, json!({ "sourceDefinitions": s.source_definitions }))
             } else {
-                answer(200, json!({ "destinationDefinitions": s.destination_definitions }))
+                answer(
+                    200,
+                    json!({ "destinationDefinitions": s.destination_definitions }),
+                )
             }
         }
         ("POST", call @ ("sources/create" | "destinations/create")) => {
-            let kind = if call.starts_with("sources") { "source" } else { "destination" };
+            let kind = if call.starts_with("sources") {
+                "source"
+            } else {
+                "destination"
+            };
             let definition_field = format!("{kind}DefinitionId");
             let (Some(ws), Some(definition_id), Some(name), Some(config)) = (
                 uuid_field(body, "workspaceId"),
                 uuid_field(body, &definition_field),
                 body.get("name").and_then(Value::as_str),
-                body.get("connectionConfiguration").filter(|c| c.is_object()),
+                body.get("connectionConfiguration")
+                    .filter(|c| c.is_object()),
             ) else {
-                return invalid("workspaceId, name, connectionConfiguration and the definition id are required");
+                return invalid(
+                    "workspaceId, name, connectionConfiguration and the definition id are required",
+                );
             };
             if !json_body {
-                return answer(415, json!({ "message": "Content-Type must be application/json" }));
+                return answer(
+                    415,
+                    json!({ "message": "Content-Type must be application/json" }),
+                );
             }
             if !s.workspaces.iter().any(|w| w == ws) {
                 return not_found("workspace", &body["workspaceId"]);
             }
-            let definitions = if kind == "source" { &s.source_definitions } else { &s.destination_definitions };
-            let Some(definition) = definitions.iter().find(|d| d[&definition_field] == definition_id) else {
+            let definitions = if kind == "source" {
+                &s.source_definitions
+            } else {
+                &s.destination_definitions
+            };
+            let Some(definition) = definitions
+                .iter()
+                .find(|d| d[&definition_field] == definition_id)
+            else {
                 return not_found(&format!("{kind}_definition"), &body[&definition_field]);
             };
             if config.get("port").is_some_and(|p| !p.is_u64()) {
@@ -442,25 +558,33 @@ fn route(state: &Mutex<State>, request: &Recorded) -> Answer {
             answer(200, read)
         }
         ("POST", "sources/discover_schema") => {
-            let Some(id) = uuid_field(body, "sourceId") else { return invalid("sourceId is required") };
+            let Some(id) = uuid_field(body, "sourceId") else {
+                return invalid("sourceId is required");
+            };
             if !s.sources.contains_key(id) {
                 return not_found("source", &body["sourceId"]);
             }
-            let job = |succeeded: bool| {
-                json!({ "id": Uuid::new_v4(), "configType": "discover_schema", "createdAt": 1, "endedAt": 2, "succeeded": succeeded })
-            };
+            let job = |succeeded: bool| json!({ "id": Uuid::new_v4(), "configType": "discover_schema", "createdAt": 1, "endedAt": 2, "succeeded": succeeded });
             if let Some(message) = &s.discovery_failure {
                 let mut job = job(false);
                 job["failureReason"] = json!({ "externalMessage": message, "timestamp": 2 });
                 return answer(200, json!({ "jobInfo": job }));
             }
-            answer(200, json!({ "catalog": { "streams": s.streams }, "jobInfo": job(true), "catalogId": Uuid::new_v4() }))
+            answer(
+                200,
+                json!({ "catalog": { "streams": s.streams }, "jobInfo": job(true), "catalogId": Uuid::new_v4() }),
+            )
         }
         ("POST", "connections/create") => {
-            let (Some(source), Some(destination)) = (uuid_field(body, "sourceId"), uuid_field(body, "destinationId")) else {
+            let (Some(source), Some(destination)) = (
+                uuid_field(body, "sourceId"),
+                uuid_field(body, "destinationId"),
+            ) else {
                 return invalid("sourceId and destinationId are required");
             };
-            if !["active", "inactive", "deprecated", "locked"].contains(&body["status"].as_str().unwrap_or("")) {
+            if !["active", "inactive", "deprecated", "locked"]
+                .contains(&body["status"].as_str().unwrap_or(""))
+            {
                 return invalid("status is required");
             }
             if !s.sources.contains_key(source) {
@@ -469,10 +593,17 @@ fn route(state: &Mutex<State>, request: &Recorded) -> Answer {
             if !s.destinations.contains_key(destination) {
                 return not_found("destination", &body["destinationId"]);
             }
-            for item in body.pointer("/syncCatalog/streams").and_then(Value::as_array).into_iter().flatten() {
+            for item in body
+                .pointer("/syncCatalog/streams")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 let config = &item["config"];
                 if !config["syncMode"].is_string() || !config["destinationSyncMode"].is_string() {
-                    return invalid("syncMode and destinationSyncMode are required in each stream's config");
+                    return invalid(
+                        "syncMode and destinationSyncMode are required in each stream's config",
+                    );
                 }
             }
             let id = Uuid::new_v4();
@@ -490,7 +621,10 @@ fn route(state: &Mutex<State>, request: &Recorded) -> Answer {
                 }),
             )
         }
-        _ => answer(404, json!({ "message": format!("no route {} /api/v1/{}", request.method, request.call) })),
+        _ => answer(
+            404,
+            json!({ "message": format!("no route {} /api/v1/{}", request.method, request.call) }),
+        ),
     }
 }
 

@@ -38,36 +38,63 @@ impl Answer {
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     /// Asserts a problem body with this status, and returns its detail.
     pub fn problem(&self, status: u16) -> String {
         assert_eq!(self.status, status, "answer: {}", self.text);
-        assert_eq!(self.header("Content-Type"), Some("application/problem+json"), "{}", self.text);
+        assert_eq!(
+            self.header("Content-Type"),
+            Some("application/problem+json"),
+            "{}",
+            self.text
+        );
         let body = self.json();
         assert_eq!(body["status"], status);
-        assert!(body["type"].as_str().is_some_and(|t| !t.is_empty()), "{body}");
-        assert!(body["title"].as_str().is_some_and(|t| !t.is_empty()), "{body}");
-        body["detail"].as_str().expect("a problem detail").to_string()
+        assert!(
+            body["type"].as_str().is_some_and(|t| !t.is_empty()),
+            "{body}"
+        );
+        assert!(
+            body["title"].as_str().is_some_and(|t| !t.is_empty()),
+            "{body}"
+        );
+        body["detail"]
+            .as_str()
+            .expect("a problem detail")
+            .to_string()
     }
 }
 
 impl Service {
     /// Starts the service against `fake` with `RUST_LOG=trace` and the given extra variables.
     pub fn start(fake: &FakeAirbyte, env: &[(&str, &str)]) -> Service {
-        let mut vars = vec![("AIRBYTE_BASE_URL", fake.base_url()), ("RUST_LOG", "trace".to_string())];
+        let mut vars = vec![
+            ("AIRBYTE_BASE_URL", fake.base_url()),
+            ("RUST_LOG", "trace".to_string()),
+        ];
         vars.extend(env.iter().map(|(k, v)| (*k, v.to_string())));
         Service::start_with(&vars)
     }
 
     pub fn start_with(vars: &[(&str, String)]) -> Service {
         let mut command = Command::new(env!("CARGO_BIN_EXE_airbyte-wrapper"));
-        command.env_clear().env("LISTEN_ADDR", "127.0.0.1:0").env("WORKERS", "4");
+        command
+            .env_clear()
+            .env("LISTEN_ADDR", "127.0.0.1:0")
+            .env("WORKERS", "4");
         for (k, v) in vars {
             command.env(k, v);
         }
-        let mut child = command.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("start the service");
+        let mut child = command
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the service");
         let stderr = child.stderr.take().unwrap();
         let logs = Arc::new((Mutex::new(Vec::new()), Condvar::new()));
         let (tx, rx) = mpsc::channel();
@@ -86,18 +113,33 @@ impl Service {
             let _ = child.kill();
             panic!("the service did not start: {:?}", logs.0.lock().unwrap())
         });
-        Service { child, url: format!("http://{address}"), logs }
+        Service {
+            child,
+            url: format!("http://{address}"),
+            logs,
+        }
     }
 
     pub fn post(&self, path: &str, body: &str) -> Answer {
-        self.request("POST", path, Some(body), &[("Content-Type", "application/json")])
+        self.request(
+            "POST",
+            path,
+            Some(body),
+            &[("Content-Type", "application/json")],
+        )
     }
 
     pub fn get(&self, path: &str) -> Answer {
         self.request("GET", path, None, &[])
     }
 
-    pub fn request(&self, method: &str, path: &str, body: Option<&str>, headers: &[(&str, &str)]) -> Answer {
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Answer {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(30)))
@@ -117,7 +159,11 @@ impl Service {
             .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
             .collect();
         let text = response.body_mut().read_to_string().unwrap_or_default();
-        Answer { status: response.status().as_u16(), headers, text }
+        Answer {
+            status: response.status().as_u16(),
+            headers,
+            text,
+        }
     }
 
     /// Waits until a log line contains `needle`; returns that line.
@@ -125,10 +171,20 @@ impl Service {
         let (lines, changed) = &*self.logs;
         let guard = lines.lock().unwrap();
         let (guard, timeout) = changed
-            .wait_timeout_while(guard, EVENT_TIMEOUT, |l| !l.iter().any(|line| line.contains(needle)))
+            .wait_timeout_while(guard, EVENT_TIMEOUT, |l| {
+                !l.iter().any(|line| line.contains(needle))
+            })
             .unwrap();
-        assert!(!timeout.timed_out(), "no log line contains {needle:?}: {:?}", *guard);
-        guard.iter().find(|line| line.contains(needle)).unwrap().clone()
+        assert!(
+            !timeout.timed_out(),
+            "no log line contains {needle:?}: {:?}",
+            *guard
+        );
+        guard
+            .iter()
+            .find(|line| line.contains(needle))
+            .unwrap()
+            .clone()
     }
 
     /// Every log line so far.
