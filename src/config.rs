@@ -49,6 +49,16 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "largest request body accepted, in bytes",
     ),
     (
+        "CLIENT_TIMEOUT_SECS",
+        "15",
+        "client socket read/write timeout; idle connections close after it",
+    ),
+    (
+        "MAX_CONNECTIONS",
+        "1024",
+        "client connections served at once; more are answered 503",
+    ),
+    (
         "RUST_LOG",
         "info",
         "log filter (error, warn, info, debug, trace)",
@@ -68,6 +78,9 @@ pub struct Config {
     pub discover_timeout: Duration,
     pub definitions_ttl: Duration,
     pub max_body_bytes: usize,
+    /// Timeout of each read and write on a client socket, and the most a request body may take.
+    pub client_timeout: Duration,
+    pub max_connections: usize,
     /// The log filter, as `env_logger` understands it.
     pub log_filter: String,
 }
@@ -156,6 +169,8 @@ impl Config {
                 "a whole number of seconds",
             )?),
             max_body_bytes: positive(&get, "MAX_BODY_BYTES", "1048576")?,
+            client_timeout: seconds(&get, "CLIENT_TIMEOUT_SECS", "15")?,
+            max_connections: positive(&get, "MAX_CONNECTIONS", "1024")?,
             log_filter: get("RUST_LOG").unwrap_or_else(|| "info".to_string()),
         })
     }
@@ -237,6 +252,8 @@ mod tests {
         assert_eq!(c.discover_timeout, Duration::from_secs(600));
         assert_eq!(c.definitions_ttl, Duration::from_secs(300));
         assert_eq!(c.max_body_bytes, 1 << 20);
+        assert_eq!(c.client_timeout, Duration::from_secs(15));
+        assert_eq!(c.max_connections, 1024);
         assert_eq!(c.log_filter, "info");
     }
 
@@ -254,6 +271,8 @@ mod tests {
             ("AIRBYTE_DISCOVER_TIMEOUT_SECS", "60"),
             ("DEFINITIONS_TTL_SECS", "0"),
             ("MAX_BODY_BYTES", "1000"),
+            ("CLIENT_TIMEOUT_SECS", "3"),
+            ("MAX_CONNECTIONS", "20"),
             ("RUST_LOG", "debug"),
         ])
         .unwrap();
@@ -268,8 +287,21 @@ mod tests {
         assert_eq!(c.discover_timeout, Duration::from_secs(60));
         assert_eq!(c.definitions_ttl, Duration::ZERO);
         assert_eq!(c.max_body_bytes, 1000);
+        assert_eq!(c.client_timeout, Duration::from_secs(3));
+        assert_eq!(c.max_connections, 20);
         assert_eq!(c.log_filter, "debug");
-        assert_eq!(VARIABLES.len(), 9);
+        assert_eq!(VARIABLES.len(), 11);
+    }
+
+    #[test]
+    fn the_readme_documents_every_variable() {
+        let readme = include_str!("../README.md");
+        for (name, _, _) in VARIABLES {
+            assert!(
+                readme.contains(&format!("| `{name}` |")),
+                "README's configuration table lacks {name}"
+            );
+        }
     }
 
     #[test]
@@ -296,6 +328,8 @@ mod tests {
             ("AIRBYTE_DISCOVER_TIMEOUT_SECS", "-1"),
             ("DEFINITIONS_TTL_SECS", "5m"),
             ("MAX_BODY_BYTES", "0"),
+            ("CLIENT_TIMEOUT_SECS", "0"),
+            ("MAX_CONNECTIONS", "0"),
         ] {
             let err = config(&[(var, value)]).unwrap_err();
             assert_eq!(err.variable, var, "{var}={value}");

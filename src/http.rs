@@ -1,21 +1,31 @@
 //! The request and reply types handlers work with, independent of how the server is run.
 
-use std::io::Read;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
 use crate::error::ApiError;
+
+/// How much of a request body is read, and for how long.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimits {
+    /// Larger bodies are answered 413.
+    pub max_bytes: usize,
+    /// A body still arriving after this long is abandoned (400): a client trickling bytes must
+    /// not hold a worker.
+    pub timeout: Duration,
+}
 
 /// One request as the router and handlers see it. The body is read only when a handler asks.
 pub struct Incoming<'a> {
     inner: &'a mut tiny_http::Request,
     method: String,
     path: String,
-    max_body: usize,
+    limits: BodyLimits,
 }
 
 impl<'a> Incoming<'a> {
-    pub fn new(inner: &'a mut tiny_http::Request, max_body: usize) -> Incoming<'a> {
+    pub fn new(inner: &'a mut tiny_http::Request, limits: BodyLimits) -> Incoming<'a> {
         let method = inner.method().as_str().to_ascii_uppercase();
         let path = inner
             .url()
@@ -27,7 +37,7 @@ impl<'a> Incoming<'a> {
             inner,
             method,
             path,
-            max_body,
+            limits,
         }
     }
 
@@ -55,18 +65,36 @@ impl<'a> Incoming<'a> {
         if !content_type.is_some_and(is_json) {
             return Err(ApiError::unsupported_media_type(content_type));
         }
-        let limit = self.max_body;
-        if self.inner.body_length().is_some_and(|n| n > limit) {
+        let limit = self.limits.max_bytes;
+        let declared = self.inner.body_length();
+        if declared.is_some_and(|n| n > limit) {
             return Err(ApiError::too_large(limit));
         }
-        let mut body = Vec::with_capacity(self.inner.body_length().unwrap_or(0));
-        self.inner
-            .as_reader()
-            .take(limit as u64 + 1)
-            .read_to_end(&mut body)
-            .map_err(|e| ApiError::invalid(format!("the request body could not be read: {e}")))?;
-        if body.len() > limit {
-            return Err(ApiError::too_large(limit));
+        let deadline = Instant::now() + self.limits.timeout;
+        let mut body = Vec::with_capacity(declared.unwrap_or(0));
+        let mut chunk = [0u8; 16 * 1024];
+        let reader = self.inner.as_reader();
+        loop {
+            let n = match reader.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    return Err(ApiError::invalid(format!(
+                        "the request body could not be read: {e}"
+                    )))
+                }
+            };
+            if body.len() + n > limit {
+                return Err(ApiError::too_large(limit));
+            }
+            body.extend_from_slice(&chunk[..n]);
+            if Instant::now() > deadline {
+                return Err(ApiError::invalid(format!(
+                    "the request body did not arrive within {} s",
+                    self.limits.timeout.as_secs()
+                )));
+            }
         }
         Ok(body)
     }

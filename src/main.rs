@@ -55,20 +55,30 @@ fn main() -> ExitCode {
 }
 
 fn run(config: Config) -> Result<(), String> {
-    let listener = tiny_http::Server::http(config.listen_addr)
+    let socket = std::net::TcpListener::bind(config.listen_addr)
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen_addr))?;
-    let address = listener
-        .server_addr()
-        .to_ip()
-        .ok_or("the listener has no IP address")?;
+    let address = socket.local_addr().map_err(|e| e.to_string())?;
+    let limits = tiny_http::ConnectionLimits {
+        read_timeout: Some(config.client_timeout),
+        write_timeout: Some(config.client_timeout),
+        max_connections: config.max_connections,
+    };
+    let listener =
+        tiny_http::Server::from_listener_with_limits(socket, limits).map_err(|e| e.to_string())?;
     info!(
         "listening on http://{address} with {} workers; Airbyte at {}",
         config.workers, config.airbyte_base_url
     );
-    let (workers, max_body) = (config.workers, config.max_body_bytes);
+    let (workers, limits) = (
+        config.workers,
+        http::BodyLimits {
+            max_bytes: config.max_body_bytes,
+            timeout: config.client_timeout,
+        },
+    );
     let app = routes::App::new(&config);
     let router = move |request: &mut http::Incoming| routes::route(&app, request);
-    server::serve(Arc::new(listener), workers, max_body, Arc::new(router));
+    server::serve(Arc::new(listener), workers, limits, Arc::new(router));
     Ok(())
 }
 

@@ -10,18 +10,18 @@ use log::{error, info, warn};
 use tiny_http::{Header, Response};
 
 use crate::error::ApiError;
-use crate::http::{Incoming, Reply};
+use crate::http::{BodyLimits, Incoming, Reply};
 use crate::routes;
 
 /// What answers a request: the router in production.
 pub type Handler = dyn Fn(&mut Incoming) -> Result<Reply, ApiError> + Send + Sync;
 
 /// Runs `workers` threads answering requests from `listener` with `handler` until the listener
-/// is shut down. Bodies over `max_body` bytes are refused.
+/// is shut down. Request bodies are held to `limits`.
 pub fn serve(
     listener: Arc<tiny_http::Server>,
     workers: usize,
-    max_body: usize,
+    limits: BodyLimits,
     handler: Arc<Handler>,
 ) {
     let handles: Vec<_> = (0..workers)
@@ -32,7 +32,7 @@ pub fn serve(
                 .name(format!("worker-{n}"))
                 .spawn(move || {
                     for request in listener.incoming_requests() {
-                        handle(&*handler, max_body, request);
+                        handle(&*handler, limits, request);
                     }
                 })
                 .expect("the operating system refused to start a worker thread")
@@ -46,7 +46,7 @@ pub fn serve(
 }
 
 /// Answers one request and writes its access-log line.
-fn handle(handler: &Handler, max_body: usize, mut request: tiny_http::Request) {
+fn handle(handler: &Handler, limits: BodyLimits, mut request: tiny_http::Request) {
     let started = Instant::now();
     let request_id = request
         .headers()
@@ -58,7 +58,7 @@ fn handle(handler: &Handler, max_body: usize, mut request: tiny_http::Request) {
         .unwrap_or_else(routes::new_request_id);
 
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
-        let mut incoming = Incoming::new(&mut request, max_body);
+        let mut incoming = Incoming::new(&mut request, limits);
         let result = handler(&mut incoming);
         (
             incoming.method().to_string(),
@@ -146,7 +146,11 @@ mod tests {
             Ok(Reply::json(200, &"fine"))
         });
         let server = listener.clone();
-        thread::spawn(move || serve(server, 1, 1024, handler));
+        let limits = BodyLimits {
+            max_bytes: 1024,
+            timeout: std::time::Duration::from_secs(5),
+        };
+        thread::spawn(move || serve(server, 1, limits, handler));
 
         let answer = get(port, "/boom");
         assert!(answer.starts_with("HTTP/1.1 500"), "{answer}");
