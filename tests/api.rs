@@ -558,3 +558,84 @@ fn request_ids_are_echoed_or_made_up_and_logged() {
     assert!(uuid::Uuid::parse_str(&made_up).is_ok());
     service.wait_for_log(&format!("id={made_up}"));
 }
+
+fn run_binary(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_airbyte-wrapper"));
+    command
+        .args(args)
+        .env_clear()
+        .env("LISTEN_ADDR", "127.0.0.1:0");
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    command.output().unwrap()
+}
+
+#[test]
+fn a_bad_setting_stops_start_up_with_exit_code_2_naming_it() {
+    for (variable, value) in [
+        ("WORKERS", "zero"),
+        ("AIRBYTE_BASE_URL", "localhost:8000"),
+        ("AIRBYTE_WORKSPACE_ID", "default"),
+    ] {
+        let output = run_binary(&[], &[(variable, value)]);
+        assert_eq!(output.status.code(), Some(2), "{variable}={value}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(&format!("invalid {variable}=")), "{stderr}");
+    }
+    let output = run_binary(
+        &[],
+        &[("AIRBYTE_BASE_URL", "http://admin:s3cret@airbyte/api")],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        !String::from_utf8_lossy(&output.stderr).contains("s3cret"),
+        "a password in the URL is not printed"
+    );
+}
+
+#[test]
+fn help_lists_every_variable_with_its_default_and_version_prints_the_version() {
+    let output = run_binary(&["--help"], &[]);
+    assert!(output.status.success());
+    let help = String::from_utf8_lossy(&output.stdout);
+    for (variable, default) in [
+        ("AIRBYTE_BASE_URL", "http://localhost:8000/api/v1"),
+        ("AIRBYTE_WORKSPACE_ID", "(first workspace"),
+        ("LISTEN_ADDR", "127.0.0.1:8080"),
+        ("WORKERS", "8"),
+        ("AIRBYTE_TIMEOUT_SECS", "30"),
+        ("AIRBYTE_DISCOVER_TIMEOUT_SECS", "600"),
+        ("DEFINITIONS_TTL_SECS", "300"),
+        ("MAX_BODY_BYTES", "1048576"),
+        ("RUST_LOG", "info"),
+    ] {
+        let at = help
+            .find(variable)
+            .unwrap_or_else(|| panic!("--help lacks {variable}:\n{help}"));
+        assert!(
+            help[at..]
+                .lines()
+                .take(2)
+                .any(|l| l.contains(&format!("default: {default}"))),
+            "{variable}:\n{help}"
+        );
+    }
+    let output = run_binary(&["--version"], &[]);
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        format!("airbyte-wrapper {}", env!("CARGO_PKG_VERSION"))
+    );
+    assert_eq!(run_binary(&["--bogus"], &[]).status.code(), Some(2));
+}
+
+#[test]
+fn a_port_in_use_is_a_runtime_failure() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    let output = run_binary(&[], &[("LISTEN_ADDR", &address)]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains(&format!("cannot listen on {address}"))
+    );
+}
