@@ -1,25 +1,14 @@
 //! airbyte-wrapper: start-up only. Reads the configuration, sets up logging, binds the listener
 //! and hands over to the server. Exit codes: 0 normal, 1 runtime failure, 2 bad configuration or usage.
 
-mod actors;
-mod airbyte;
-mod config;
-mod definitions;
-mod error;
-mod health;
-mod http;
-mod ingestion;
-mod input;
-mod routes;
-mod server;
-
 use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use log::{error, info, LevelFilter};
 
-use crate::config::{Config, VARIABLES};
+use airbyte_wrapper::config::{Config, VARIABLES};
+use airbyte_wrapper::{http, routes, server};
 
 fn main() -> ExitCode {
     match std::env::args().nth(1).as_deref() {

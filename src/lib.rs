@@ -1,0 +1,14 @@
+//! airbyte-wrapper as a library: the modules the binary (`main.rs`) starts, exposed so that the
+//! fuzz target can drive request parsing and validation directly.
+
+pub mod actors;
+pub mod airbyte;
+pub mod config;
+pub mod definitions;
+pub mod error;
+pub mod health;
+pub mod http;
+pub mod ingestion;
+pub mod input;
+pub mod routes;
+pub mod server;
