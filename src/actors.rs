@@ -27,12 +27,32 @@ struct CreateBody<'a> {
     config: Option<&'a RawValue>,
 }
 
+/// A checked `{name, type, config}` body.
+#[derive(Debug)]
+pub struct NewActor<'a> {
+    pub name: String,
+    pub type_name: String,
+    /// The client's configuration, verbatim: always a JSON object.
+    pub config: &'a RawValue,
+}
+
+/// Checks a create body; every rejection is a 400 that names the field.
+pub fn parse(body: &[u8]) -> Result<NewActor<'_>, ApiError> {
+    let fields: CreateBody = input::parse_object(body)?;
+    Ok(NewActor {
+        name: input::string("name", fields.name, 256)?,
+        type_name: input::string("type", fields.type_name, 256)?,
+        config: input::object("config", fields.config)?,
+    })
+}
+
 pub fn create(app: &App, request: &mut Incoming, kind: Kind) -> Result<Reply, ApiError> {
     let body = request.json_body()?;
-    let fields: CreateBody = input::parse_object(&body)?;
-    let name = input::string("name", fields.name, 256)?;
-    let type_name = input::string("type", fields.type_name, 256)?;
-    let config = input::object("config", fields.config)?;
+    let NewActor {
+        name,
+        type_name,
+        config,
+    } = parse(&body)?;
 
     let workspace = app.directory.workspace(&app.airbyte)?;
     let definition = app

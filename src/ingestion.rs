@@ -8,6 +8,7 @@ use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
+use uuid::Uuid;
 
 use crate::airbyte::{self, NewConnection};
 use crate::error::ApiError;
@@ -37,23 +38,53 @@ struct CreateBody<'a> {
     schedule: Option<&'a RawValue>,
 }
 
-pub fn create(app: &App, request: &mut Incoming) -> Result<Reply, ApiError> {
-    let body = request.json_body()?;
-    let fields: CreateBody = input::parse_object(&body)?;
-    let source_id = input::uuid("sourceId", fields.source_id)?;
-    let sink_id = input::uuid("sinkId", fields.sink_id)?;
-    let created = input::timestamp("created", fields.created)?;
-    let updated = input::timestamp("updated", fields.updated)?;
-    let name = input::optional_string("name", fields.name, 256)?;
-    let wanted = input::string_list("streams", fields.streams, MAX_STREAMS)?;
-    let cron = input::optional_string("schedule", fields.schedule, 256)?;
-    if let (Some(created), Some(updated)) = (created, updated) {
+/// A checked `/ingestion` body.
+#[derive(Debug)]
+pub struct NewIngestion {
+    pub source_id: Uuid,
+    pub sink_id: Uuid,
+    pub created: Option<OffsetDateTime>,
+    pub updated: Option<OffsetDateTime>,
+    pub name: Option<String>,
+    /// Stream names to sync; `None` for all.
+    pub streams: Option<Vec<String>>,
+    /// A Quartz cron expression; `None` for a manual schedule.
+    pub cron: Option<String>,
+}
+
+/// Checks an `/ingestion` body; every rejection is a 400 that names the field.
+pub fn parse(body: &[u8]) -> Result<NewIngestion, ApiError> {
+    let fields: CreateBody = input::parse_object(body)?;
+    let parsed = NewIngestion {
+        source_id: input::uuid("sourceId", fields.source_id)?,
+        sink_id: input::uuid("sinkId", fields.sink_id)?,
+        created: input::timestamp("created", fields.created)?,
+        updated: input::timestamp("updated", fields.updated)?,
+        name: input::optional_string("name", fields.name, 256)?,
+        streams: input::string_list("streams", fields.streams, MAX_STREAMS)?,
+        cron: input::optional_string("schedule", fields.schedule, 256)?,
+    };
+    if let (Some(created), Some(updated)) = (parsed.created, parsed.updated) {
         if updated < created {
             return Err(ApiError::invalid(
                 "field 'updated' must not be earlier than 'created'",
             ));
         }
     }
+    Ok(parsed)
+}
+
+pub fn create(app: &App, request: &mut Incoming) -> Result<Reply, ApiError> {
+    let body = request.json_body()?;
+    let NewIngestion {
+        source_id,
+        sink_id,
+        created,
+        updated,
+        name,
+        streams: wanted,
+        cron,
+    } = parse(&body)?;
 
     let discovery = app
         .airbyte

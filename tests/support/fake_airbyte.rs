@@ -116,6 +116,11 @@ pub fn stream(name: &str, modes: &[&str]) -> Value {
 impl FakeAirbyte {
     /// A current Airbyte (1.7 and later): `/workspaces/list` answers 404.
     pub fn start() -> FakeAirbyte {
+        FakeAirbyte::start_on(0)
+    }
+
+    /// The same on a given port (0: a free one).
+    pub fn start_on(port: u16) -> FakeAirbyte {
         let state = State {
             legacy_workspaces_list: false,
             workspaces: vec![WORKSPACE_ID.to_string()],
@@ -150,7 +155,7 @@ impl FakeAirbyte {
             faults: HashMap::new(),
             requests: Vec::new(),
         };
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the fake Airbyte");
+        let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind the fake Airbyte");
         let port = listener.local_addr().unwrap().port();
         let state = Arc::new(Mutex::new(state));
         let stop = Arc::new(AtomicBool::new(false));
