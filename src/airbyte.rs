@@ -10,13 +10,22 @@
 
 use std::fmt;
 use std::io;
-use std::time::Duration;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
+use ureq::http::Uri;
+use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
+use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 use uuid::Uuid;
+
+use crate::auth::{Credentials, TokenRequest};
+use crate::config::{Config, Secret};
+use crate::metrics::Metrics;
 
 /// The default organization of a self-managed Airbyte install (used to list workspaces on
 /// Airbyte 1.7 and later).
@@ -42,6 +51,24 @@ pub enum Error {
     InvalidBody { call: &'static str, reason: String },
     /// A synchronous Airbyte job (discovery) ran and failed.
     JobFailed { call: &'static str, message: String },
+    /// Airbyte refused the service's own credentials (401/403, or a refused token request).
+    CredentialsRefused { call: &'static str, status: u16 },
+}
+
+/// How a call ended, as a metrics label.
+fn outcome<T>(result: &Result<T, Error>) -> &'static str {
+    match result {
+        Ok(_) => "success",
+        Err(Error::Unreachable { .. }) => "unreachable",
+        Err(Error::Timeout { .. }) => "timeout",
+        Err(Error::Status {
+            status: 400..=499, ..
+        }) => "client_error",
+        Err(Error::Status { .. }) => "server_error",
+        Err(Error::InvalidBody { .. }) => "invalid_body",
+        Err(Error::JobFailed { .. }) => "job_failed",
+        Err(Error::CredentialsRefused { .. }) => "credentials_refused",
+    }
 }
 
 impl fmt::Display for Error {
@@ -54,6 +81,9 @@ impl fmt::Display for Error {
                 write!(f, "{call} answered an unreadable body: {reason}")
             }
             Error::JobFailed { call, .. } => write!(f, "{call} job failed"),
+            Error::CredentialsRefused { call, status } => {
+                write!(f, "{call} refused the credentials (HTTP {status})")
+            }
         }
     }
 }
@@ -189,6 +219,11 @@ struct ConnectionRead {
 }
 
 #[derive(Deserialize)]
+struct AccessToken {
+    access_token: String,
+}
+
+#[derive(Deserialize)]
 struct HealthRead {
     available: bool,
 }
@@ -227,48 +262,82 @@ pub struct NewConnection {
     pub source_catalog_id: Option<Uuid>,
 }
 
+/// Resolves `localhost` and `*.localhost` to loopback without asking the system (RFC 6761), so the
+/// default `AIRBYTE_BASE_URL` works in a `scratch` container, which has no `/etc/hosts`. Other
+/// names go through the system resolver.
+#[derive(Debug, Default)]
+struct LoopbackAwareResolver(DefaultResolver);
+
+impl Resolver for LoopbackAwareResolver {
+    fn resolve(
+        &self,
+        uri: &Uri,
+        config: &ureq::config::Config,
+        timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        let host = uri
+            .host()
+            .unwrap_or("")
+            .trim_end_matches('.')
+            .to_ascii_lowercase();
+        if host != "localhost" && !host.ends_with(".localhost") {
+            return self.0.resolve(uri, config, timeout);
+        }
+        let https = uri.scheme_str() == Some("https");
+        let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+        let mut addresses = self.empty();
+        addresses.push(SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
+        addresses.push(SocketAddr::from((Ipv6Addr::LOCALHOST, port)));
+        Ok(addresses)
+    }
+}
+
 /// A blocking client for one Airbyte install.
 pub struct Client {
     agent: ureq::Agent,
     base_url: String,
     timeout: Duration,
     discover_timeout: Duration,
+    credentials: Credentials,
+    metrics: Arc<Metrics>,
+}
+
+/// The two HTTP methods Airbyte's Config API uses.
+#[derive(Clone, Copy)]
+enum Method {
+    Get,
+    Post,
 }
 
 impl Client {
-    /// `base_url` is the Config API root, such as `http://localhost:8000/api/v1`.
-    pub fn new(
-        base_url: &str,
-        timeout: Duration,
-        discover_timeout: Duration,
-        max_connections: usize,
-    ) -> Client {
-        let agent = ureq::Agent::config_builder()
+    /// A client for the Airbyte at `config.airbyte_base_url`, recording its calls in `metrics`.
+    pub fn new(config: &Config, metrics: Arc<Metrics>) -> Client {
+        let agent_config = ureq::Agent::config_builder()
             .http_status_as_error(false)
-            .timeout_global(Some(timeout))
+            .timeout_global(Some(config.airbyte_timeout))
             .max_redirects(0)
-            .max_idle_connections(max_connections)
-            .max_idle_connections_per_host(max_connections)
+            .max_idle_connections(config.workers)
+            .max_idle_connections_per_host(config.workers)
             .user_agent(concat!("airbyte-wrapper/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .into();
+            .build();
+        let agent = ureq::Agent::with_parts(
+            agent_config,
+            DefaultConnector::new(),
+            LoopbackAwareResolver::default(),
+        );
         Client {
             agent,
-            base_url: base_url.trim_end_matches('/').to_string(),
-            timeout,
-            discover_timeout,
+            base_url: config.airbyte_base_url.trim_end_matches('/').to_string(),
+            timeout: config.airbyte_timeout,
+            discover_timeout: config.discover_timeout,
+            credentials: Credentials::new(config.airbyte_auth.clone()),
+            metrics,
         }
     }
 
     /// `GET /health`: whether Airbyte says it is available.
     pub fn health(&self) -> Result<bool, Error> {
-        let call = "health";
-        let response = self
-            .agent
-            .get(self.url(call))
-            .call()
-            .map_err(|e| self.transport(call, self.timeout, e))?;
-        let health: HealthRead = self.read(call, self.timeout, response)?;
+        let health: HealthRead = self.exchange(Method::Get, "health", None, self.timeout)?;
         Ok(health.available)
     }
 
@@ -388,20 +457,123 @@ impl Client {
         body: Option<&impl Serialize>,
         timeout: Duration,
     ) -> Result<T, Error> {
-        let request = self
-            .agent
-            .post(self.url(call))
-            .config()
-            .timeout_global(Some(timeout))
-            .build();
-        let sent = match body {
-            Some(body) => {
-                let bytes = serde_json::to_vec(body).expect("request bodies always serialize");
-                request
-                    .header("Content-Type", "application/json")
-                    .send(&bytes[..])
+        let bytes = body.map(|b| serde_json::to_vec(b).expect("request bodies always serialize"));
+        self.exchange(Method::Post, call, bytes.as_deref(), timeout)
+    }
+
+    /// One authenticated call, recorded in the metrics. A 401 with a token from client
+    /// credentials is retried once with a new token; refused credentials become
+    /// [`Error::CredentialsRefused`].
+    fn exchange<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        call: &'static str,
+        body: Option<&[u8]>,
+        timeout: Duration,
+    ) -> Result<T, Error> {
+        let started = Instant::now();
+        let result = self
+            .authenticated(method, call, body, timeout, None)
+            .and_then(|(answer, sent)| match answer {
+                Err(Error::Status { status: 401, .. }) if self.credentials.renewable() => self
+                    .authenticated(method, call, body, timeout, sent.as_ref())
+                    .and_then(|(answer, _)| answer),
+                answer => answer,
+            });
+        let result = result.map_err(|e| match e {
+            Error::Status {
+                call,
+                status: status @ (401 | 403),
+                ..
+            } => Error::CredentialsRefused { call, status },
+            other => other,
+        });
+        self.metrics
+            .observe_airbyte(call, outcome(&result), started.elapsed());
+        result
+    }
+
+    /// Sends with the current credentials (renewing a `refused` token); returns the answer and the
+    /// header that was sent.
+    #[allow(clippy::type_complexity)]
+    fn authenticated<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        call: &'static str,
+        body: Option<&[u8]>,
+        timeout: Duration,
+        refused: Option<&Secret>,
+    ) -> Result<(Result<T, Error>, Option<Secret>), Error> {
+        let header = self
+            .credentials
+            .header(refused.map(Secret::expose), |request| {
+                self.fetch_token(request)
+            })?;
+        let answer = self.send(method, call, body, timeout, header.as_ref());
+        Ok((answer, header))
+    }
+
+    /// `POST /applications/token`: exchanges the client id and secret for an access token.
+    fn fetch_token(&self, request: TokenRequest<'_>) -> Result<String, Error> {
+        let call = "applications/token";
+        let started = Instant::now();
+        let body =
+            json!({ "client_id": request.client_id, "client_secret": request.client_secret });
+        let bytes = serde_json::to_vec(&body).expect("request bodies always serialize");
+        let result = self
+            .send::<AccessToken>(Method::Post, call, Some(&bytes), self.timeout, None)
+            .map_err(|e| match e {
+                Error::Status {
+                    status: s @ 400..=499,
+                    ..
+                } => Error::CredentialsRefused { call, status: s },
+                other => other,
+            });
+        self.metrics
+            .observe_airbyte(call, outcome(&result), started.elapsed());
+        Ok(result?.access_token)
+    }
+
+    /// One HTTP exchange: the request sent, the answer read as `T`.
+    fn send<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        call: &'static str,
+        body: Option<&[u8]>,
+        timeout: Duration,
+        authorization: Option<&Secret>,
+    ) -> Result<T, Error> {
+        let url = self.url(call);
+        let sent = match method {
+            Method::Get => {
+                let request = self
+                    .agent
+                    .get(url)
+                    .config()
+                    .timeout_global(Some(timeout))
+                    .build();
+                match authorization {
+                    Some(value) => request.header("Authorization", value.expose()).call(),
+                    None => request.call(),
+                }
             }
-            None => request.send_empty(),
+            Method::Post => {
+                let mut request = self
+                    .agent
+                    .post(url)
+                    .config()
+                    .timeout_global(Some(timeout))
+                    .build();
+                if let Some(value) = authorization {
+                    request = request.header("Authorization", value.expose());
+                }
+                match body {
+                    Some(bytes) => request
+                        .header("Content-Type", "application/json")
+                        .send(bytes),
+                    None => request.send_empty(),
+                }
+            }
         };
         let response = sent.map_err(|e| self.transport(call, timeout, e))?;
         self.read(call, timeout, response)
@@ -533,6 +705,27 @@ mod tests {
         )
         .unwrap();
         assert_eq!(d.definitions[0].name, "S3");
+    }
+
+    #[test]
+    fn localhost_resolves_to_loopback_without_the_system() {
+        let resolver = LoopbackAwareResolver::default();
+        let config = ureq::config::Config::default();
+        for (url, port) in [
+            ("http://localhost:8000/api", 8000),
+            ("https://LOCALHOST./x", 443),
+            ("http://airbyte.localhost/", 80),
+        ] {
+            let uri: Uri = url.parse().unwrap();
+            let timeout = NextTimeout::default();
+            let found = resolver.resolve(&uri, &config, timeout).unwrap();
+            let found: Vec<String> = found.iter().map(|a| a.to_string()).collect();
+            assert_eq!(
+                found,
+                [format!("127.0.0.1:{port}"), format!("[::1]:{port}")],
+                "{url}"
+            );
+        }
     }
 
     #[test]

@@ -29,6 +29,33 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
     ),
     ("WORKERS", "8", "worker threads handling requests (1-1024)"),
     (
+        "AIRBYTE_CLIENT_ID",
+        "(none)",
+        "with AIRBYTE_CLIENT_SECRET: exchanged at /applications/token for bearer tokens",
+    ),
+    ("AIRBYTE_CLIENT_SECRET", "(none)", "see AIRBYTE_CLIENT_ID"),
+    (
+        "AIRBYTE_API_TOKEN",
+        "(none)",
+        "a fixed bearer token for Airbyte",
+    ),
+    (
+        "AIRBYTE_USERNAME",
+        "(none)",
+        "with AIRBYTE_PASSWORD: HTTP basic auth for Airbyte (older installs)",
+    ),
+    ("AIRBYTE_PASSWORD", "(none)", "see AIRBYTE_USERNAME"),
+    (
+        "API_TOKEN",
+        "(none: no inbound auth)",
+        "clients must send 'Authorization: Bearer <token>' (all routes but /healthz, /readyz)",
+    ),
+    (
+        "SHUTDOWN_GRACE_SECS",
+        "20",
+        "on SIGTERM/SIGINT, how long in-flight requests may take to finish",
+    ),
+    (
         "AIRBYTE_TIMEOUT_SECS",
         "30",
         "timeout for each Airbyte call, in seconds",
@@ -81,8 +108,49 @@ pub struct Config {
     /// Timeout of each read and write on a client socket, and the most a request body may take.
     pub client_timeout: Duration,
     pub max_connections: usize,
+    /// How the service authenticates to Airbyte.
+    pub airbyte_auth: AirbyteAuth,
+    /// The bearer token clients must present; `None` for no inbound authentication.
+    pub api_token: Option<Secret>,
+    pub shutdown_grace: Duration,
     /// The log filter, as `env_logger` understands it.
     pub log_filter: String,
+}
+
+/// A credential: printed as `[redacted]` by `Debug`, so a logged `Config` shows none.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// How the service authenticates to Airbyte.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AirbyteAuth {
+    /// Airbyte runs with authentication off.
+    None,
+    /// `AIRBYTE_CLIENT_ID` + `AIRBYTE_CLIENT_SECRET`, exchanged for short-lived bearer tokens.
+    ClientCredentials {
+        client_id: String,
+        client_secret: Secret,
+    },
+    /// `AIRBYTE_API_TOKEN`, sent as it is.
+    Bearer(Secret),
+    /// `AIRBYTE_USERNAME` + `AIRBYTE_PASSWORD` (older installs).
+    Basic { username: String, password: Secret },
 }
 
 /// A variable whose value cannot be used.
@@ -171,8 +239,50 @@ impl Config {
             max_body_bytes: positive(&get, "MAX_BODY_BYTES", "1048576")?,
             client_timeout: seconds(&get, "CLIENT_TIMEOUT_SECS", "15")?,
             max_connections: positive(&get, "MAX_CONNECTIONS", "1024")?,
+            airbyte_auth: airbyte_auth(&get)?,
+            api_token: get("API_TOKEN").map(Secret),
+            shutdown_grace: Duration::from_secs(parse(
+                &get,
+                "SHUTDOWN_GRACE_SECS",
+                "20",
+                "a whole number of seconds",
+            )?),
             log_filter: get("RUST_LOG").unwrap_or_else(|| "info".to_string()),
         })
+    }
+}
+
+/// At most one way to authenticate to Airbyte, each complete. Values are never echoed back.
+fn airbyte_auth(get: &impl Fn(&str) -> Option<String>) -> Result<AirbyteAuth, ConfigError> {
+    let conflict = |variable: &'static str, expected: &'static str| ConfigError {
+        variable,
+        value: "(set)".to_string(),
+        expected,
+    };
+    let pair = |a: &'static str,
+                b: &'static str|
+     -> Result<Option<(String, Secret)>, ConfigError> {
+        match (get(a), get(b)) {
+            (Some(x), Some(y)) => Ok(Some((x, Secret(y)))),
+            (None, None) => Ok(None),
+            (Some(_), None) => Err(conflict(a, "to be set together with its pair (see --help)")),
+            (None, Some(_)) => Err(conflict(b, "to be set together with its pair (see --help)")),
+        }
+    };
+    let client = pair("AIRBYTE_CLIENT_ID", "AIRBYTE_CLIENT_SECRET")?;
+    let basic = pair("AIRBYTE_USERNAME", "AIRBYTE_PASSWORD")?;
+    let token = get("AIRBYTE_API_TOKEN").map(Secret);
+    const ONE: &str = "only one Airbyte authentication: client id and secret, API token, or username and password";
+    match (client, token, basic) {
+        (None, None, None) => Ok(AirbyteAuth::None),
+        (Some((client_id, client_secret)), None, None) => Ok(AirbyteAuth::ClientCredentials {
+            client_id,
+            client_secret,
+        }),
+        (None, Some(token), None) => Ok(AirbyteAuth::Bearer(token)),
+        (None, None, Some((username, password))) => Ok(AirbyteAuth::Basic { username, password }),
+        (Some(_), _, _) => Err(conflict("AIRBYTE_CLIENT_ID", ONE)),
+        (None, Some(_), Some(_)) => Err(conflict("AIRBYTE_API_TOKEN", ONE)),
     }
 }
 
@@ -254,7 +364,67 @@ mod tests {
         assert_eq!(c.max_body_bytes, 1 << 20);
         assert_eq!(c.client_timeout, Duration::from_secs(15));
         assert_eq!(c.max_connections, 1024);
+        assert_eq!(c.airbyte_auth, AirbyteAuth::None);
+        assert_eq!(c.api_token, None);
+        assert_eq!(c.shutdown_grace, Duration::from_secs(20));
         assert_eq!(c.log_filter, "info");
+    }
+
+    #[test]
+    fn airbyte_authentication_modes() {
+        let auth = |vars: &[(&str, &str)]| config(vars).map(|c| c.airbyte_auth);
+        assert_eq!(
+            auth(&[("AIRBYTE_CLIENT_ID", "id"), ("AIRBYTE_CLIENT_SECRET", "s")]).unwrap(),
+            AirbyteAuth::ClientCredentials {
+                client_id: "id".into(),
+                client_secret: Secret::new("s")
+            }
+        );
+        assert_eq!(
+            auth(&[("AIRBYTE_API_TOKEN", "t")]).unwrap(),
+            AirbyteAuth::Bearer(Secret::new("t"))
+        );
+        assert_eq!(
+            auth(&[("AIRBYTE_USERNAME", "u"), ("AIRBYTE_PASSWORD", "p")]).unwrap(),
+            AirbyteAuth::Basic {
+                username: "u".into(),
+                password: Secret::new("p")
+            }
+        );
+        for (vars, variable) in [
+            (&[("AIRBYTE_CLIENT_ID", "id")][..], "AIRBYTE_CLIENT_ID"),
+            (&[("AIRBYTE_PASSWORD", "p")][..], "AIRBYTE_PASSWORD"),
+            (
+                &[
+                    ("AIRBYTE_API_TOKEN", "t"),
+                    ("AIRBYTE_USERNAME", "u"),
+                    ("AIRBYTE_PASSWORD", "p"),
+                ][..],
+                "AIRBYTE_API_TOKEN",
+            ),
+            (
+                &[
+                    ("AIRBYTE_API_TOKEN", "t"),
+                    ("AIRBYTE_CLIENT_ID", "i"),
+                    ("AIRBYTE_CLIENT_SECRET", "s"),
+                ][..],
+                "AIRBYTE_CLIENT_ID",
+            ),
+        ] {
+            let err = auth(vars).unwrap_err();
+            assert_eq!(err.variable, variable);
+            assert_eq!(err.value, "(set)", "credentials are not echoed");
+        }
+    }
+
+    #[test]
+    fn secrets_do_not_show_in_debug_output() {
+        let c = config(&[("AIRBYTE_API_TOKEN", "tok-123"), ("API_TOKEN", "in-456")]).unwrap();
+        let printed = format!("{c:?}");
+        assert!(
+            !printed.contains("tok-123") && !printed.contains("in-456"),
+            "{printed}"
+        );
     }
 
     #[test]
@@ -290,7 +460,7 @@ mod tests {
         assert_eq!(c.client_timeout, Duration::from_secs(3));
         assert_eq!(c.max_connections, 20);
         assert_eq!(c.log_filter, "debug");
-        assert_eq!(VARIABLES.len(), 11);
+        assert_eq!(VARIABLES.len(), 18);
     }
 
     #[test]

@@ -47,6 +47,18 @@ impl ApiError {
         Self::new(400, "invalid-request", "Invalid request", detail)
     }
 
+    /// 401: `API_TOKEN` is set and the request did not carry it.
+    pub fn unauthorized() -> Self {
+        let mut e = Self::new(
+            401,
+            "unauthorized",
+            "Unauthorized",
+            "this service requires 'Authorization: Bearer <token>' with its API token",
+        );
+        e.headers.push(("WWW-Authenticate", "Bearer".to_string()));
+        e
+    }
+
     /// 404: no route has this path.
     pub fn no_route(path: &str) -> Self {
         Self::new(
@@ -175,7 +187,7 @@ impl From<airbyte::Error> for ApiError {
                 "Rejected by Airbyte",
                 format!("Airbyte rejected {call}: {}", message.as_deref().unwrap_or("no reason given")),
             ),
-            E::Status { call, status: status @ (401 | 403), .. } => ApiError::bad_gateway(format!(
+            E::CredentialsRefused { call, status } => ApiError::bad_gateway(format!(
                 "Airbyte refused the service's credentials on {call} (HTTP {status}); the operator must fix the Airbyte authentication settings"
             )),
             E::Status { call, status, message } => ApiError::bad_gateway(match message {

@@ -121,6 +121,14 @@ pub struct Reply {
 }
 
 impl Reply {
+    pub fn text(status: u16, content_type: &'static str, body: String) -> Reply {
+        Reply {
+            status,
+            content_type,
+            body: body.into_bytes(),
+        }
+    }
+
     pub fn json(status: u16, body: &impl Serialize) -> Reply {
         let body = serde_json::to_vec(body).expect("reply bodies always serialize");
         Reply {

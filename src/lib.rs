@@ -3,6 +3,7 @@
 
 pub mod actors;
 pub mod airbyte;
+pub mod auth;
 pub mod config;
 pub mod definitions;
 pub mod error;
@@ -10,5 +11,6 @@ pub mod health;
 pub mod http;
 pub mod ingestion;
 pub mod input;
+pub mod metrics;
 pub mod routes;
 pub mod server;

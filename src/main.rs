@@ -3,9 +3,12 @@
 
 use std::io::Write;
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
 
-use log::{error, info, LevelFilter};
+use log::{error, info, warn, LevelFilter};
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
 
 use airbyte_wrapper::config::{Config, VARIABLES};
 use airbyte_wrapper::{http, routes, server};
@@ -54,21 +57,56 @@ fn run(config: Config) -> Result<(), String> {
     };
     let listener =
         tiny_http::Server::from_listener_with_limits(socket, limits).map_err(|e| e.to_string())?;
+    if config.api_token.is_none() && !address.ip().is_loopback() {
+        warn!("API_TOKEN is not set and {address} is reachable from other hosts: anyone who can reach it can create Airbyte resources");
+    }
+
+    let app = routes::App::new(&config);
+    let body_limits = http::BodyLimits {
+        max_bytes: config.max_body_bytes,
+        timeout: config.client_timeout,
+    };
+    let server = server::Server::new(listener, config.workers, body_limits, app.metrics.clone());
+    let finished = stop_on_signals(server.stopper(), config.shutdown_grace)?;
     info!(
         "listening on http://{address} with {} workers; Airbyte at {}",
         config.workers, config.airbyte_base_url
     );
-    let (workers, limits) = (
-        config.workers,
-        http::BodyLimits {
-            max_bytes: config.max_body_bytes,
-            timeout: config.client_timeout,
-        },
-    );
-    let app = routes::App::new(&config);
-    let router = move |request: &mut http::Incoming| routes::route(&app, request);
-    server::serve(Arc::new(listener), workers, limits, Arc::new(router));
+    server.serve(Arc::new(move |request: &mut http::Incoming| {
+        routes::route(&app, request)
+    }));
+    let _ = finished.send(());
+    info!("stopped");
     Ok(())
+}
+
+/// On SIGTERM or SIGINT (also as PID 1, where their default action would do nothing): stop
+/// accepting and let in-flight requests finish; past `grace`, exit with code 1. Returns the
+/// sender `run` signals on once every worker has stopped.
+fn stop_on_signals(stopper: server::Stopper, grace: Duration) -> Result<mpsc::Sender<()>, String> {
+    let mut signals =
+        Signals::new([SIGTERM, SIGINT]).map_err(|e| format!("cannot handle signals: {e}"))?;
+    let (finished, all_stopped) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            if let Some(signal) = signals.forever().next() {
+                info!(
+                    "signal {signal}: stopping; in-flight requests have {} s to finish",
+                    grace.as_secs()
+                );
+                stopper.stop();
+                if all_stopped.recv_timeout(grace).is_err() {
+                    error!(
+                        "requests still running after SHUTDOWN_GRACE_SECS={}; exiting",
+                        grace.as_secs()
+                    );
+                    std::process::exit(1);
+                }
+            }
+        })
+        .map_err(|e| format!("cannot start the signal thread: {e}"))?;
+    Ok(finished)
 }
 
 /// Logs go to standard error. The HTTP and TLS libraries are capped at `warn` whatever `RUST_LOG`

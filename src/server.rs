@@ -2,6 +2,7 @@
 //! answered deliberately (a panicking handler fails only its own request) and logged once.
 
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::Instant;
@@ -11,100 +12,172 @@ use tiny_http::{Header, Response};
 
 use crate::error::ApiError;
 use crate::http::{BodyLimits, Incoming, Reply};
+use crate::metrics::Metrics;
 use crate::routes;
 
 /// What answers a request: the router in production.
 pub type Handler = dyn Fn(&mut Incoming) -> Result<Reply, ApiError> + Send + Sync;
 
-/// Runs `workers` threads answering requests from `listener` with `handler` until the listener
-/// is shut down. Request bodies are held to `limits`.
-pub fn serve(
+/// A fixed pool of workers over one listener.
+pub struct Server {
     listener: Arc<tiny_http::Server>,
     workers: usize,
     limits: BodyLimits,
-    handler: Arc<Handler>,
-) {
-    let handles: Vec<_> = (0..workers)
-        .map(|n| {
-            let handler = handler.clone();
-            let listener = listener.clone();
-            thread::Builder::new()
-                .name(format!("worker-{n}"))
-                .spawn(move || {
-                    for request in listener.incoming_requests() {
-                        handle(&*handler, limits, request);
-                    }
-                })
-                .expect("the operating system refused to start a worker thread")
-        })
-        .collect();
-    for handle in handles {
-        if handle.join().is_err() {
-            error!("a worker thread stopped unexpectedly");
+    metrics: Arc<Metrics>,
+    draining: Arc<AtomicBool>,
+}
+
+/// Stops a [`Server`] gracefully from another thread.
+#[derive(Clone)]
+pub struct Stopper {
+    listener: Arc<tiny_http::Server>,
+    workers: usize,
+    draining: Arc<AtomicBool>,
+}
+
+impl Stopper {
+    /// Stops accepting connections; each worker finishes the request it has (and the ones already
+    /// received), then stops. [`Server::serve`] returns when all have.
+    pub fn stop(&self) {
+        if self.draining.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        self.listener.stop_accepting();
+        for _ in 0..self.workers {
+            self.listener.unblock();
         }
     }
 }
 
-/// Answers one request and writes its access-log line.
-fn handle(handler: &Handler, limits: BodyLimits, mut request: tiny_http::Request) {
-    let started = Instant::now();
-    let request_id = request
-        .headers()
-        .iter()
-        .find(|h| h.field.equiv("X-Request-Id"))
-        .map(|h| h.value.as_str())
-        .filter(|id| is_usable_request_id(id))
-        .map(str::to_string)
-        .unwrap_or_else(routes::new_request_id);
-
-    let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
-        let mut incoming = Incoming::new(&mut request, limits);
-        let result = handler(&mut incoming);
-        (
-            incoming.method().to_string(),
-            incoming.path().to_string(),
-            result,
-        )
-    }));
-    let (method, path, result) = outcome.unwrap_or_else(|_| {
-        error!("request {request_id} failed: its handler panicked");
-        let path = request.url().split('?').next().unwrap_or("").to_string();
-        (
-            request.method().to_string(),
-            path,
-            Err(ApiError::internal()),
-        )
-    });
-
-    let (status, content_type, body, extra) = match result {
-        Ok(reply) => (reply.status, reply.content_type, reply.body, Vec::new()),
-        Err(problem) => {
-            let body = problem.body(&request_id);
-            (
-                problem.status,
-                "application/problem+json",
-                body,
-                problem.headers,
-            )
+impl Server {
+    pub fn new(
+        listener: tiny_http::Server,
+        workers: usize,
+        limits: BodyLimits,
+        metrics: Arc<Metrics>,
+    ) -> Server {
+        Server {
+            listener: Arc::new(listener),
+            workers,
+            limits,
+            metrics,
+            draining: Arc::new(AtomicBool::new(false)),
         }
-    };
-    let mut response = Response::from_data(body)
-        .with_status_code(status)
-        .with_header(header("Content-Type", content_type))
-        .with_header(header("X-Request-Id", &request_id))
-        .with_header(header("Cache-Control", "no-store"));
-    for (name, value) in extra {
-        response.add_header(header(name, &value));
     }
-    if let Err(e) = request.respond(response) {
-        warn!("request {request_id}: the answer could not be sent: {e}");
+
+    pub fn stopper(&self) -> Stopper {
+        Stopper {
+            listener: self.listener.clone(),
+            workers: self.workers,
+            draining: self.draining.clone(),
+        }
     }
-    info!(
-        target: "access",
-        "{method} {} {status} {:.1}ms id={request_id}",
-        path.escape_debug(),
-        started.elapsed().as_secs_f64() * 1000.0
-    );
+
+    /// Answers requests with `handler` on `workers` threads until stopped.
+    pub fn serve(&self, handler: Arc<Handler>) {
+        let handles: Vec<_> = (0..self.workers)
+            .map(|n| {
+                let worker = Worker {
+                    handler: handler.clone(),
+                    limits: self.limits,
+                    metrics: self.metrics.clone(),
+                    draining: self.draining.clone(),
+                };
+                let listener = self.listener.clone();
+                thread::Builder::new()
+                    .name(format!("worker-{n}"))
+                    .spawn(move || {
+                        for request in listener.incoming_requests() {
+                            worker.handle(request);
+                        }
+                    })
+                    .expect("the operating system refused to start a worker thread")
+            })
+            .collect();
+        for handle in handles {
+            if handle.join().is_err() {
+                error!("a worker thread stopped unexpectedly");
+            }
+        }
+    }
+}
+
+struct Worker {
+    handler: Arc<Handler>,
+    limits: BodyLimits,
+    metrics: Arc<Metrics>,
+    draining: Arc<AtomicBool>,
+}
+
+impl Worker {
+    /// Answers one request, records it and writes its access-log line.
+    fn handle(&self, mut request: tiny_http::Request) {
+        let started = Instant::now();
+        let _in_flight = self.metrics.start_request();
+        let request_id = request
+            .headers()
+            .iter()
+            .find(|h| h.field.equiv("X-Request-Id"))
+            .map(|h| h.value.as_str())
+            .filter(|id| is_usable_request_id(id))
+            .map(str::to_string)
+            .unwrap_or_else(routes::new_request_id);
+
+        let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
+            let mut incoming = Incoming::new(&mut request, self.limits);
+            let result = (self.handler)(&mut incoming);
+            (
+                incoming.method().to_string(),
+                incoming.path().to_string(),
+                result,
+            )
+        }));
+        let (method, path, result) = outcome.unwrap_or_else(|_| {
+            error!("request {request_id} failed: its handler panicked");
+            let path = request.url().split('?').next().unwrap_or("").to_string();
+            (
+                request.method().to_string(),
+                path,
+                Err(ApiError::internal()),
+            )
+        });
+
+        let (status, content_type, body, extra) = match result {
+            Ok(reply) => (reply.status, reply.content_type, reply.body, Vec::new()),
+            Err(problem) => {
+                let body = problem.body(&request_id);
+                (
+                    problem.status,
+                    "application/problem+json",
+                    body,
+                    problem.headers,
+                )
+            }
+        };
+        let mut response = Response::from_data(body)
+            .with_status_code(status)
+            .with_header(header("Content-Type", content_type))
+            .with_header(header("X-Request-Id", &request_id))
+            .with_header(header("Cache-Control", "no-store"));
+        for (name, value) in extra {
+            response.add_header(header(name, &value));
+        }
+        if self.draining.load(Ordering::SeqCst) {
+            response.add_header(header("Connection", "close"));
+        }
+        if let Err(e) = request.respond(response) {
+            warn!("request {request_id}: the answer could not be sent: {e}");
+        }
+        let elapsed = started.elapsed();
+        self.metrics
+            .observe_request(routes::label(&path), status, elapsed);
+        info!(
+            target: "access",
+            "{method} {} {status} {:.1}ms id={request_id}",
+            path.escape_debug(),
+            elapsed.as_secs_f64() * 1000.0
+        );
+    }
 }
 
 /// A client's request id is echoed and logged, so it must be short and printable.
@@ -137,7 +210,7 @@ mod tests {
 
     #[test]
     fn a_panicking_handler_fails_only_its_own_request() {
-        let listener = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
+        let listener = tiny_http::Server::http("127.0.0.1:0").unwrap();
         let port = listener.server_addr().to_ip().unwrap().port();
         let handler: Arc<Handler> = Arc::new(|request: &mut Incoming| {
             if request.path() == "/boom" {
@@ -145,12 +218,13 @@ mod tests {
             }
             Ok(Reply::json(200, &"fine"))
         });
-        let server = listener.clone();
         let limits = BodyLimits {
             max_bytes: 1024,
             timeout: std::time::Duration::from_secs(5),
         };
-        thread::spawn(move || serve(server, 1, limits, handler));
+        let server = Server::new(listener, 1, limits, Arc::new(Metrics::default()));
+        let stopper = server.stopper();
+        let serving = thread::spawn(move || server.serve(handler));
 
         let answer = get(port, "/boom");
         assert!(answer.starts_with("HTTP/1.1 500"), "{answer}");
@@ -165,7 +239,12 @@ mod tests {
                 "the only worker survived: {answer}"
             );
         }
-        listener.unblock();
+        stopper.stop();
+        serving.join().unwrap();
+        assert!(
+            TcpStream::connect(("127.0.0.1", port)).is_err(),
+            "a stopped server accepts nothing"
+        );
     }
 
     #[test]

@@ -478,6 +478,25 @@ impl Server {
         }
     }
 
+    /// PATCH(airbyte-wrapper): stops accepting connections (the listening socket is closed) while
+    /// requests already received can still be taken with `recv()`; for a graceful shutdown.
+    pub fn stop_accepting(&self) {
+        self.close.store(true, Relaxed);
+        // Connect briefly to ourselves to unblock the accept thread
+        let maybe_stream = match &self.listening_addr {
+            ListenAddr::IP(addr) => TcpStream::connect(addr).map(Connection::from),
+            #[cfg(unix)]
+            ListenAddr::Unix(addr) => {
+                // TODO: use connect_addr when its stabilized.
+                let path = addr.as_pathname().unwrap();
+                std::os::unix::net::UnixStream::connect(path).map(Connection::from)
+            }
+        };
+        if let Ok(stream) = maybe_stream {
+            let _ = stream.shutdown(Shutdown::Both);
+        }
+    }
+
     /// Unblock thread stuck in recv() or incoming_requests().
     /// If there are several such threads, only one is unblocked.
     /// This method allows graceful shutdown of server.
@@ -495,26 +514,6 @@ impl Iterator for IncomingRequests<'_> {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        self.close.store(true, Relaxed);
-        // Connect briefly to ourselves to unblock the accept thread
-        let maybe_stream = match &self.listening_addr {
-            ListenAddr::IP(addr) => TcpStream::connect(addr).map(Connection::from),
-            #[cfg(unix)]
-            ListenAddr::Unix(addr) => {
-                // TODO: use connect_addr when its stabilized.
-                let path = addr.as_pathname().unwrap();
-                std::os::unix::net::UnixStream::connect(path).map(Connection::from)
-            }
-        };
-        if let Ok(stream) = maybe_stream {
-            let _ = stream.shutdown(Shutdown::Both);
-        }
-
-        #[cfg(unix)]
-        if let ListenAddr::Unix(addr) = &self.listening_addr {
-            if let Some(path) = addr.as_pathname() {
-                let _ = std::fs::remove_file(path);
-            }
-        }
+        self.stop_accepting();
     }
 }

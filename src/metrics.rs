@@ -1,0 +1,238 @@
+//! `GET /metrics`: counters and latency histograms of the requests served and the Airbyte calls
+//! made, kept in memory and rendered in the Prometheus text format (version 0.0.4).
+//!
+//! Labels come from fixed sets (the routes, the Airbyte calls, the outcomes), never from client
+//! input, so the number of series stays bounded whatever clients send.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+/// Upper bounds of the latency buckets, in seconds.
+const BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0, 60.0,
+];
+
+#[derive(Default, Clone)]
+struct Histogram {
+    /// Observations at or below each bucket's bound (not cumulative; summed when rendered).
+    buckets: [u64; BUCKETS.len()],
+    sum: f64,
+    count: u64,
+}
+
+impl Histogram {
+    fn observe(&mut self, seconds: f64) {
+        if let Some(i) = BUCKETS.iter().position(|&bound| seconds <= bound) {
+            self.buckets[i] += 1;
+        }
+        self.sum += seconds;
+        self.count += 1;
+    }
+
+    fn render(&self, out: &mut String, name: &str, labels: &str) {
+        let mut cumulative = 0;
+        for (bound, n) in BUCKETS.iter().zip(self.buckets) {
+            cumulative += n;
+            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{bound}\"}} {cumulative}");
+        }
+        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {}", self.count);
+        let _ = writeln!(out, "{name}_sum{{{labels}}} {}", self.sum);
+        let _ = writeln!(out, "{name}_count{{{labels}}} {}", self.count);
+    }
+}
+
+/// How one series is counted and timed.
+#[derive(Default)]
+struct Series {
+    counts: BTreeMap<(&'static str, &'static str), u64>,
+    latency: BTreeMap<&'static str, Histogram>,
+}
+
+impl Series {
+    fn observe(&mut self, key: &'static str, label: &'static str, elapsed: Duration) {
+        *self.counts.entry((key, label)).or_default() += 1;
+        self.latency
+            .entry(key)
+            .or_default()
+            .observe(elapsed.as_secs_f64());
+    }
+}
+
+/// The service's metrics. One per process, shared by the server and the Airbyte client.
+#[derive(Default)]
+pub struct Metrics {
+    requests: Mutex<Series>,
+    airbyte: Mutex<Series>,
+    in_flight: AtomicI64,
+}
+
+/// Marks a request in flight until dropped.
+pub struct InFlight<'a>(&'a Metrics);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+fn lock(series: &Mutex<Series>) -> MutexGuard<'_, Series> {
+    series
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// HTTP status codes as static labels (the service answers only these).
+fn status_label(status: u16) -> &'static str {
+    match status {
+        200 => "200",
+        201 => "201",
+        204 => "204",
+        400 => "400",
+        401 => "401",
+        404 => "404",
+        405 => "405",
+        413 => "413",
+        415 => "415",
+        422 => "422",
+        500 => "500",
+        502 => "502",
+        503 => "503",
+        504 => "504",
+        _ => "other",
+    }
+}
+
+impl Metrics {
+    /// Counts a request as in flight for the guard's lifetime.
+    pub fn start_request(&self) -> InFlight<'_> {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        InFlight(self)
+    }
+
+    /// Records an answered request; `route` is a route path or `unmatched`.
+    pub fn observe_request(&self, route: &'static str, status: u16, elapsed: Duration) {
+        lock(&self.requests).observe(route, status_label(status), elapsed);
+    }
+
+    /// Records an Airbyte call and how it ended.
+    pub fn observe_airbyte(&self, call: &'static str, outcome: &'static str, elapsed: Duration) {
+        lock(&self.airbyte).observe(call, outcome, elapsed);
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::with_capacity(8 * 1024);
+        let families = [
+            (
+                &self.requests,
+                "requests",
+                "route",
+                "status",
+                "HTTP requests answered",
+            ),
+            (
+                &self.airbyte,
+                "airbyte_calls",
+                "call",
+                "outcome",
+                "Airbyte API calls made",
+            ),
+        ];
+        for (series, name, key, label, help) in families {
+            let series = lock(series);
+            let _ = writeln!(
+                out,
+                "# HELP airbyte_wrapper_{name}_total {help}, by {key} and {label}."
+            );
+            let _ = writeln!(out, "# TYPE airbyte_wrapper_{name}_total counter");
+            for ((k, l), n) in &series.counts {
+                let _ = writeln!(
+                    out,
+                    "airbyte_wrapper_{name}_total{{{key}=\"{k}\",{label}=\"{l}\"}} {n}"
+                );
+            }
+            let histogram = format!(
+                "airbyte_wrapper_{}_duration_seconds",
+                name.trim_end_matches('s')
+            );
+            let _ = writeln!(
+                out,
+                "# HELP {histogram} Latency of {}, by {key}.",
+                help.to_lowercase()
+            );
+            let _ = writeln!(out, "# TYPE {histogram} histogram");
+            for (k, h) in &series.latency {
+                h.render(&mut out, &histogram, &format!("{key}=\"{k}\""));
+            }
+        }
+        let _ = writeln!(
+            out,
+            "# HELP airbyte_wrapper_in_flight_requests Requests being handled now."
+        );
+        let _ = writeln!(out, "# TYPE airbyte_wrapper_in_flight_requests gauge");
+        let _ = writeln!(
+            out,
+            "airbyte_wrapper_in_flight_requests {}",
+            self.in_flight.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP airbyte_wrapper_build_info The running version."
+        );
+        let _ = writeln!(out, "# TYPE airbyte_wrapper_build_info gauge");
+        let _ = writeln!(
+            out,
+            "airbyte_wrapper_build_info{{version=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        );
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_histograms_and_gauges() {
+        let m = Metrics::default();
+        m.observe_request("/sink", 201, Duration::from_millis(3));
+        m.observe_request("/sink", 201, Duration::from_millis(30));
+        m.observe_request("/sink", 422, Duration::from_millis(1));
+        m.observe_airbyte("destinations/create", "success", Duration::from_millis(2));
+        let _guard = m.start_request();
+        let text = m.render();
+        assert!(
+            text.contains("airbyte_wrapper_requests_total{route=\"/sink\",status=\"201\"} 2\n"),
+            "{text}"
+        );
+        assert!(text.contains("airbyte_wrapper_requests_total{route=\"/sink\",status=\"422\"} 1\n"));
+        assert!(text.contains(
+            "airbyte_wrapper_request_duration_seconds_bucket{route=\"/sink\",le=\"0.005\"} 2\n"
+        ));
+        assert!(text.contains(
+            "airbyte_wrapper_request_duration_seconds_bucket{route=\"/sink\",le=\"+Inf\"} 3\n"
+        ));
+        assert!(
+            text.contains("airbyte_wrapper_request_duration_seconds_count{route=\"/sink\"} 3\n")
+        );
+        assert!(text.contains("airbyte_wrapper_airbyte_calls_total{call=\"destinations/create\",outcome=\"success\"} 1\n"));
+        assert!(text.contains(
+            "airbyte_wrapper_airbyte_call_duration_seconds_count{call=\"destinations/create\"} 1\n"
+        ));
+        assert!(text.contains("airbyte_wrapper_in_flight_requests 1\n"));
+        assert!(text.contains("airbyte_wrapper_build_info{version=\""));
+    }
+
+    #[test]
+    fn in_flight_falls_when_requests_end() {
+        let m = Metrics::default();
+        drop(m.start_request());
+        assert!(m
+            .render()
+            .contains("airbyte_wrapper_in_flight_requests 0\n"));
+    }
+}
