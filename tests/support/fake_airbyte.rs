@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::Duration;
 
@@ -53,7 +53,24 @@ pub enum Fault {
     Slow(Duration),
 }
 
+/// What the fake requires of callers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Auth {
+    None,
+    /// Tokens from `POST /applications/token` for this client id and secret, valid for `lifetime_secs`.
+    ClientCredentials {
+        client_id: String,
+        client_secret: String,
+        lifetime_secs: u64,
+    },
+    /// This exact `Authorization` header value.
+    Header(String),
+}
+
 struct State {
+    auth: Auth,
+    issued_tokens: Vec<String>,
+    tokens_issued: usize,
     legacy_workspaces_list: bool,
     workspaces: Vec<String>,
     available: bool,
@@ -71,6 +88,7 @@ struct State {
 pub struct FakeAirbyte {
     pub port: u16,
     state: Arc<Mutex<State>>,
+    received: Arc<Condvar>,
     stop: Arc<AtomicBool>,
     connections: Arc<Mutex<Vec<TcpStream>>>,
 }
@@ -122,6 +140,9 @@ impl FakeAirbyte {
     /// The same on a given port (0: a free one).
     pub fn start_on(port: u16) -> FakeAirbyte {
         let state = State {
+            auth: Auth::None,
+            issued_tokens: Vec::new(),
+            tokens_issued: 0,
             legacy_workspaces_list: false,
             workspaces: vec![WORKSPACE_ID.to_string()],
             available: true,
@@ -160,7 +181,13 @@ impl FakeAirbyte {
         let state = Arc::new(Mutex::new(state));
         let stop = Arc::new(AtomicBool::new(false));
         let connections = Arc::new(Mutex::new(Vec::new()));
-        let (s, st, open) = (state.clone(), stop.clone(), connections.clone());
+        let received = Arc::new(Condvar::new());
+        let (s, st, open, rx) = (
+            state.clone(),
+            stop.clone(),
+            connections.clone(),
+            received.clone(),
+        );
         thread::spawn(move || {
             for conn in listener.incoming() {
                 if st.load(Ordering::SeqCst) {
@@ -171,13 +198,14 @@ impl FakeAirbyte {
                     open.lock().unwrap().push(clone);
                 }
                 let s = s.clone();
-                let st = st.clone();
-                thread::spawn(move || serve_connection(conn, &s, &st));
+                let (st, rx) = (st.clone(), rx.clone());
+                thread::spawn(move || serve_connection(conn, &s, &st, &rx));
             }
         });
         FakeAirbyte {
             port,
             state,
+            received,
             stop,
             connections,
         }
@@ -212,6 +240,22 @@ impl FakeAirbyte {
             .collect()
     }
 
+    /// Waits (at most 20 s) until the fake has received a request for `call`.
+    pub fn wait_for_call(&self, call: &str) {
+        let state = self.state();
+        let (state, timeout) = self
+            .received
+            .wait_timeout_while(state, Duration::from_secs(20), |s| {
+                !s.requests.iter().any(|r| r.call == call)
+            })
+            .unwrap();
+        assert!(
+            !timeout.timed_out(),
+            "the fake received no {call}: {:?}",
+            state.requests.iter().map(|r| &r.call).collect::<Vec<_>>()
+        );
+    }
+
     pub fn clear_requests(&self) {
         self.state().requests.clear();
     }
@@ -237,6 +281,16 @@ impl FakeAirbyte {
 
     pub fn heal(&self) {
         self.state().faults.clear();
+    }
+
+    /// Requires authentication on every call but `health` and `applications/token`.
+    pub fn require(&self, auth: Auth) {
+        self.state().auth = auth;
+    }
+
+    /// Forgets every token issued so far: the next call with one gets a 401.
+    pub fn revoke_tokens(&self) {
+        self.state().issued_tokens.clear();
     }
 
     pub fn set_workspaces(&self, ids: &[&str]) {
@@ -310,7 +364,7 @@ fn answer(status: u16, body: Value) -> Answer {
     }
 }
 
-fn serve_connection(conn: TcpStream, state: &Mutex<State>, stop: &AtomicBool) {
+fn serve_connection(conn: TcpStream, state: &Mutex<State>, stop: &AtomicBool, received: &Condvar) {
     let _ = conn.set_read_timeout(Some(Duration::from_secs(30)));
     let mut writer = conn.try_clone().expect("clone the socket");
     let mut reader = BufReader::new(conn);
@@ -364,6 +418,7 @@ fn serve_connection(conn: TcpStream, state: &Mutex<State>, stop: &AtomicBool) {
         let fault = {
             let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
             s.requests.push(recorded.clone());
+            received.notify_all();
             s.faults.get(&call).cloned()
         };
         let answer = match fault {
@@ -450,6 +505,43 @@ fn mask(config: &Value) -> Value {
     }
 }
 
+/// A JWT-shaped token (unsigned) whose `exp` is `lifetime_secs` from now.
+fn jwt(n: usize, lifetime_secs: u64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let b64 = |s: String| {
+        const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let bytes = s.into_bytes();
+        let mut out = String::new();
+        for chunk in bytes.chunks(3) {
+            let b = [
+                chunk[0],
+                *chunk.get(1).unwrap_or(&0),
+                *chunk.get(2).unwrap_or(&0),
+            ];
+            let v = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+            for i in 0..=chunk.len() {
+                out.push(A[(v >> (18 - 6 * i) & 63) as usize] as char);
+            }
+        }
+        out
+    };
+    format!(
+        "{}.{}.c2lnbmF0dXJl",
+        b64(r#"{"alg":"HS256","typ":"JWT"}"#.to_string()),
+        b64(format!(
+            r#"{{"sub":"fake","n":{n},"iat":{now},"exp":{}}}"#,
+            now + lifetime_secs
+        ))
+    )
+}
+
+fn unauthorized() -> Answer {
+    answer(401, json!({ "message": "Unauthorized" }))
+}
+
 fn route(state: &Mutex<State>, request: &Recorded) -> Answer {
     let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
     let body = &request.body;
@@ -457,6 +549,42 @@ fn route(state: &Mutex<State>, request: &Recorded) -> Answer {
         .content_type
         .as_deref()
         .is_some_and(|c| c.starts_with("application/json"));
+    if request.call == "applications/token" {
+        return match &s.auth {
+            Auth::ClientCredentials {
+                client_id,
+                client_secret,
+                lifetime_secs,
+            } => {
+                if body["client_id"] != json!(client_id)
+                    || body["client_secret"] != json!(client_secret)
+                {
+                    return unauthorized();
+                }
+                let token = jwt(s.tokens_issued + 1, *lifetime_secs);
+                s.tokens_issued += 1;
+                s.issued_tokens.push(token.clone());
+                answer(200, json!({ "access_token": token }))
+            }
+            _ => answer(
+                404,
+                json!({ "message": "no route POST /api/v1/applications/token" }),
+            ),
+        };
+    }
+    if request.call != "health" {
+        let presented = request.authorization.as_deref().unwrap_or("");
+        let allowed = match &s.auth {
+            Auth::None => true,
+            Auth::Header(expected) => presented == expected,
+            Auth::ClientCredentials { .. } => presented
+                .strip_prefix("Bearer ")
+                .is_some_and(|t| s.issued_tokens.iter().any(|i| i == t)),
+        };
+        if !allowed {
+            return unauthorized();
+        }
+    }
     match (request.method.as_str(), request.call.as_str()) {
         ("GET", "health") => answer(200, json!({ "available": s.available })),
         ("POST", "workspaces/list") if s.legacy_workspaces_list => {

@@ -196,6 +196,37 @@ impl Service {
         self.child.id()
     }
 
+    /// Sends a signal (`TERM`, `INT`, ...) to the service.
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit (killing it after 30 s) and returns its exit code.
+    pub fn wait_exit(&mut self) -> Option<i32> {
+        let pid = self.child.id().to_string();
+        let (done, watchdog) = mpsc::channel::<()>();
+        thread::spawn(move || {
+            if watchdog.recv_timeout(Duration::from_secs(30)).is_err() {
+                let _ = Command::new("kill").args(["-KILL", &pid]).status();
+            }
+        });
+        let status = self.child.wait().unwrap();
+        let _ = done.send(());
+        status.code()
+    }
+
+    /// The service's resident memory in KiB, from `/proc`.
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    }
+
     /// Whether the process is still running.
     pub fn is_running(&mut self) -> bool {
         self.child.try_wait().unwrap().is_none()
