@@ -1,9 +1,10 @@
 # airbyte-wrapper: every target uses the committed Cargo.lock (--locked).
 CARGO ?= cargo
 BIN := target/release/airbyte-wrapper
+STATIC_BIN := target/x86_64-unknown-linux-gnu/release/airbyte-wrapper
 
 .DEFAULT_GOAL := help
-.PHONY: help build run demo test lint release
+.PHONY: help build run demo test lint release static size scratch-test
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -27,3 +28,14 @@ lint: ## Check formatting and clippy warnings
 release: ## Build the size-optimised release binary
 	$(CARGO) build --locked --release
 	@ls -l $(BIN)
+
+static: ## Build the fully static binary for a scratch container (see .cargo/static.toml)
+	$(CARGO) build --locked --release --config .cargo/static.toml
+	@file $(STATIC_BIN) 2>/dev/null || true
+
+size: static ## Print the static binary's size (budget: 3.5 MiB)
+	@stat -c '%s bytes  $(STATIC_BIN)' $(STATIC_BIN)
+	@awk -v b=$$(stat -c %s $(STATIC_BIN)) 'BEGIN { printf "%.2f MiB of the 3.5 MiB budget\n", b / 1048576 }'
+
+scratch-test: static ## Run the static binary alone under chroot, as in a scratch container
+	bash tests/scratch/run.sh
