@@ -8,9 +8,12 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
-use crate::airbyte::Kind;
+use log::warn;
+use uuid::Uuid;
+
+use crate::airbyte::{self, Actor, Kind};
 use crate::error::ApiError;
-use crate::http::{Incoming, Reply};
+use crate::http::Reply;
 use crate::input;
 use crate::routes::App;
 
@@ -46,13 +49,14 @@ pub fn parse(body: &[u8]) -> Result<NewActor<'_>, ApiError> {
     })
 }
 
-pub fn create(app: &App, request: &mut Incoming, kind: Kind) -> Result<Reply, ApiError> {
-    let body = request.json_body()?;
+/// `POST /datasource`, `POST /sink`: creates the actor; with `check`, runs Airbyte's connection
+/// check and deletes the actor again when it fails, so that nothing is left behind.
+pub fn create(app: &App, body: &[u8], kind: Kind, check: bool) -> Result<Reply, ApiError> {
     let NewActor {
         name,
         type_name,
         config,
-    } = parse(&body)?;
+    } = parse(body)?;
 
     let workspace = app.directory.workspace(&app.airbyte)?;
     let definition = app
@@ -62,22 +66,137 @@ pub fn create(app: &App, request: &mut Incoming, kind: Kind) -> Result<Reply, Ap
         .airbyte
         .create_actor(kind, workspace, definition.id, &name, config)
         .map_err(|e| redact(ApiError::from(e), config))?;
-
-    let connector = definition
-        .docker_repository
-        .strip_prefix(kind.repository_prefix())
-        .unwrap_or(&definition.docker_repository);
+    if check {
+        check_or_delete(app, kind, actor.id).map_err(|e| redact(e, config))?;
+    }
     Ok(Reply::json(
         201,
-        &json!({
-            "id": actor.id,
-            "name": actor.name,
-            "type": connector,
-            "workspaceId": actor.workspace_id,
-            "definitionId": actor.definition_id,
-            "config": mask(actor.config),
-        }),
+        &answer(kind, &actor, &definition.docker_repository),
     ))
+}
+
+/// Runs the connection check of a just-created actor; when it fails (or cannot run), deletes the
+/// actor and explains both.
+fn check_or_delete(app: &App, kind: Kind, id: Uuid) -> Result<(), ApiError> {
+    let noun = kind.noun();
+    let mut problem = match app.airbyte.check_actor(kind, id) {
+        Ok(check) if check.succeeded() => return Ok(()),
+        Ok(check) => ApiError::unprocessable(format!(
+            "Airbyte's connection check of the new {noun} failed: {}",
+            check
+                .message
+                .as_deref()
+                .map(str::trim)
+                .filter(|m| !m.is_empty())
+                .unwrap_or("no reason given")
+        )),
+        Err(e) => ApiError::from(e),
+    };
+    match app.airbyte.delete_actor(kind, id) {
+        Ok(()) => problem
+            .detail
+            .push_str(&format!("; the {noun} was deleted")),
+        Err(e) => {
+            warn!("the {noun} {id} failed its check and could not be deleted: {e}");
+            problem.detail.push_str(&format!(
+                "; deleting the {noun} failed too ({e}), so {noun} {id} remains in Airbyte"
+            ));
+        }
+    }
+    Err(problem)
+}
+
+/// `GET /datasource/{id}`, `GET /sink/{id}`: the actor as Airbyte stores it, in the shape a create
+/// answers.
+pub fn get(app: &App, kind: Kind, id: &str) -> Result<Reply, ApiError> {
+    let id = input::path_id(id)?;
+    let actor = app
+        .airbyte
+        .get_actor(kind, id)
+        .map_err(|e| not_found(e, kind, id))?;
+    let repository = repository_of(app, kind, actor.definition_id);
+    Ok(Reply::json(200, &answer(kind, &actor, &repository)))
+}
+
+/// `DELETE /datasource/{id}`, `DELETE /sink/{id}`.
+pub fn delete(app: &App, kind: Kind, id: &str) -> Result<Reply, ApiError> {
+    let id = input::path_id(id)?;
+    app.airbyte
+        .delete_actor(kind, id)
+        .map_err(|e| not_found(e, kind, id))?;
+    Ok(Reply::no_content())
+}
+
+/// `GET /datasource`, `GET /sink`: the workspace's actors of this kind, every page.
+pub fn list(app: &App, kind: Kind) -> Result<Reply, ApiError> {
+    let workspace = app.directory.workspace(&app.airbyte)?;
+    let actors = app.airbyte.list_actors(kind, workspace)?;
+    let definitions = app
+        .directory
+        .definitions(&app.airbyte, kind, workspace)
+        .unwrap_or_default();
+    let items: Vec<Value> = actors
+        .iter()
+        .map(|actor| {
+            let repository = definitions
+                .iter()
+                .find(|d| d.id == actor.definition_id)
+                .map(|d| d.docker_repository.as_str());
+            json!({
+                "id": actor.id,
+                "name": actor.name,
+                "type": connector_type(kind, repository.unwrap_or_default(), actor.definition_id),
+            })
+        })
+        .collect();
+    Ok(Reply::json(200, &json!({ "items": items })))
+}
+
+/// The answer for one actor: `{id, name, type, workspaceId, definitionId, config}`.
+fn answer(kind: Kind, actor: &Actor, repository: &str) -> Value {
+    json!({
+        "id": actor.id,
+        "name": actor.name,
+        "type": connector_type(kind, repository, actor.definition_id),
+        "workspaceId": actor.workspace_id,
+        "definitionId": actor.definition_id,
+        "config": mask(actor.config.clone()),
+    })
+}
+
+/// `mysql` for `airbyte/source-mysql`; the whole repository for other connectors; the
+/// definition id when the definition is not known.
+fn connector_type(kind: Kind, repository: &str, definition_id: Uuid) -> String {
+    if repository.is_empty() {
+        return definition_id.to_string();
+    }
+    repository
+        .strip_prefix(kind.repository_prefix())
+        .unwrap_or(repository)
+        .to_string()
+}
+
+/// The docker repository of a definition, or empty when it cannot be found.
+fn repository_of(app: &App, kind: Kind, definition_id: Uuid) -> String {
+    let workspace = app.directory.workspace(&app.airbyte).ok();
+    workspace
+        .and_then(|ws| {
+            app.directory
+                .resolve(&app.airbyte, kind, ws, &definition_id.to_string())
+                .ok()
+        })
+        .map(|d| d.docker_repository)
+        .unwrap_or_default()
+}
+
+/// A 404 from Airbyte for a client-given id is a 404 for the client.
+fn not_found(e: airbyte::Error, kind: Kind, id: Uuid) -> ApiError {
+    match e {
+        airbyte::Error::Status { status: 404, .. } => {
+            ApiError::unknown_id(kind.noun(), &id.to_string())
+        }
+        other => other.into(),
+    }
 }
 
 /// Whether a configuration key names a secret. Airbyte masks the fields its connector specs mark

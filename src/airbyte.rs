@@ -120,6 +120,42 @@ impl Kind {
         }
     }
 
+    fn get_call(self) -> &'static str {
+        match self {
+            Kind::Source => "sources/get",
+            Kind::Destination => "destinations/get",
+        }
+    }
+
+    fn delete_call(self) -> &'static str {
+        match self {
+            Kind::Source => "sources/delete",
+            Kind::Destination => "destinations/delete",
+        }
+    }
+
+    fn check_call(self) -> &'static str {
+        match self {
+            Kind::Source => "sources/check_connection",
+            Kind::Destination => "destinations/check_connection",
+        }
+    }
+
+    fn list_call(self) -> &'static str {
+        match self {
+            Kind::Source => "sources/list",
+            Kind::Destination => "destinations/list",
+        }
+    }
+
+    /// `sourceId` / `destinationId`: the id field of Airbyte's request bodies.
+    fn id_field(self) -> &'static str {
+        match self {
+            Kind::Source => "sourceId",
+            Kind::Destination => "destinationId",
+        }
+    }
+
     fn definition_id_field(self) -> &'static str {
         match self {
             Kind::Source => "sourceDefinitionId",
@@ -167,6 +203,51 @@ pub struct Actor {
     pub config: Value,
 }
 
+/// `SourceReadList` / `DestinationReadList`.
+#[derive(Deserialize)]
+struct ActorList {
+    #[serde(rename = "sources", alias = "destinations")]
+    actors: Vec<Actor>,
+}
+
+/// What `check_connection` found (`CheckConnectionRead`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Check {
+    /// `succeeded` or `failed`; absent when the check job did not run.
+    pub status: Option<String>,
+    pub message: Option<String>,
+}
+
+impl Check {
+    pub fn succeeded(&self) -> bool {
+        self.status.as_deref() == Some("succeeded")
+    }
+}
+
+/// A stored connection (`ConnectionRead`), as far as the service reports it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Connection {
+    pub connection_id: Uuid,
+    pub name: String,
+    pub source_id: Uuid,
+    pub destination_id: Uuid,
+    pub status: String,
+    pub schedule_type: Option<String>,
+    pub schedule_data: Option<Value>,
+    pub sync_catalog: Catalog,
+}
+
+#[derive(Deserialize)]
+struct JobOptionalRead {
+    job: Option<JobRead>,
+}
+
+#[derive(Deserialize)]
+struct JobRead {
+    status: String,
+}
+
 #[derive(Deserialize)]
 struct WorkspaceList {
     workspaces: Vec<Workspace>,
@@ -194,9 +275,10 @@ struct DiscoverRead {
     catalog_id: Option<Uuid>,
 }
 
-#[derive(Deserialize)]
-struct Catalog {
-    streams: Vec<Value>,
+/// A stream catalog (`AirbyteCatalog`); streams kept as Airbyte sent them.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Catalog {
+    pub streams: Vec<Value>,
 }
 
 #[derive(Deserialize)]
@@ -216,6 +298,15 @@ struct FailureReason {
 #[serde(rename_all = "camelCase")]
 struct ConnectionRead {
     connection_id: Uuid,
+}
+
+/// An answer whose body is ignored (204 No Content).
+struct Empty;
+
+impl<'de> Deserialize<'de> for Empty {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        serde::de::IgnoredAny::deserialize(d).map(|_| Empty)
+    }
 }
 
 #[derive(Deserialize)]
@@ -400,6 +491,80 @@ impl Client {
             config,
         };
         self.post(kind.create_call(), Some(&body), self.timeout)
+    }
+
+    /// `POST /sources/get` / `POST /destinations/get`.
+    pub fn get_actor(&self, kind: Kind, id: Uuid) -> Result<Actor, Error> {
+        let body = json!({ kind.id_field(): id });
+        self.post(kind.get_call(), Some(&body), self.timeout)
+    }
+
+    /// `POST /sources/delete` / `POST /destinations/delete` (204, no body).
+    pub fn delete_actor(&self, kind: Kind, id: Uuid) -> Result<(), Error> {
+        let body = json!({ kind.id_field(): id });
+        self.post::<Empty>(kind.delete_call(), Some(&body), self.timeout)
+            .map(drop)
+    }
+
+    /// `POST /sources/check_connection` / `POST /destinations/check_connection`: runs a check
+    /// job (with the discovery timeout: it starts the connector). Airbyte answers 200 either
+    /// way; the outcome is in [`Check::status`].
+    pub fn check_actor(&self, kind: Kind, id: Uuid) -> Result<Check, Error> {
+        let body = json!({ kind.id_field(): id });
+        self.post(kind.check_call(), Some(&body), self.discover_timeout)
+    }
+
+    /// `POST /sources/list` / `POST /destinations/list`, page after page (cursor pagination on
+    /// current Airbyte; older ones answer everything at once and ignore the paging fields).
+    pub fn list_actors(&self, kind: Kind, workspace_id: Uuid) -> Result<Vec<Actor>, Error> {
+        const PAGE: usize = 100;
+        const MAX_PAGES: usize = 10_000;
+        let mut all: Vec<Actor> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..MAX_PAGES {
+            let mut body = json!({ "workspaceId": workspace_id, "pageSize": PAGE });
+            if let Some(last) = all.last() {
+                body["cursor"] = json!(last.id);
+            }
+            let page: ActorList = self.post(kind.list_call(), Some(&body), self.timeout)?;
+            let size = page.actors.len();
+            let before = all.len();
+            all.extend(page.actors.into_iter().filter(|a| seen.insert(a.id)));
+            if size < PAGE || all.len() == before {
+                break;
+            }
+        }
+        Ok(all)
+    }
+
+    /// `POST /connections/get`.
+    pub fn get_connection(&self, id: Uuid) -> Result<Connection, Error> {
+        self.post(
+            "connections/get",
+            Some(&json!({ "connectionId": id })),
+            self.timeout,
+        )
+    }
+
+    /// `POST /connections/delete` (204, no body).
+    pub fn delete_connection(&self, id: Uuid) -> Result<(), Error> {
+        self.post::<Empty>(
+            "connections/delete",
+            Some(&json!({ "connectionId": id })),
+            self.timeout,
+        )
+        .map(drop)
+    }
+
+    /// `POST /jobs/get_last_replication_job`: the status of the connection's latest sync job, if
+    /// it has had one.
+    pub fn last_sync_status(&self, connection_id: Uuid) -> Result<Option<String>, Error> {
+        let read: JobOptionalRead = self.post(
+            "jobs/get_last_replication_job",
+            Some(&json!({ "connectionId": connection_id })),
+            self.timeout,
+        )?;
+        Ok(read.job.map(|job| job.status))
     }
 
     /// `POST /sources/discover_schema`: runs a discovery job (its own, longer timeout).
@@ -607,6 +772,12 @@ impl Client {
                 reason: other.to_string(),
             },
         })?;
+        // 204 No Content reads as `null`: fine for calls that expect nothing, an error otherwise.
+        let bytes = if status == 204 {
+            b"null".to_vec()
+        } else {
+            bytes
+        };
         serde_json::from_slice(&bytes).map_err(|e| Error::InvalidBody {
             call,
             reason: e.to_string(),

@@ -51,6 +51,16 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "clients must send 'Authorization: Bearer <token>' (all routes but /healthz, /readyz)",
     ),
     (
+        "IDEMPOTENCY_TTL_SECS",
+        "86400",
+        "how long an Idempotency-Key's answer is replayed",
+    ),
+    (
+        "IDEMPOTENCY_MAX_KEYS",
+        "10000",
+        "most Idempotency-Keys remembered (oldest out first)",
+    ),
+    (
         "SHUTDOWN_GRACE_SECS",
         "20",
         "on SIGTERM/SIGINT, how long in-flight requests may take to finish",
@@ -113,6 +123,8 @@ pub struct Config {
     /// The bearer token clients must present; `None` for no inbound authentication.
     pub api_token: Option<Secret>,
     pub shutdown_grace: Duration,
+    pub idempotency_ttl: Duration,
+    pub idempotency_max_keys: usize,
     /// The log filter, as `env_logger` understands it.
     pub log_filter: String,
 }
@@ -247,6 +259,8 @@ impl Config {
                 "20",
                 "a whole number of seconds",
             )?),
+            idempotency_ttl: seconds(&get, "IDEMPOTENCY_TTL_SECS", "86400")?,
+            idempotency_max_keys: positive(&get, "IDEMPOTENCY_MAX_KEYS", "10000")?,
             log_filter: get("RUST_LOG").unwrap_or_else(|| "info".to_string()),
         })
     }
@@ -367,6 +381,8 @@ mod tests {
         assert_eq!(c.airbyte_auth, AirbyteAuth::None);
         assert_eq!(c.api_token, None);
         assert_eq!(c.shutdown_grace, Duration::from_secs(20));
+        assert_eq!(c.idempotency_ttl, Duration::from_secs(86400));
+        assert_eq!(c.idempotency_max_keys, 10000);
         assert_eq!(c.log_filter, "info");
     }
 
@@ -460,7 +476,7 @@ mod tests {
         assert_eq!(c.client_timeout, Duration::from_secs(3));
         assert_eq!(c.max_connections, 20);
         assert_eq!(c.log_filter, "debug");
-        assert_eq!(VARIABLES.len(), 18);
+        assert_eq!(VARIABLES.len(), 20);
     }
 
     #[test]

@@ -78,14 +78,14 @@ impl Directory {
         workspace: Uuid,
         type_name: &str,
     ) -> Result<Definition, ApiError> {
-        let (definitions, fresh) = self.definitions(client, kind, workspace, false)?;
+        let (definitions, fresh) = self.fetch(client, kind, workspace, false)?;
         if let Some(found) = find(&definitions, kind, type_name) {
             return Ok(found.clone());
         }
         let definitions = if fresh {
             definitions
         } else {
-            self.definitions(client, kind, workspace, true)?.0
+            self.fetch(client, kind, workspace, true)?.0
         };
         match find(&definitions, kind, type_name) {
             Some(found) => Ok(found.clone()),
@@ -93,8 +93,18 @@ impl Directory {
         }
     }
 
+    /// The definitions of `kind`, from the cache when it is fresh.
+    pub fn definitions(
+        &self,
+        client: &Client,
+        kind: Kind,
+        workspace: Uuid,
+    ) -> Result<Arc<[Definition]>, ApiError> {
+        Ok(self.fetch(client, kind, workspace, false)?.0)
+    }
+
     /// The cached list, fetched when missing, expired or `refresh` is set; `true` when just fetched.
-    fn definitions(
+    fn fetch(
         &self,
         client: &Client,
         kind: Kind,

@@ -50,6 +50,16 @@ impl<'a> Incoming<'a> {
         &self.path
     }
 
+    /// A query parameter's value (`?check=true`), undecoded: the service's parameters are plain.
+    pub fn query(&self, name: &str) -> Option<&str> {
+        let query = self.inner.url().split_once('?')?.1;
+        query
+            .split('&')
+            .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v)
+    }
+
     /// A header's value, by case-insensitive name.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.inner
@@ -118,6 +128,8 @@ pub struct Reply {
     pub status: u16,
     pub content_type: &'static str,
     pub body: Vec<u8>,
+    /// Extra headers.
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl Reply {
@@ -126,6 +138,7 @@ impl Reply {
             status,
             content_type,
             body: body.into_bytes(),
+            headers: Vec::new(),
         }
     }
 
@@ -135,6 +148,17 @@ impl Reply {
             status,
             content_type: "application/json",
             body,
+            headers: Vec::new(),
+        }
+    }
+
+    /// 204 No Content.
+    pub fn no_content() -> Reply {
+        Reply {
+            status: 204,
+            content_type: "application/json",
+            body: Vec::new(),
+            headers: Vec::new(),
         }
     }
 }

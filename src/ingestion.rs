@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::airbyte::{self, NewConnection};
 use crate::error::ApiError;
-use crate::http::{Incoming, Reply};
+use crate::http::Reply;
 use crate::input;
 use crate::routes::App;
 
@@ -74,8 +74,7 @@ pub fn parse(body: &[u8]) -> Result<NewIngestion, ApiError> {
     Ok(parsed)
 }
 
-pub fn create(app: &App, request: &mut Incoming) -> Result<Reply, ApiError> {
-    let body = request.json_body()?;
+pub fn create(app: &App, body: &[u8]) -> Result<Reply, ApiError> {
     let NewIngestion {
         source_id,
         sink_id,
@@ -84,7 +83,7 @@ pub fn create(app: &App, request: &mut Incoming) -> Result<Reply, ApiError> {
         name,
         streams: wanted,
         cron,
-    } = parse(&body)?;
+    } = parse(body)?;
 
     let discovery = app
         .airbyte
@@ -129,6 +128,66 @@ pub fn create(app: &App, request: &mut Incoming) -> Result<Reply, ApiError> {
             "streams": selected,
         }),
     ))
+}
+
+/// `GET /ingestion/{id}`: the connection's ends, status, schedule, selected streams, and the
+/// status of its latest sync job when Airbyte reports one.
+pub fn get(app: &App, id: &str) -> Result<Reply, ApiError> {
+    let id = input::path_id(id)?;
+    let connection = app
+        .airbyte
+        .get_connection(id)
+        .map_err(|e| not_found(e, id))?;
+    let latest = match app.airbyte.last_sync_status(id) {
+        Ok(status) => status,
+        Err(e) => {
+            log::debug!("no latest sync job for connection {id}: {e}");
+            None
+        }
+    };
+    let selected: Vec<&str> = connection
+        .sync_catalog
+        .streams
+        .iter()
+        .filter(|s| s.pointer("/config/selected").and_then(Value::as_bool) == Some(true))
+        .filter_map(stream_name)
+        .collect();
+    let cron = connection
+        .schedule_data
+        .as_ref()
+        .and_then(|d| d.pointer("/cron/cronExpression"))
+        .cloned();
+    Ok(Reply::json(
+        200,
+        &json!({
+            "id": connection.connection_id,
+            "name": connection.name,
+            "sourceId": connection.source_id,
+            "sinkId": connection.destination_id,
+            "status": connection.status,
+            "schedule": { "type": connection.schedule_type.as_deref().unwrap_or("manual"), "cron": cron },
+            "streams": selected,
+            "latestSyncJobStatus": latest,
+        }),
+    ))
+}
+
+/// `DELETE /ingestion/{id}`: deletes the connection (the source and sink stay).
+pub fn delete(app: &App, id: &str) -> Result<Reply, ApiError> {
+    let id = input::path_id(id)?;
+    app.airbyte
+        .delete_connection(id)
+        .map_err(|e| not_found(e, id))?;
+    Ok(Reply::no_content())
+}
+
+fn not_found(e: airbyte::Error, id: Uuid) -> ApiError {
+    match e {
+        airbyte::Error::Status { status: 404, .. } => {
+            ApiError::unknown_id("connection (ingestion)", &id.to_string())
+        }
+        other => other.into(),
+    }
 }
 
 /// The stream's name, as the client names it: `name`, or `namespace.name` as an alternative.

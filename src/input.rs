@@ -162,6 +162,11 @@ pub fn uuid(field: &str, raw: Option<&RawValue>) -> Result<Uuid, ApiError> {
     Uuid::parse_str(&text).map_err(|_| ApiError::invalid(format!("field '{field}' must be a UUID")))
 }
 
+/// The `{id}` of a path such as `/sink/{id}`.
+pub fn path_id(raw: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw).map_err(|_| ApiError::invalid("the id in the path must be a UUID"))
+}
+
 /// An optional RFC 3339 timestamp, converted to UTC.
 pub fn timestamp(field: &str, raw: Option<&RawValue>) -> Result<Option<OffsetDateTime>, ApiError> {
     let Some(text) = optional_string(field, raw, 64)? else {

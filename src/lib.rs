@@ -9,6 +9,7 @@ pub mod definitions;
 pub mod error;
 pub mod health;
 pub mod http;
+pub mod idempotency;
 pub mod ingestion;
 pub mod input;
 pub mod metrics;

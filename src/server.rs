@@ -143,7 +143,7 @@ impl Worker {
         });
 
         let (status, content_type, body, extra) = match result {
-            Ok(reply) => (reply.status, reply.content_type, reply.body, Vec::new()),
+            Ok(reply) => (reply.status, reply.content_type, reply.body, reply.headers),
             Err(problem) => {
                 let body = problem.body(&request_id);
                 (
@@ -156,9 +156,11 @@ impl Worker {
         };
         let mut response = Response::from_data(body)
             .with_status_code(status)
-            .with_header(header("Content-Type", content_type))
             .with_header(header("X-Request-Id", &request_id))
             .with_header(header("Cache-Control", "no-store"));
+        if status != 204 {
+            response.add_header(header("Content-Type", content_type));
+        }
         for (name, value) in extra {
             response.add_header(header(name, &value));
         }

@@ -247,8 +247,8 @@ fn unknown_paths_are_404_and_wrong_methods_405_with_allow() {
     assert_eq!(service.get("/datasource/").status, 404);
 
     for (method, path, allow) in [
-        ("GET", "/datasource", "POST"),
-        ("PUT", "/sink", "POST"),
+        ("PATCH", "/datasource", "GET, HEAD, POST"),
+        ("PUT", "/sink", "GET, HEAD, POST"),
         ("DELETE", "/ingestion", "POST"),
         ("POST", "/healthz", "GET, HEAD"),
         ("PATCH", "/readyz", "GET, HEAD"),

@@ -80,6 +80,11 @@ struct State {
     destinations: HashMap<String, Value>,
     streams: Vec<Value>,
     discovery_failure: Option<String>,
+    check_failure: Option<String>,
+    connections: HashMap<String, Value>,
+    last_job_status: Option<String>,
+    /// Order of creation, for listing.
+    created: Vec<String>,
     faults: HashMap<String, Fault>,
     requests: Vec<Recorded>,
 }
@@ -173,6 +178,10 @@ impl FakeAirbyte {
                 stream("orders", &["full_refresh"]),
             ],
             discovery_failure: None,
+            check_failure: None,
+            connections: HashMap::new(),
+            last_job_status: None,
+            created: Vec::new(),
             faults: HashMap::new(),
             requests: Vec::new(),
         };
@@ -311,6 +320,22 @@ impl FakeAirbyte {
 
     pub fn set_streams(&self, streams: Vec<Value>) {
         self.state().streams = streams;
+    }
+
+    /// Makes `check_connection` report a failure with this message.
+    pub fn fail_checks(&self, message: &str) {
+        self.state().check_failure = Some(message.to_string());
+    }
+
+    /// The status `jobs/get_last_replication_job` reports (none by default).
+    pub fn set_last_job_status(&self, status: &str) {
+        self.state().last_job_status = Some(status.to_string());
+    }
+
+    /// How many sources and destinations the fake holds.
+    pub fn actor_count(&self) -> (usize, usize) {
+        let s = self.state();
+        (s.sources.len(), s.destinations.len())
     }
 
     pub fn fail_discovery(&self, message: &str) {
@@ -683,6 +708,7 @@ fn route(state: &Mutex<State>, request: &Recorded) -> Answer {
                 "isVersionOverrideApplied": false,
                 "supportState": "supported",
             });
+            s.created.push(id.clone());
             if kind == "source" {
                 s.sources.insert(id, read.clone());
             } else {
@@ -739,20 +765,116 @@ fn route(state: &Mutex<State>, request: &Recorded) -> Answer {
                     );
                 }
             }
-            let id = Uuid::new_v4();
-            answer(
-                200,
-                json!({
-                    "connectionId": id,
-                    "name": body.get("name").cloned().unwrap_or(json!("source <> destination")),
-                    "sourceId": source,
-                    "destinationId": destination,
-                    "syncCatalog": body.get("syncCatalog").cloned().unwrap_or(json!({ "streams": [] })),
-                    "status": body["status"],
-                    "breakingChange": false,
-                    "scheduleType": body.get("scheduleType").cloned().unwrap_or(json!("manual")),
-                }),
-            )
+            let id = Uuid::new_v4().to_string();
+            let read = json!({
+                "connectionId": id,
+                "name": body.get("name").cloned().unwrap_or(json!("source <> destination")),
+                "sourceId": source,
+                "destinationId": destination,
+                "syncCatalog": body.get("syncCatalog").cloned().unwrap_or(json!({ "streams": [] })),
+                "status": body["status"],
+                "breakingChange": false,
+                "scheduleType": body.get("scheduleType").cloned().unwrap_or(json!("manual")),
+                "scheduleData": body.get("scheduleData").cloned().unwrap_or(Value::Null),
+            });
+            s.connections.insert(id, read.clone());
+            answer(200, read)
+        }
+        (
+            "POST",
+            call @ ("sources/get"
+            | "destinations/get"
+            | "sources/delete"
+            | "destinations/delete"
+            | "sources/check_connection"
+            | "destinations/check_connection"),
+        ) => {
+            let source = call.starts_with("sources");
+            let field = if source { "sourceId" } else { "destinationId" };
+            let Some(id) = uuid_field(body, field).map(str::to_string) else {
+                return invalid(&format!("{field} is required"));
+            };
+            let store = if source {
+                &mut s.sources
+            } else {
+                &mut s.destinations
+            };
+            if !store.contains_key(&id) {
+                return not_found(if source { "source" } else { "destination" }, &body[field]);
+            }
+            if call.ends_with("/delete") {
+                store.remove(&id);
+                return Answer {
+                    status: 204,
+                    content_type: "application/json",
+                    body: Vec::new(),
+                };
+            }
+            if call.ends_with("/check_connection") {
+                let job = json!({ "id": Uuid::new_v4(), "configType": if source { "check_connection_source" } else { "check_connection_destination" }, "createdAt": 1, "endedAt": 2, "succeeded": true });
+                return match &s.check_failure {
+                    Some(message) => answer(
+                        200,
+                        json!({ "status": "failed", "message": message, "jobInfo": job }),
+                    ),
+                    None => answer(200, json!({ "status": "succeeded", "jobInfo": job })),
+                };
+            }
+            answer(200, store[&id].clone())
+        }
+        ("POST", call @ ("sources/list" | "destinations/list")) => {
+            let source = call.starts_with("sources");
+            let Some(ws) = uuid_field(body, "workspaceId") else {
+                return invalid("workspaceId is required");
+            };
+            let ws = ws.to_string();
+            let store = if source { &s.sources } else { &s.destinations };
+            let mut all: Vec<&Value> = s
+                .created
+                .iter()
+                .filter_map(|id| store.get(id))
+                .filter(|a| a["workspaceId"] == ws.as_str())
+                .collect();
+            if let Some(cursor) = body.get("cursor").and_then(Value::as_str) {
+                let field = if source { "sourceId" } else { "destinationId" };
+                if let Some(at) = all.iter().position(|a| a[field] == cursor) {
+                    all.drain(..=at);
+                }
+            }
+            if let Some(size) = body.get("pageSize").and_then(Value::as_u64) {
+                all.truncate(size as usize);
+            }
+            let key = if source { "sources" } else { "destinations" };
+            answer(200, json!({ key: all }))
+        }
+        (
+            "POST",
+            call @ ("connections/get" | "connections/delete" | "jobs/get_last_replication_job"),
+        ) => {
+            let Some(id) = uuid_field(body, "connectionId").map(str::to_string) else {
+                return invalid("connectionId is required");
+            };
+            if !s.connections.contains_key(&id) {
+                return not_found("connection", &body["connectionId"]);
+            }
+            match call {
+                "connections/delete" => {
+                    s.connections.remove(&id);
+                    Answer {
+                        status: 204,
+                        content_type: "application/json",
+                        body: Vec::new(),
+                    }
+                }
+                "connections/get" => answer(200, s.connections[&id].clone()),
+                _ => match &s.last_job_status {
+                    Some(status) => answer(
+                        200,
+                        json!({ "job": { "id": 7, "configType": "sync", "configId": id, "createdAt": 1, "updatedAt": 2, "status": status } }),
+                    ),
+                    None => answer(200, json!({})),
+                },
+            }
         }
         _ => answer(
             404,

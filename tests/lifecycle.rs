@@ -1,0 +1,345 @@
+//! The whole lifecycle: idempotent creates, check before keeping, read, list and delete.
+
+mod support;
+
+use std::thread;
+use std::time::Duration;
+
+use serde_json::json;
+use support::{FakeAirbyte, Fault, Service, MYSQL_SOURCE, S3_SINK};
+
+const MISSING: &str = "5d3c2b1a-0f9e-4d8c-b7a6-958473625140";
+
+fn post_with_key(service: &Service, path: &str, body: &str, key: &str) -> support::Answer {
+    service.request(
+        "POST",
+        path,
+        Some(body),
+        &[
+            ("Content-Type", "application/json"),
+            ("Idempotency-Key", key),
+        ],
+    )
+}
+
+#[test]
+fn a_retry_after_a_client_timeout_creates_one_resource() {
+    let fake = FakeAirbyte::start();
+    let service = Service::start(&fake, &[]);
+    fake.fail(
+        "destinations/create",
+        Fault::Slow(Duration::from_millis(1500)),
+    );
+
+    // The first attempt: the client gives up before Airbyte answers.
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_millis(300)))
+        .build()
+        .into();
+    let first = agent
+        .post(format!("{}/sink", service.url))
+        .header("Content-Type", "application/json")
+        .header("Idempotency-Key", "retry-1")
+        .send(S3_SINK);
+    assert!(first.is_err(), "the client timed out");
+    fake.heal();
+
+    let retry = post_with_key(&service, "/sink", S3_SINK, "retry-1");
+
+    assert_eq!(retry.status, 201, "{}", retry.text);
+    assert_eq!(retry.header("Idempotent-Replayed"), Some("true"));
+    assert_eq!(
+        fake.calls()
+            .iter()
+            .filter(|c| *c == "destinations/create")
+            .count(),
+        1
+    );
+    assert_eq!(fake.actor_count().1, 1);
+
+    let again = post_with_key(&service, "/sink", S3_SINK, "retry-1");
+    assert_eq!(again.json(), retry.json(), "the same answer every time");
+}
+
+#[test]
+fn twenty_concurrent_identical_requests_create_one() {
+    let fake = FakeAirbyte::start();
+    fake.fail("sources/create", Fault::Slow(Duration::from_millis(300)));
+    let service = Service::start(&fake, &[("WORKERS", "8")]);
+
+    let answers: Vec<support::Answer> = thread::scope(|scope| {
+        let handles: Vec<_> = (0..20)
+            .map(|_| scope.spawn(|| post_with_key(&service, "/datasource", MYSQL_SOURCE, "burst")))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+
+    let ids: Vec<String> = answers
+        .iter()
+        .map(|a| a.json()["id"].as_str().unwrap().to_string())
+        .collect();
+    assert!(answers.iter().all(|a| a.status == 201));
+    assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
+    assert_eq!(
+        answers
+            .iter()
+            .filter(|a| a.header("Idempotent-Replayed").is_some())
+            .count(),
+        19
+    );
+    assert_eq!(
+        fake.calls()
+            .iter()
+            .filter(|c| *c == "sources/create")
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn a_key_reused_with_another_body_is_422() {
+    let fake = FakeAirbyte::start();
+    let service = Service::start(&fake, &[]);
+    assert_eq!(
+        post_with_key(&service, "/datasource", MYSQL_SOURCE, "k-1").status,
+        201
+    );
+
+    let other = MYSQL_SOURCE.replace("mysql_source", "another_name");
+    let detail = post_with_key(&service, "/datasource", &other, "k-1").problem(422);
+
+    assert!(detail.contains("different request body"), "{detail}");
+    assert_eq!(fake.actor_count().0, 1);
+    assert_eq!(
+        post_with_key(&service, "/datasource", &other, "k-2").status,
+        201,
+        "a new key is a new request"
+    );
+}
+
+#[test]
+fn failed_attempts_are_not_remembered() {
+    let fake = FakeAirbyte::start();
+    let service = Service::start(&fake, &[]);
+    fake.fail(
+        "destinations/create",
+        Fault::Status(500, json!({"message": "boom"})),
+    );
+    post_with_key(&service, "/sink", S3_SINK, "k").problem(502);
+    fake.heal();
+
+    let retry = post_with_key(&service, "/sink", S3_SINK, "k");
+
+    assert_eq!(retry.status, 201);
+    assert_eq!(retry.header("Idempotent-Replayed"), None, "the retry ran");
+    post_with_key(&service, "/sink", S3_SINK, &"k".repeat(300)).problem(400);
+}
+
+#[test]
+fn a_failed_check_deletes_what_was_created() {
+    let fake = FakeAirbyte::start();
+    fake.fail_checks(
+        "Could not connect with provided configuration. Access denied for user 'root'",
+    );
+    let service = Service::start(&fake, &[]);
+
+    let detail = service
+        .post("/datasource?check=true", MYSQL_SOURCE)
+        .problem(422);
+
+    assert!(
+        detail.contains("connection check of the new source failed: Could not connect"),
+        "{detail}"
+    );
+    assert!(detail.ends_with("the source was deleted"), "{detail}");
+    assert_eq!(fake.actor_count(), (0, 0), "nothing is left behind");
+    let calls = fake.calls();
+    assert_eq!(
+        calls[calls.len() - 3..],
+        [
+            "sources/create",
+            "sources/check_connection",
+            "sources/delete"
+        ]
+    );
+    let created = fake
+        .requests()
+        .into_iter()
+        .find(|r| r.call == "sources/create")
+        .unwrap();
+    let id = created.body.get("sourceId").cloned();
+    assert!(id.is_none());
+    assert_eq!(
+        fake.last_body("sources/delete")["sourceId"],
+        fake.last_body("sources/check_connection")["sourceId"]
+    );
+}
+
+#[test]
+fn a_failed_check_whose_delete_fails_says_what_remains() {
+    let fake = FakeAirbyte::start();
+    fake.fail_checks("bad bucket");
+    fake.fail("destinations/delete", Fault::Status(500, json!({})));
+    let service = Service::start(&fake, &[]);
+
+    let detail = service.post("/sink?check=true", S3_SINK).problem(422);
+
+    assert!(
+        detail.contains("deleting the destination failed too")
+            && detail.contains("remains in Airbyte"),
+        "{detail}"
+    );
+}
+
+#[test]
+fn a_passing_check_keeps_the_resource() {
+    let fake = FakeAirbyte::start();
+    let service = Service::start(&fake, &[]);
+
+    let answer = service.post("/sink?check=true", S3_SINK);
+
+    assert_eq!(answer.status, 201, "{}", answer.text);
+    assert_eq!(fake.actor_count().1, 1);
+    assert!(fake
+        .calls()
+        .contains(&"destinations/check_connection".to_string()));
+    service.post("/sink?check=maybe", S3_SINK).problem(400);
+}
+
+#[test]
+fn read_and_delete_round_trip() {
+    let fake = FakeAirbyte::start();
+    let service = Service::start(&fake, &[]);
+    for (path, body) in [("/datasource", MYSQL_SOURCE), ("/sink", S3_SINK)] {
+        let created = service.post(path, body).json();
+        let id = created["id"].as_str().unwrap();
+
+        let read = service.get(&format!("{path}/{id}"));
+        assert_eq!(read.status, 200, "{}", read.text);
+        assert_eq!(read.json(), created, "read answers what create answered");
+
+        let deleted = service.request("DELETE", &format!("{path}/{id}"), None, &[]);
+        assert_eq!(deleted.status, 204);
+        assert!(deleted.text.is_empty());
+        assert!(service
+            .get(&format!("{path}/{id}"))
+            .problem(404)
+            .contains(id));
+        service
+            .request("DELETE", &format!("{path}/{id}"), None, &[])
+            .problem(404);
+        service.get(&format!("{path}/not-a-uuid")).problem(400);
+        service
+            .request("DELETE", &format!("{path}/{MISSING}"), None, &[])
+            .problem(404);
+    }
+    assert_eq!(fake.actor_count(), (0, 0));
+}
+
+#[test]
+fn an_ingestion_can_be_read_and_deleted() {
+    let fake = FakeAirbyte::start();
+    fake.set_last_job_status("succeeded");
+    let service = Service::start(&fake, &[]);
+    let source = service.post("/datasource", MYSQL_SOURCE).json()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let sink = service.post("/sink", S3_SINK).json()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let body = json!({"sourceId": source, "sinkId": sink, "streams": ["orders"], "name": "nightly", "schedule": "0 0 2 * * ?"});
+    let id = service.post("/ingestion", &body.to_string()).json()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let read = service.get(&format!("/ingestion/{id}"));
+
+    assert_eq!(read.status, 200, "{}", read.text);
+    assert_eq!(
+        read.json(),
+        json!({
+            "id": id, "name": "nightly", "sourceId": source, "sinkId": sink, "status": "active",
+            "schedule": {"type": "cron", "cron": "0 0 2 * * ?"},
+            "streams": ["orders"],
+            "latestSyncJobStatus": "succeeded",
+        })
+    );
+    assert_eq!(
+        fake.last_body("jobs/get_last_replication_job"),
+        json!({"connectionId": id})
+    );
+
+    assert_eq!(
+        service
+            .request("DELETE", &format!("/ingestion/{id}"), None, &[])
+            .status,
+        204
+    );
+    service.get(&format!("/ingestion/{id}")).problem(404);
+    service
+        .request("DELETE", &format!("/ingestion/{id}"), None, &[])
+        .problem(404);
+    assert_eq!(fake.actor_count(), (1, 1), "the source and sink stay");
+}
+
+#[test]
+fn lists_follow_airbyte_s_pagination_to_the_end() {
+    let fake = FakeAirbyte::start();
+    let service = Service::start(&fake, &[]);
+    let mut created = Vec::new();
+    for i in 0..230 {
+        let body = MYSQL_SOURCE.replace("mysql_source", &format!("source-{i}"));
+        created.push(
+            service.post("/datasource", &body).json()["id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    assert_eq!(service.post("/sink", S3_SINK).status, 201);
+    fake.clear_requests();
+
+    let list = service.get("/datasource");
+
+    assert_eq!(list.status, 200, "{}", list.text);
+    let items = list.json()["items"].as_array().unwrap().clone();
+    assert_eq!(items.len(), 230);
+    assert_eq!(
+        items[0],
+        json!({"id": created[0], "name": "source-0", "type": "mysql"})
+    );
+    let ids: Vec<&str> = items.iter().map(|i| i["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, created.iter().map(String::as_str).collect::<Vec<_>>());
+    let pages: Vec<_> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.call == "sources/list")
+        .collect();
+    assert_eq!(pages.len(), 3);
+    assert_eq!(pages[0].body.get("cursor"), None);
+    assert_eq!(pages[1].body["cursor"], created[99]);
+    assert_eq!(pages[2].body["cursor"], created[199]);
+
+    let sinks = service.get("/sink").json();
+    assert_eq!(sinks["items"].as_array().unwrap().len(), 1);
+    assert_eq!(sinks["items"][0]["type"], "s3");
+}
+
+#[test]
+fn new_methods_answer_405_where_they_do_not_apply() {
+    let fake = FakeAirbyte::start();
+    let service = Service::start(&fake, &[]);
+    let answer = service.request("PUT", &format!("/sink/{MISSING}"), None, &[]);
+    answer.problem(405);
+    assert_eq!(answer.header("Allow"), Some("GET, HEAD, DELETE"));
+    assert_eq!(
+        service
+            .request("DELETE", "/sink", None, &[])
+            .header("Allow"),
+        Some("GET, HEAD, POST")
+    );
+    assert_eq!(service.get("/ingestion").header("Allow"), Some("POST"));
+}
