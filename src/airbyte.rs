@@ -97,78 +97,65 @@ pub enum Kind {
     Destination,
 }
 
-impl Kind {
+/// What differs between sources and destinations in Airbyte's API: names, nothing else.
+pub struct KindNames {
     /// `source` / `destination`, as in Airbyte's paths and docker repositories.
-    pub fn noun(self) -> &'static str {
-        match self {
-            Kind::Source => "source",
-            Kind::Destination => "destination",
-        }
-    }
-
-    fn definitions_call(self) -> &'static str {
-        match self {
-            Kind::Source => "source_definitions/list_for_workspace",
-            Kind::Destination => "destination_definitions/list_for_workspace",
-        }
-    }
-
-    fn create_call(self) -> &'static str {
-        match self {
-            Kind::Source => "sources/create",
-            Kind::Destination => "destinations/create",
-        }
-    }
-
-    fn get_call(self) -> &'static str {
-        match self {
-            Kind::Source => "sources/get",
-            Kind::Destination => "destinations/get",
-        }
-    }
-
-    fn delete_call(self) -> &'static str {
-        match self {
-            Kind::Source => "sources/delete",
-            Kind::Destination => "destinations/delete",
-        }
-    }
-
-    fn check_call(self) -> &'static str {
-        match self {
-            Kind::Source => "sources/check_connection",
-            Kind::Destination => "destinations/check_connection",
-        }
-    }
-
-    fn list_call(self) -> &'static str {
-        match self {
-            Kind::Source => "sources/list",
-            Kind::Destination => "destinations/list",
-        }
-    }
-
-    /// `sourceId` / `destinationId`: the id field of Airbyte's request bodies.
-    fn id_field(self) -> &'static str {
-        match self {
-            Kind::Source => "sourceId",
-            Kind::Destination => "destinationId",
-        }
-    }
-
-    fn definition_id_field(self) -> &'static str {
-        match self {
-            Kind::Source => "sourceDefinitionId",
-            Kind::Destination => "destinationDefinitionId",
-        }
-    }
-
+    pub noun: &'static str,
     /// The docker repository prefix of Airbyte's own connectors of this kind.
-    pub fn repository_prefix(self) -> &'static str {
+    pub repository_prefix: &'static str,
+    /// `sourceId` / `destinationId`: the id field of Airbyte's request bodies.
+    id_field: &'static str,
+    definition_id_field: &'static str,
+    definitions_call: &'static str,
+    create_call: &'static str,
+    get_call: &'static str,
+    delete_call: &'static str,
+    check_call: &'static str,
+    list_call: &'static str,
+}
+
+const SOURCE: KindNames = KindNames {
+    noun: "source",
+    repository_prefix: "airbyte/source-",
+    id_field: "sourceId",
+    definition_id_field: "sourceDefinitionId",
+    definitions_call: "source_definitions/list_for_workspace",
+    create_call: "sources/create",
+    get_call: "sources/get",
+    delete_call: "sources/delete",
+    check_call: "sources/check_connection",
+    list_call: "sources/list",
+};
+
+const DESTINATION: KindNames = KindNames {
+    noun: "destination",
+    repository_prefix: "airbyte/destination-",
+    id_field: "destinationId",
+    definition_id_field: "destinationDefinitionId",
+    definitions_call: "destination_definitions/list_for_workspace",
+    create_call: "destinations/create",
+    get_call: "destinations/get",
+    delete_call: "destinations/delete",
+    check_call: "destinations/check_connection",
+    list_call: "destinations/list",
+};
+
+impl Kind {
+    pub fn names(self) -> &'static KindNames {
         match self {
-            Kind::Source => "airbyte/source-",
-            Kind::Destination => "airbyte/destination-",
+            Kind::Source => &SOURCE,
+            Kind::Destination => &DESTINATION,
         }
+    }
+
+    /// `source` / `destination`.
+    pub fn noun(self) -> &'static str {
+        self.names().noun
+    }
+
+    /// `airbyte/source-` / `airbyte/destination-`.
+    pub fn repository_prefix(self) -> &'static str {
+        self.names().repository_prefix
     }
 }
 
@@ -334,7 +321,7 @@ impl Serialize for ActorCreate<'_> {
         use serde::ser::SerializeMap;
         let mut map = s.serialize_map(Some(4))?;
         map.serialize_entry("workspaceId", &self.workspace_id)?;
-        map.serialize_entry(self.kind.definition_id_field(), &self.definition_id)?;
+        map.serialize_entry(self.kind.names().definition_id_field, &self.definition_id)?;
         map.serialize_entry("name", self.name)?;
         map.serialize_entry("connectionConfiguration", self.config)?;
         map.end()
@@ -470,7 +457,8 @@ impl Client {
         workspace_id: Uuid,
     ) -> Result<Vec<Definition>, Error> {
         let body = json!({ "workspaceId": workspace_id });
-        let list: DefinitionList = self.post(kind.definitions_call(), Some(&body), self.timeout)?;
+        let list: DefinitionList =
+            self.post(kind.names().definitions_call, Some(&body), self.timeout)?;
         Ok(list.definitions)
     }
 
@@ -490,19 +478,19 @@ impl Client {
             name,
             config,
         };
-        self.post(kind.create_call(), Some(&body), self.timeout)
+        self.post(kind.names().create_call, Some(&body), self.timeout)
     }
 
     /// `POST /sources/get` / `POST /destinations/get`.
     pub fn get_actor(&self, kind: Kind, id: Uuid) -> Result<Actor, Error> {
-        let body = json!({ kind.id_field(): id });
-        self.post(kind.get_call(), Some(&body), self.timeout)
+        let body = json!({ kind.names().id_field: id });
+        self.post(kind.names().get_call, Some(&body), self.timeout)
     }
 
     /// `POST /sources/delete` / `POST /destinations/delete` (204, no body).
     pub fn delete_actor(&self, kind: Kind, id: Uuid) -> Result<(), Error> {
-        let body = json!({ kind.id_field(): id });
-        self.post::<Empty>(kind.delete_call(), Some(&body), self.timeout)
+        let body = json!({ kind.names().id_field: id });
+        self.post::<Empty>(kind.names().delete_call, Some(&body), self.timeout)
             .map(drop)
     }
 
@@ -510,8 +498,8 @@ impl Client {
     /// job (with the discovery timeout: it starts the connector). Airbyte answers 200 either
     /// way; the outcome is in [`Check::status`].
     pub fn check_actor(&self, kind: Kind, id: Uuid) -> Result<Check, Error> {
-        let body = json!({ kind.id_field(): id });
-        self.post(kind.check_call(), Some(&body), self.discover_timeout)
+        let body = json!({ kind.names().id_field: id });
+        self.post(kind.names().check_call, Some(&body), self.discover_timeout)
     }
 
     /// `POST /sources/list` / `POST /destinations/list`, page after page (cursor pagination on
@@ -526,7 +514,7 @@ impl Client {
             if let Some(last) = all.last() {
                 body["cursor"] = json!(last.id);
             }
-            let page: ActorList = self.post(kind.list_call(), Some(&body), self.timeout)?;
+            let page: ActorList = self.post(kind.names().list_call, Some(&body), self.timeout)?;
             let size = page.actors.len();
             let before = all.len();
             all.extend(page.actors.into_iter().filter(|a| seen.insert(a.id)));
