@@ -31,7 +31,15 @@ pub fn parse_object<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiErro
             "the request body is nested too deeply (more than {MAX_DEPTH} levels)"
         )));
     }
-    serde_json::from_slice(body).map_err(|e| {
+    // JSON is UTF-8 (RFC 8259), but serde_json checks only the strings it reads, not those of
+    // unknown fields it skips: a body with any bytes there would pass.
+    let text = std::str::from_utf8(body).map_err(|e| {
+        ApiError::invalid(format!(
+            "the request body is not valid JSON: it is not UTF-8 (byte {})",
+            e.valid_up_to() + 1
+        ))
+    })?;
+    serde_json::from_str(text).map_err(|e| {
         let message = e.to_string();
         let detail = if let Some(field) = message
             .strip_prefix("duplicate field `")
@@ -273,6 +281,29 @@ mod tests {
         assert!(detail(parse_object::<Body>(b"{name: 1}")).starts_with(
             "the request body is not valid JSON (key must be a string at line 1 column 2"
         ));
+    }
+
+    /// Found by fuzzing: invalid UTF-8 in an unknown field was accepted, as serde_json does not
+    /// check the strings it skips.
+    #[test]
+    fn bodies_that_are_not_utf8() {
+        for body in [
+            &b"{\"name\":\"a\",\"other\":\"\xd1\xcd\"}"[..],
+            b"{\"name\":\"a\",\"\xff\":1}",
+            b"{\"name\":\"\xff\xfe\"}",
+        ] {
+            assert!(
+                detail(parse_object::<Body>(body))
+                    .starts_with("the request body is not valid JSON: it is not UTF-8 (byte "),
+                "{body:?}"
+            );
+        }
+        assert_eq!(
+            detail(parse_object::<Body>(b"{\"\xff\": 1}")),
+            "the request body is not valid JSON: it is not UTF-8 (byte 3)"
+        );
+        let utf8 = "{\"name\":\"\u{e9}\",\"other\":\"\u{1f600}\"}";
+        assert!(parse_object::<Body>(utf8.as_bytes()).is_ok());
     }
 
     #[test]
