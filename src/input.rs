@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
+use time::{OffsetDateTime, UtcOffset};
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -31,7 +31,15 @@ pub fn parse_object<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiErro
             "the request body is nested too deeply (more than {MAX_DEPTH} levels)"
         )));
     }
-    serde_json::from_slice(body).map_err(|e| {
+    // JSON is UTF-8 (RFC 8259), but serde_json checks only the strings it reads, not those of
+    // unknown fields it skips: a body with any bytes there would pass.
+    let text = std::str::from_utf8(body).map_err(|e| {
+        ApiError::invalid(format!(
+            "the request body is not valid JSON: it is not UTF-8 (byte {})",
+            e.valid_up_to() + 1
+        ))
+    })?;
+    serde_json::from_str(text).map_err(|e| {
         let message = e.to_string();
         let detail = if let Some(field) = message
             .strip_prefix("duplicate field `")
@@ -172,11 +180,20 @@ pub fn timestamp(field: &str, raw: Option<&RawValue>) -> Result<Option<OffsetDat
     let Some(text) = optional_string(field, raw, 64)? else {
         return Ok(None);
     };
-    OffsetDateTime::parse(&text, &Rfc3339)
-        .map(|t| Some(t.to_offset(time::UtcOffset::UTC)))
-        .map_err(|_| {
+    let parsed = OffsetDateTime::parse(&text, &Rfc3339).map_err(|_| {
+        ApiError::invalid(format!(
+            "field '{field}' must be an RFC 3339 timestamp such as 2024-01-01T00:00:00Z"
+        ))
+    })?;
+    // Answered in UTC as RFC 3339, whose years run from 0000 to 9999; with an offset, a time at
+    // either end falls outside them in UTC (9999-12-31T23:59:59-01:00 is in the year 10000).
+    parsed
+        .checked_to_offset(UtcOffset::UTC)
+        .filter(|t| (0..=9999).contains(&t.year()))
+        .map(Some)
+        .ok_or_else(|| {
             ApiError::invalid(format!(
-                "field '{field}' must be an RFC 3339 timestamp such as 2024-01-01T00:00:00Z"
+                "field '{field}' must be between the years 0000 and 9999 in UTC"
             ))
         })
 }
@@ -271,6 +288,29 @@ mod tests {
         ));
     }
 
+    /// Found by fuzzing: invalid UTF-8 in an unknown field was accepted, as serde_json does not
+    /// check the strings it skips.
+    #[test]
+    fn bodies_that_are_not_utf8() {
+        for body in [
+            &b"{\"name\":\"a\",\"other\":\"\xd1\xcd\"}"[..],
+            b"{\"name\":\"a\",\"\xff\":1}",
+            b"{\"name\":\"\xff\xfe\"}",
+        ] {
+            assert!(
+                detail(parse_object::<Body>(body))
+                    .starts_with("the request body is not valid JSON: it is not UTF-8 (byte "),
+                "{body:?}"
+            );
+        }
+        assert_eq!(
+            detail(parse_object::<Body>(b"{\"\xff\": 1}")),
+            "the request body is not valid JSON: it is not UTF-8 (byte 3)"
+        );
+        let utf8 = "{\"name\":\"\u{e9}\",\"other\":\"\u{1f600}\"}";
+        assert!(parse_object::<Body>(utf8.as_bytes()).is_ok());
+    }
+
     #[test]
     fn strings() {
         let raw = |s: &str| RawValue::from_string(s.to_string()).unwrap();
@@ -325,5 +365,29 @@ mod tests {
             detail(string_list("streams", Some(&raw("[1]")), 5)),
             "field 'streams[0]' must be a non-empty string, got a number"
         );
+    }
+
+    /// Found by fuzzing: converting to UTC panicked past the year 9999, and a year before 0000
+    /// passed here only to make the answer's RFC 3339 formatting panic.
+    #[test]
+    fn timestamps_beyond_rfc3339_years_in_utc() {
+        let raw = |s: &str| RawValue::from_string(s.to_string()).unwrap();
+        for outside in ["9999-12-31T23:59:59-00:01", "0000-01-01T00:00:00+00:01"] {
+            assert_eq!(
+                detail(timestamp("created", Some(&raw(&format!("\"{outside}\""))))),
+                "field 'created' must be between the years 0000 and 9999 in UTC"
+            );
+        }
+        for (edge, utc) in [
+            ("9999-12-31T23:59:59Z", "9999-12-31T23:59:59Z"),
+            ("9999-12-31T23:59:59+01:00", "9999-12-31T22:59:59Z"),
+            ("0000-01-01T00:00:00-01:00", "0000-01-01T01:00:00Z"),
+            ("0000-01-01T00:00:00Z", "0000-01-01T00:00:00Z"),
+        ] {
+            let t = timestamp("created", Some(&raw(&format!("\"{edge}\""))))
+                .unwrap()
+                .unwrap();
+            assert_eq!(t.format(&Rfc3339).unwrap(), utc);
+        }
     }
 }
