@@ -7,7 +7,7 @@ STATIC_BIN := target/x86_64-unknown-linux-gnu/release/airbyte-wrapper
 .PHONY: help build run demo test lint release static size scratch-test fuzz
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 build: ## Build the debug binary
 	$(CARGO) build --locked
