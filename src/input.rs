@@ -162,18 +162,24 @@ pub fn uuid(field: &str, raw: Option<&RawValue>) -> Result<Uuid, ApiError> {
     Uuid::parse_str(&text).map_err(|_| ApiError::invalid(format!("field '{field}' must be a UUID")))
 }
 
-/// An optional RFC 3339 timestamp, converted to UTC.
+/// An optional RFC 3339 timestamp, converted to UTC. In UTC it must still fall in the years
+/// 0000 to 9999, the only ones RFC 3339 can write: the answer repeats it in UTC, and
+/// `9999-12-31T23:59:59-01:00` (or `0000-01-01T00:00:00+01:00`) would not fit.
 pub fn timestamp(field: &str, raw: Option<&RawValue>) -> Result<Option<OffsetDateTime>, ApiError> {
     let Some(text) = optional_string(field, raw, 64)? else {
         return Ok(None);
     };
-    OffsetDateTime::parse(&text, &Rfc3339)
-        .map(|t| Some(t.to_offset(time::UtcOffset::UTC)))
-        .map_err(|_| {
-            ApiError::invalid(format!(
-                "field '{field}' must be an RFC 3339 timestamp such as 2024-01-01T00:00:00Z"
-            ))
-        })
+    let parsed = OffsetDateTime::parse(&text, &Rfc3339).map_err(|_| {
+        ApiError::invalid(format!(
+            "field '{field}' must be an RFC 3339 timestamp such as 2024-01-01T00:00:00Z"
+        ))
+    })?;
+    match parsed.checked_to_offset(time::UtcOffset::UTC) {
+        Some(utc) if (0..=9999).contains(&utc.year()) => Ok(Some(utc)),
+        _ => Err(ApiError::invalid(format!(
+            "field '{field}' must be an RFC 3339 timestamp from 0000-01-01T00:00:00Z to 9999-12-31T23:59:59Z in UTC"
+        ))),
+    }
 }
 
 /// An optional, non-empty array of distinct non-blank strings.
@@ -306,6 +312,24 @@ mod tests {
             .unwrap();
         assert_eq!(t.format(&Rfc3339).unwrap(), "2024-01-01T00:00:00Z");
         assert!(detail(timestamp("created", Some(&raw(r#""2024-13-01""#)))).contains("RFC 3339"));
+        // Valid RFC 3339 whose UTC instant has no RFC 3339 form: refused, never a panic.
+        for outside in ["9999-12-31T23:59:59-01:00", "0000-01-01T00:00:00+00:01"] {
+            let quoted = format!("\"{outside}\"");
+            assert!(
+                detail(timestamp("created", Some(&raw(&quoted))))
+                    .contains("to 9999-12-31T23:59:59Z"),
+                "{outside}"
+            );
+        }
+        for edge in [
+            "9999-12-31T23:59:59Z",
+            "0000-01-01T00:00:00Z",
+            "9999-12-31T23:59:59.999999999+00:00",
+        ] {
+            let quoted = format!("\"{edge}\"");
+            let t = timestamp("created", Some(&raw(&quoted))).unwrap().unwrap();
+            assert!(t.format(&Rfc3339).is_ok(), "{edge}");
+        }
         assert_eq!(
             string_list("streams", Some(&raw(r#"["a","b","a"]"#)), 5)
                 .unwrap()
