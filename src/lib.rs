@@ -10,5 +10,6 @@ pub mod health;
 pub mod http;
 pub mod ingestion;
 pub mod input;
+pub mod openapi;
 pub mod routes;
 pub mod server;

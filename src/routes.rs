@@ -7,7 +7,7 @@ use crate::config::Config;
 use crate::definitions::Directory;
 use crate::error::ApiError;
 use crate::http::{Incoming, Reply};
-use crate::{actors, health, ingestion};
+use crate::{actors, health, ingestion, openapi};
 
 /// What the handlers share: the Airbyte client and the definition cache.
 pub struct App {
@@ -28,13 +28,15 @@ impl App {
     }
 }
 
-/// Every route, as `(path, methods)`: the source of `Allow` headers.
+/// Every route, as `(path, methods)`: the source of `Allow` headers. `src/openapi.json` documents
+/// exactly these (a test in `openapi.rs` holds the two together).
 pub const ROUTES: &[(&str, &str)] = &[
     ("/healthz", "GET, HEAD"),
     ("/readyz", "GET, HEAD"),
     ("/datasource", "POST"),
     ("/sink", "POST"),
     ("/ingestion", "POST"),
+    ("/openapi.json", "GET, HEAD"),
 ];
 
 pub fn route(app: &App, request: &mut Incoming) -> Result<Reply, ApiError> {
@@ -44,6 +46,7 @@ pub fn route(app: &App, request: &mut Incoming) -> Result<Reply, ApiError> {
         ("POST", "/datasource") => actors::create(app, request, Kind::Source),
         ("POST", "/sink") => actors::create(app, request, Kind::Destination),
         ("POST", "/ingestion") => ingestion::create(app, request),
+        ("GET" | "HEAD", "/openapi.json") => Ok(openapi::document()),
         (method, path) => match ROUTES.iter().find(|(p, _)| *p == path) {
             Some((_, allow)) => Err(ApiError::method_not_allowed(method, path, allow)),
             None => Err(ApiError::no_route(path)),
