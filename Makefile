@@ -1,12 +1,14 @@
 # airbyte-wrapper: every target uses the committed Cargo.lock (--locked).
 CARGO ?= cargo
 BIN := target/release/airbyte-wrapper
+# Prism, pinned in tests/contract/package-lock.json.
+PRISM := tests/contract/node_modules/.bin/prism
 
 .DEFAULT_GOAL := help
-.PHONY: help build run demo test lint release
+.PHONY: help build run demo test lint release contract
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 build: ## Build the debug binary
 	$(CARGO) build --locked
@@ -27,3 +29,11 @@ lint: ## Check formatting and clippy warnings
 release: ## Build the size-optimised release binary
 	$(CARGO) build --locked --release
 	@ls -l $(BIN)
+
+contract: $(PRISM) ## Run the service against Prism mocks of Airbyte's spec (../shared/airbyte)
+	$(CARGO) build --locked
+	tests/contract/run.sh
+
+$(PRISM): tests/contract/package.json tests/contract/package-lock.json
+	cd tests/contract && npm ci --no-audit --no-fund
+	@touch $@
