@@ -1,11 +1,13 @@
 # airbyte-wrapper: every target uses the committed Cargo.lock (--locked).
 CARGO ?= cargo
 BIN := target/release/airbyte-wrapper
-# Prism, pinned in tests/contract/package-lock.json.
+# Prism, pinned in tests/contract/package-lock.json; Schemathesis, pinned in tests/contract/requirements.txt.
 PRISM := tests/contract/node_modules/.bin/prism
+VENV := .venv
+SCHEMATHESIS := $(VENV)/bin/schemathesis
 
 .DEFAULT_GOAL := help
-.PHONY: help build run demo test lint release contract
+.PHONY: help build run demo test lint release contract venv schemathesis
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -34,6 +36,17 @@ contract: $(PRISM) ## Run the service against Prism mocks of Airbyte's spec (../
 	$(CARGO) build --locked
 	tests/contract/run.sh
 
+schemathesis: $(SCHEMATHESIS) ## Run Schemathesis against the service's own /openapi.json
+	$(CARGO) build --locked
+	tests/contract/schemathesis.sh
+
+venv: $(SCHEMATHESIS) ## Make .venv with the pinned Schemathesis and openapi-spec-validator
+
 $(PRISM): tests/contract/package.json tests/contract/package-lock.json
 	cd tests/contract && npm ci --no-audit --no-fund
+	@touch $@
+
+$(SCHEMATHESIS): tests/contract/requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/contract/requirements.txt
 	@touch $@
