@@ -12,8 +12,8 @@
 # POST /ingestion with the ids they return: every answer must be 2xx.
 # Dynamic: the same calls, CONTRACT_DYNAMIC_ROUNDS times (default 25). The random definition lists
 # hold no mysql or s3, so creates may fail with 4xx or 502 (a create is retried with a type the 422
-# suggests, to reach sources/create and destinations/create); the service must never answer 500 or
-# another status its document does not list for the call, and must keep serving.
+# suggests, to reach sources/create and destinations/create), /ingestion also with 404 and /readyz
+# with 503; any other status (a 500 above all) fails the run, and the service must keep serving.
 # Always: any request the service sends that breaks the spec fails the run, with Prism's log lines
 # about it; so does a panic in the service's log.
 #
