@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by run.sh and schemathesis.sh: process bookkeeping, free ports, bounded waits.
 # Sourced, not run. Every process started through `spawn` is ended on exit, by its id.
 
@@ -84,6 +85,26 @@ wait_for_http() {
     return 1
 }
 
+# wait_until_quiet LOG SECONDS: waits until LOG has stopped growing (no new bytes for 0.5 s), for
+# at most SECONDS: a log written asynchronously is then complete for the requests made so far.
+wait_until_quiet() {
+    local log=$1 seconds=$2
+    local deadline=$((SECONDS + seconds)) size=-1 quiet=0 now
+    while [ "$SECONDS" -lt "$deadline" ]; do
+        now=$(wc -c <"$log")
+        if [ "$now" = "$size" ]; then
+            quiet=$((quiet + 1))
+            [ "$quiet" -ge 5 ] && return 0
+        else
+            size=$now
+            quiet=0
+        fi
+        sleep 0.1
+    done
+    echo "error: $log was still growing after ${seconds}s" >&2
+    return 1
+}
+
 # start_service LOG AIRBYTE_BASE_URL [VAR=VALUE...]: starts the service binary ($BIN) on a free
 # port and waits for its "listening on" line; sets SERVICE_URL and SERVICE_PID.
 start_service() {
@@ -93,6 +114,7 @@ start_service() {
     SERVICE_PID=$SPAWN_PID
     local line
     line=$(wait_for_line "$log" "$SERVICE_PID" 'listening on http://' 30) || return 1
+    # shellcheck disable=SC2034 # for the scripts that source this file
     SERVICE_URL=$(sed -E 's#.*listening on (http://[^ ]+).*#\1#' <<<"$line")
 }
 

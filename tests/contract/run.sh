@@ -140,17 +140,19 @@ start_prism() {
 
     # Self-check: a request that breaks the spec must be seen by the detector, or a clean run
     # would prove nothing.
-    local before
+    local before probe deadline=$((SECONDS + 10))
     before=$(wc -l <"$PRISM_LOG")
-    local probe
     probe=$(curl -s -o /dev/null -D - -X POST -H 'Content-Type: application/json' -d '{}' \
         "$PRISM_URL/sources/create" | tr -d '\r' | grep -ci '^sl-violations:' || true)
-    sleep 0.2
+    until [ -n "$(violations "$PRISM_LOG" "$((before + 1))")" ] || [ "$SECONDS" -ge "$deadline" ]; do
+        sleep 0.1
+    done
     if [ "$probe" != 1 ] || [ -z "$(violations "$PRISM_LOG" "$((before + 1))")" ]; then
         echo "error: Prism did not flag a request that breaks the spec; the violation check would be blind" >&2
         tail -n 20 "$PRISM_LOG" >&2
         exit 1
     fi
+    wait_until_quiet "$PRISM_LOG" 10
     PRISM_FROM=$(($(wc -l <"$PRISM_LOG") + 1))
 }
 
@@ -163,7 +165,7 @@ finish() {
         fail "the service stopped"
     fi
     check_no_panic "$SERVICE_LOG" || fail "the service panicked"
-    sleep 0.3 # let Prism flush the log lines of the last request
+    wait_until_quiet "$PRISM_LOG" 10 || fail "Prism's log did not settle"
     local found
     found=$(violations "$PRISM_LOG" "$PRISM_FROM")
     if [ -n "$found" ]; then
@@ -173,7 +175,7 @@ finish() {
     found=$(unexpected_unrouted "$PRISM_LOG" "$PRISM_FROM" "$allowed_unrouted")
     if [ -n "$found" ]; then
         fail "the service called paths that are not in Airbyte's spec; Prism logged:"
-        echo "$found" | sed 's/^/    /' >&2
+        awk '{ print "    " $0 }' <<<"$found" >&2
     fi
     stop "$SERVICE_PID"
     stop "$PRISM_PID"
@@ -217,6 +219,7 @@ static_scenario() {
         expect ingestion 201
     fi
     local calls
+    wait_until_quiet "$PRISM_LOG" 10 || true
     calls=$(prism_calls)
     echo "  Airbyte calls: $calls"
     if [ "$calls" != "$expected_calls" ]; then
@@ -235,8 +238,8 @@ dynamic_scenario() {
     start_service "$SERVICE_LOG" "$PRISM_URL" DEFINITIONS_TTL_SECS=3600
     local tally="$WORK/tally-$scenario"
     : >"$tally"
-    local round route name body suggestion ids source_id sink_id
-    for round in $(seq 1 "$ROUNDS"); do
+    local route body suggestion ids source_id sink_id
+    for _ in $(seq 1 "$ROUNDS"); do
         call readyz GET /readyz
         expect readyz 200 503
         echo "GET /readyz $STATUS" >>"$tally"

@@ -12,6 +12,7 @@
 #   SCHEMATHESIS_MAX_EXAMPLES  examples per operation and phase (default 50)
 #   SCHEMATHESIS_SEED          a seed, to repeat a run (default: a random one, printed)
 #   BIN                        the service binary (default: built here with cargo build --locked)
+#   SCHEMATHESIS_ARGS          more options for `schemathesis run` (split on spaces)
 #   KEEP_LOGS=1                keep the logs (their folder is printed)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -51,9 +52,10 @@ echo "airbyte-wrapper at $SERVICE_URL"
 
 echo "schemathesis: $MAX_EXAMPLES examples per operation, seed $SEED"
 status=0
+read -ra extra <<<"${SCHEMATHESIS_ARGS:-}"
 "$SCHEMATHESIS" --config-file tests/contract/schemathesis.toml run \
     --max-examples "$MAX_EXAMPLES" --seed "$SEED" --no-color \
-    ${SCHEMATHESIS_ARGS:-} "$SERVICE_URL/openapi.json" || status=$?
+    "${extra[@]}" "$SERVICE_URL/openapi.json" || status=$?
 
 if ! kill -0 "$SERVICE_PID" 2>/dev/null; then
     echo "error: the service stopped during the run; its log:" >&2
