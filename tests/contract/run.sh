@@ -14,6 +14,7 @@
 # hold no mysql or s3, so creates may fail with 4xx or 502 (a create is retried with a type the 422
 # suggests, to reach sources/create and destinations/create), /ingestion also with 404 and /readyz
 # with 503; any other status (a 500 above all) fails the run, and the service must keep serving.
+# A 502 for an answer the service "could not read" fails it too: Prism only sends answers that fit.
 # Always: any request the service sends that breaks the spec fails the run, with Prism's log lines
 # about it; so does a panic in the service's log.
 #
@@ -103,6 +104,14 @@ expect() {
         [ "$STATUS" = "$s" ] && return 0
     done
     fail "$name answered $STATUS (allowed: $*): $(head -c 600 "$WORK/$name.json" 2>/dev/null)"
+}
+
+# readable NAME: with --errors, Prism sends a 2xx answer only when it fits the spec, so a 502 saying
+# an answer "could not be read" means the service refused a body the spec allows.
+readable() {
+    if [ "$STATUS" = 502 ] && grep -q 'could not be read' "$WORK/$1.json"; then
+        fail "$1: the service could not read an answer the spec allows: $(head -c 600 "$WORK/$1.json")"
+    fi
 }
 
 # Prism's log lines about requests that broke the spec, each after the request it is about.
@@ -248,11 +257,13 @@ dynamic_scenario() {
             if [ "$route" = datasource ]; then body="$WORK/mysql_source.json"; else body="$WORK/s3_sink.json"; fi
             call "$route" POST "/$route" "$(cat "$body")"
             expect "$route" 201 422 502
+            readable "$route"
             echo "POST /$route $STATUS" >>"$tally"
             suggestion=$(suggested_type "$WORK/$route.json")
             if [ "$STATUS" = 422 ] && [ -n "$suggestion" ]; then
                 call "$route" POST "/$route" "$(with_type "$body" "$suggestion")"
                 expect "$route" 201 422 502
+                readable "$route"
                 echo "POST /$route (a suggested type) $STATUS" >>"$tally"
             fi
             ids+=("$(json_field "$WORK/$route.json" id)")
@@ -261,6 +272,7 @@ dynamic_scenario() {
         sink_id=${ids[1]:-$(python3 -c 'import uuid; print(uuid.uuid4())')}
         call ingestion POST /ingestion "{\"sourceId\": \"$source_id\", \"sinkId\": \"$sink_id\"}"
         expect ingestion 201 404 422 502
+        readable ingestion
         echo "POST /ingestion $STATUS" >>"$tally"
     done
     sort "$tally" | uniq -c | sed 's/^ */  /'
