@@ -52,6 +52,8 @@ echo "airbyte-wrapper at $SERVICE_URL"
 
 echo "schemathesis: $MAX_EXAMPLES examples per operation, seed $SEED"
 status=0
+# Hypothesis keeps its example database and caches under target/ too, not in a new top-level folder.
+export HYPOTHESIS_STORAGE_DIRECTORY="${HYPOTHESIS_STORAGE_DIRECTORY:-${CARGO_TARGET_DIR:-target}/hypothesis}"
 read -ra extra <<<"${SCHEMATHESIS_ARGS:-}"
 "$SCHEMATHESIS" --config-file tests/contract/schemathesis.toml run \
     --max-examples "$MAX_EXAMPLES" --seed "$SEED" --no-color \
