@@ -169,6 +169,8 @@ fn unknown_type(definitions: &[Definition], kind: Kind, type_name: &str) -> ApiE
     let mut ranked: Vec<(usize, &str)> = definitions
         .iter()
         .map(|d| slug(d, kind))
+        // The spec lets `dockerRepository` be empty (or just the prefix); '' is no type to suggest.
+        .filter(|s| !s.trim().is_empty())
         .map(|s| (distance(&wanted, &s.to_ascii_lowercase()), s))
         .collect();
     ranked.sort_unstable();
@@ -266,6 +268,24 @@ mod tests {
             e.detail.contains("no destination connectors"),
             "{}",
             e.detail
+        );
+    }
+
+    #[test]
+    fn empty_repositories_are_never_suggested() {
+        let defs = vec![
+            def(1, "Empty", ""),
+            def(2, "Prefix only", "airbyte/source-"),
+            def(3, "Oracle", "airbyte/source-oracle"),
+        ];
+        let e = unknown_type(&defs, Kind::Source, "mysql");
+        assert_eq!(
+            e.detail,
+            "unknown source type 'mysql'; closest known types: 'oracle'"
+        );
+        assert_eq!(
+            find(&defs, Kind::Source, "empty").map(|d| d.id),
+            Some(Uuid::from_u128(1))
         );
     }
 

@@ -193,7 +193,7 @@ pub fn timestamp(field: &str, raw: Option<&RawValue>) -> Result<Option<OffsetDat
         .map(Some)
         .ok_or_else(|| {
             ApiError::invalid(format!(
-                "field '{field}' must be between the years 0000 and 9999 in UTC"
+                "field '{field}' must be an RFC 3339 timestamp from 0000-01-01T00:00:00Z to 9999-12-31T23:59:59Z in UTC"
             ))
         })
 }
@@ -351,6 +351,24 @@ mod tests {
             .unwrap();
         assert_eq!(t.format(&Rfc3339).unwrap(), "2024-01-01T00:00:00Z");
         assert!(detail(timestamp("created", Some(&raw(r#""2024-13-01""#)))).contains("RFC 3339"));
+        // Valid RFC 3339 whose UTC instant has no RFC 3339 form: refused, never a panic.
+        for outside in ["9999-12-31T23:59:59-01:00", "0000-01-01T00:00:00+00:01"] {
+            let quoted = format!("\"{outside}\"");
+            assert!(
+                detail(timestamp("created", Some(&raw(&quoted))))
+                    .contains("to 9999-12-31T23:59:59Z"),
+                "{outside}"
+            );
+        }
+        for edge in [
+            "9999-12-31T23:59:59Z",
+            "0000-01-01T00:00:00Z",
+            "9999-12-31T23:59:59.999999999+00:00",
+        ] {
+            let quoted = format!("\"{edge}\"");
+            let t = timestamp("created", Some(&raw(&quoted))).unwrap().unwrap();
+            assert!(t.format(&Rfc3339).is_ok(), "{edge}");
+        }
         assert_eq!(
             string_list("streams", Some(&raw(r#"["a","b","a"]"#)), 5)
                 .unwrap()
@@ -375,7 +393,7 @@ mod tests {
         for outside in ["9999-12-31T23:59:59-00:01", "0000-01-01T00:00:00+00:01"] {
             assert_eq!(
                 detail(timestamp("created", Some(&raw(&format!("\"{outside}\""))))),
-                "field 'created' must be between the years 0000 and 9999 in UTC"
+                "field 'created' must be an RFC 3339 timestamp from 0000-01-01T00:00:00Z to 9999-12-31T23:59:59Z in UTC"
             );
         }
         for (edge, utc) in [

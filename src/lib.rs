@@ -13,5 +13,6 @@ pub mod idempotency;
 pub mod ingestion;
 pub mod input;
 pub mod metrics;
+pub mod openapi;
 pub mod routes;
 pub mod server;

@@ -140,7 +140,8 @@ fn init_logging(filter: &str) {
 fn help() -> String {
     let mut text = format!(
         "airbyte-wrapper {}\n\nCreates Airbyte sources, destinations and connections over a small HTTP API:\n  \
-         POST /datasource, POST /sink, POST /ingestion, GET /healthz, GET /readyz\n\n\
+         POST /datasource, POST /sink, POST /ingestion, GET /healthz, GET /readyz,\n  \
+         GET /openapi.json (this API as an OpenAPI 3.1 document)\n\n\
          Usage: airbyte-wrapper [--help | --version]\n\nConfigured by environment variables:\n",
         env!("CARGO_PKG_VERSION")
     );

@@ -12,7 +12,7 @@ use crate::error::ApiError;
 use crate::http::{Incoming, Reply};
 use crate::idempotency::{self, Begin};
 use crate::metrics::Metrics;
-use crate::{actors, health, ingestion};
+use crate::{actors, health, ingestion, openapi};
 
 /// What the handlers share: the Airbyte client, the definition cache, remembered idempotent
 /// answers, the metrics and the token clients must present.
@@ -41,6 +41,7 @@ impl App {
 }
 
 /// Every route, as `(path pattern, methods)`: the source of `Allow` headers and metrics labels.
+/// `src/openapi.json` documents exactly these (a test in `openapi.rs` holds the two together).
 pub const ROUTES: &[(&str, &str)] = &[
     ("/healthz", "GET, HEAD"),
     ("/readyz", "GET, HEAD"),
@@ -51,6 +52,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("/sink/{id}", "GET, HEAD, DELETE"),
     ("/ingestion", "POST"),
     ("/ingestion/{id}", "GET, HEAD, DELETE"),
+    ("/openapi.json", "GET, HEAD"),
 ];
 
 /// Routes a load balancer or orchestrator probes; they need no token.
@@ -70,6 +72,7 @@ pub fn route(app: &App, request: &mut Incoming) -> Result<Reply, ApiError> {
     match (method.as_str(), segments.as_slice()) {
         ("GET" | "HEAD", ["healthz"]) => Ok(health::live()),
         ("GET" | "HEAD", ["readyz"]) => health::ready(app),
+        ("GET" | "HEAD", ["openapi.json"]) => Ok(openapi::document()),
         ("GET" | "HEAD", ["metrics"]) => Ok(Reply::text(
             200,
             "text/plain; version=0.0.4; charset=utf-8",

@@ -538,6 +538,50 @@ fn readyz_follows_airbyte_health() {
 }
 
 #[test]
+fn openapi_json_is_served_for_get_and_head() {
+    let fake = FakeAirbyte::start();
+    let service = Service::start(&fake, &[]);
+
+    let answer = service.get("/openapi.json");
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.header("Content-Type"), Some("application/json"));
+    assert_eq!(answer.text, include_str!("../src/openapi.json"));
+    assert_eq!(answer.json()["openapi"], "3.1.0");
+
+    let head = service.request("HEAD", "/openapi.json", None, &[]);
+    assert_eq!(head.status, 200);
+    assert_eq!(head.text, "");
+    assert!(fake.calls().is_empty());
+}
+
+#[test]
+fn every_documented_operation_is_routed() {
+    let fake = FakeAirbyte::start();
+    let service = Service::start(&fake, &[]);
+    let doc: Value = serde_json::from_str(include_str!("../src/openapi.json")).unwrap();
+
+    let mut operations = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in ["get", "head", "post", "put", "patch", "delete"] {
+            if item.get(method).is_none() {
+                continue;
+            }
+            let method = method.to_ascii_uppercase();
+            // A body-less request: a routed POST answers 415, never 404 or 405.
+            let answer = service.request(&method, path, None, &[]);
+            assert!(
+                ![404, 405].contains(&answer.status),
+                "{method} {path} is documented but answered {}: {}",
+                answer.status,
+                answer.text
+            );
+            operations += 1;
+        }
+    }
+    assert_eq!(operations, 24);
+}
+
+#[test]
 fn request_ids_are_echoed_or_made_up_and_logged() {
     let fake = FakeAirbyte::start();
     let service = Service::start(&fake, &[]);

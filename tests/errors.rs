@@ -148,6 +148,22 @@ fn malformed_requests_are_4xx_problems_that_name_the_fault() {
         (
             "/ingestion",
             format!(
+                r#"{{"sourceId":"{UUID_A}","sinkId":"{UUID_A}","updated":"9999-12-31T23:59:59-01:00"}}"#
+            ),
+            400,
+            "field 'updated' must be an RFC 3339 timestamp from 0000-01-01T00:00:00Z to 9999-12-31T23:59:59Z in UTC",
+        ),
+        (
+            "/ingestion",
+            format!(
+                r#"{{"sourceId":"{UUID_A}","sinkId":"{UUID_A}","created":"0000-01-01T00:30:00+01:00"}}"#
+            ),
+            400,
+            "field 'created' must be an RFC 3339 timestamp from 0000-01-01T00:00:00Z",
+        ),
+        (
+            "/ingestion",
+            format!(
                 r#"{{"sourceId":"{UUID_A}","sinkId":"{UUID_A}","created":"2024-02-01T00:00:00Z","updated":"2024-01-01T00:00:00Z"}}"#
             ),
             400,

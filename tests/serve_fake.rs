@@ -2,6 +2,9 @@
 //! drive the service from outside Rust (contract and property tests, benchmarks). Prints
 //! `fake Airbyte at http://127.0.0.1:PORT/api/v1` once it accepts connections. `FAKE_AIRBYTE_PORT`
 //! picks the port (default: a free one).
+//!
+//! It starts with the source and the destination of the README's `/ingestion` example (which is
+//! also the example in `src/openapi.json`), so that example connects without creating them first.
 
 mod support;
 
@@ -9,12 +12,18 @@ use std::io::Write;
 
 use support::FakeAirbyte;
 
+/// The ids in the README's and the OpenAPI document's `/ingestion` example.
+const EXAMPLE_SOURCE_ID: &str = "2be9b924-9c06-492d-a807-1a281a356bd7";
+const EXAMPLE_SINK_ID: &str = "cc441a71-65c4-40f3-b917-dcc87ce211b1";
+
 fn main() {
     let port = std::env::var("FAKE_AIRBYTE_PORT")
         .ok()
         .and_then(|p| p.parse().ok())
         .unwrap_or(0);
     let fake = FakeAirbyte::start_on(port);
+    fake.seed_source_with_id(EXAMPLE_SOURCE_ID);
+    fake.seed_destination_with_id(EXAMPLE_SINK_ID);
     println!("fake Airbyte at {}", fake.base_url());
     std::io::stdout().flush().unwrap();
     loop {

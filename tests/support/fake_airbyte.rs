@@ -344,19 +344,26 @@ impl FakeAirbyte {
 
     /// Stores a source as if created earlier; returns its id.
     pub fn seed_source(&self) -> String {
-        let id = Uuid::new_v4().to_string();
-        self.state()
-            .sources
-            .insert(id.clone(), json!({ "sourceId": id }));
-        id
+        self.seed_source_with_id(&Uuid::new_v4().to_string())
     }
 
     pub fn seed_destination(&self) -> String {
-        let id = Uuid::new_v4().to_string();
+        self.seed_destination_with_id(&Uuid::new_v4().to_string())
+    }
+
+    /// The same with a given id.
+    pub fn seed_source_with_id(&self, id: &str) -> String {
+        self.state()
+            .sources
+            .insert(id.to_string(), json!({ "sourceId": id }));
+        id.to_string()
+    }
+
+    pub fn seed_destination_with_id(&self, id: &str) -> String {
         self.state()
             .destinations
-            .insert(id.clone(), json!({ "destinationId": id }));
-        id
+            .insert(id.to_string(), json!({ "destinationId": id }));
+        id.to_string()
     }
 }
 

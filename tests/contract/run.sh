@@ -1,0 +1,303 @@
+#!/usr/bin/env bash
+# `make contract`: the real service against Stoplight Prism, a request-validating mock generated
+# from Airbyte's own OpenAPI documents (../shared/airbyte, see its README).
+#
+# Scenarios, each with its own Prism (`--errors`: a request that breaks the spec is answered 4xx with
+# an `sl-violations` header, and logged) and its own service, on free ports:
+#   current   config.mock.yaml (no /workspaces/list), static answers (the spec's examples)
+#   v1.6.0    config_v1.6.0.mock.yaml (still has /workspaces/list), static answers
+#   dynamic   both documents again with `-d`: every answer is a random body the spec allows
+#
+# Static: GET /readyz, POST /datasource and /sink with the seed payloads (tests/support/mod.rs),
+# POST /ingestion with the ids they return: every answer must be 2xx.
+# Dynamic: the same calls, CONTRACT_DYNAMIC_ROUNDS times (default 25). The random definition lists
+# hold no mysql or s3, so creates may fail with 4xx or 502 (a create is retried with a type the 422
+# suggests, to reach sources/create and destinations/create), /ingestion also with 404 and /readyz
+# with 503; any other status (a 500 above all) fails the run, and the service must keep serving.
+# A 502 for an answer the service "could not read" fails it too: Prism only sends answers that fit.
+# Always: any request the service sends that breaks the spec fails the run, with Prism's log lines
+# about it; so does a panic in the service's log.
+#
+# Environment: AIRBYTE_SPEC_DIR (default ../shared/airbyte, from the repo root), BIN (the service
+# binary; default: built here with cargo build --locked), CONTRACT_SCENARIOS (a space-separated
+# subset of the four), CONTRACT_DYNAMIC_ROUNDS, KEEP_LOGS=1.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+source tests/contract/lib.sh
+
+SPEC_DIR=${AIRBYTE_SPEC_DIR:-../shared/airbyte}
+PRISM=tests/contract/node_modules/.bin/prism
+ROUNDS=${CONTRACT_DYNAMIC_ROUNDS:-25}
+
+if [ ! -x "$PRISM" ]; then
+    echo "error: $PRISM is missing; run 'npm ci' in tests/contract (make contract does)" >&2
+    exit 2
+fi
+for spec in config.mock.yaml config_v1.6.0.mock.yaml; do
+    if [ ! -r "$SPEC_DIR/$spec" ]; then
+        echo "error: $SPEC_DIR/$spec is missing; set AIRBYTE_SPEC_DIR to the folder of Airbyte's documents" >&2
+        exit 2
+    fi
+done
+if [ -z "${BIN:-}" ]; then
+    cargo build --locked --quiet
+    BIN="${CARGO_TARGET_DIR:-target}/debug/airbyte-wrapper"
+fi
+echo "prism $("$PRISM" --version), service $BIN"
+
+# The seed payloads, read from the Rust test support so that there is one copy of them.
+python3 - "$WORK" <<'PY'
+import re, sys, json
+source = open("tests/support/mod.rs", encoding="utf-8").read()
+for name, file in (("MYSQL_SOURCE", "mysql_source.json"), ("S3_SINK", "s3_sink.json")):
+    body = re.search(r'pub const %s: &str = r#"(.*?)"#;' % name, source, re.S).group(1)
+    json.loads(body)
+    open(f"{sys.argv[1]}/{file}", "w", encoding="utf-8").write(body)
+PY
+
+# json_field FILE KEY: a top-level string member of a JSON file ("" when absent or not JSON).
+json_field() {
+    python3 -c 'import json,sys
+try: v = json.load(open(sys.argv[1])).get(sys.argv[2], "")
+except Exception: v = ""
+print(v if isinstance(v, str) else "")' "$1" "$2"
+}
+
+# suggested_type FILE: the first type a 422 "unknown ... type" problem suggests ("" if none).
+suggested_type() {
+    python3 -c 'import json,re,sys
+try: d = json.load(open(sys.argv[1])).get("detail", "")
+except Exception: d = ""
+m = re.search(r"closest known types: \x27([^\x27]*)\x27", d)
+print(m.group(1) if m else "")' "$1"
+}
+
+# with_type FILE TYPE: the JSON body in FILE with its "type" replaced.
+with_type() {
+    python3 -c 'import json,sys
+d = json.load(open(sys.argv[1])); d["type"] = sys.argv[2]; print(json.dumps(d))' "$1" "$2"
+}
+
+# call NAME METHOD PATH [BODY]: one request to the service; the answer's body goes to
+# $WORK/NAME.json, its status to STATUS.
+call() {
+    local name=$1 method=$2 path=$3 body=${4:-}
+    local args=(-s -o "$WORK/$name.json" -w '%{http_code}' --max-time 60 -X "$method")
+    if [ -n "$body" ]; then
+        args+=(-H 'Content-Type: application/json' --data-binary "$body")
+    fi
+    STATUS=$(curl "${args[@]}" "$SERVICE_URL$path") || STATUS=000
+}
+
+FAILURES=0
+fail() {
+    echo "  FAIL: $*" >&2
+    FAILURES=$((FAILURES + 1))
+}
+
+# expect NAME ALLOWED...: STATUS (of call NAME) must be one of ALLOWED.
+expect() {
+    local name=$1
+    shift
+    local s
+    for s in "$@"; do
+        [ "$STATUS" = "$s" ] && return 0
+    done
+    fail "$name answered $STATUS (allowed: $*): $(head -c 600 "$WORK/$name.json" 2>/dev/null)"
+}
+
+# readable NAME: with --errors, Prism sends a 2xx answer only when it fits the spec, so a 502 saying
+# an answer "could not be read" means the service refused a body the spec allows.
+readable() {
+    if [ "$STATUS" = 502 ] && grep -q 'could not be read' "$WORK/$1.json"; then
+        fail "$1: the service could not read an answer the spec allows: $(head -c 600 "$WORK/$1.json")"
+    fi
+}
+
+# Prism's log lines about requests that broke the spec, each after the request it is about.
+violations() {
+    local log=$1 from=$2
+    tail -n "+$from" "$log" | awk '
+        /\[HTTP SERVER\] [a-z]+ \/[^ ]* .*Request received/ {
+            request = $0; sub(/.*\[HTTP SERVER\] /, "", request); sub(/ *ℹ.*/, "", request); next
+        }
+        /\[VALIDATOR\] (✖|⚠)/ {
+            line = $0; sub(/.*\[VALIDATOR\] /, "", line)
+            print "    " request ": " line
+        }'
+}
+
+# Requests Prism could not route, other than the ones the service makes on purpose.
+unexpected_unrouted() {
+    local log=$1 from=$2 allowed=$3
+    tail -n "+$from" "$log" | grep 'NO_PATH_MATCHED' | grep -vE "$allowed" || true
+}
+
+# start_prism SCENARIO SPEC [PRISM FLAGS...]: sets PRISM_URL, PRISM_LOG and PRISM_FROM (the first
+# log line after the detector's self-check).
+start_prism() {
+    local scenario=$1 spec=$2
+    shift 2
+    local port
+    port=$(free_port)
+    PRISM_LOG="$WORK/prism-$scenario.log"
+    spawn "$PRISM_LOG" "$PRISM" mock -h 127.0.0.1 -p "$port" --errors "$@" "$SPEC_DIR/$spec"
+    PRISM_PID=$SPAWN_PID
+    wait_for_line "$PRISM_LOG" "$PRISM_PID" 'Prism is listening on' 120 >/dev/null
+    PRISM_URL="http://127.0.0.1:$port/v1"
+    wait_for_http "$PRISM_URL/health" "$PRISM_PID" 30
+
+    # Self-check: a request that breaks the spec must be seen by the detector, or a clean run
+    # would prove nothing.
+    local before probe deadline=$((SECONDS + 10))
+    before=$(wc -l <"$PRISM_LOG")
+    probe=$(curl -s -o /dev/null -D - -X POST -H 'Content-Type: application/json' -d '{}' \
+        "$PRISM_URL/sources/create" | tr -d '\r' | grep -ci '^sl-violations:' || true)
+    until [ -n "$(violations "$PRISM_LOG" "$((before + 1))")" ] || [ "$SECONDS" -ge "$deadline" ]; do
+        sleep 0.1
+    done
+    if [ "$probe" != 1 ] || [ -z "$(violations "$PRISM_LOG" "$((before + 1))")" ]; then
+        echo "error: Prism did not flag a request that breaks the spec; the violation check would be blind" >&2
+        tail -n 20 "$PRISM_LOG" >&2
+        exit 1
+    fi
+    wait_until_quiet "$PRISM_LOG" 10
+    PRISM_FROM=$(($(wc -l <"$PRISM_LOG") + 1))
+}
+
+# finish SCENARIO ALLOWED_UNROUTED: the checks every scenario ends with; stops its processes.
+finish() {
+    local scenario=$1 allowed_unrouted=$2
+    call healthz GET /healthz
+    expect healthz 200
+    if ! kill -0 "$SERVICE_PID" 2>/dev/null; then
+        fail "the service stopped"
+    fi
+    check_no_panic "$SERVICE_LOG" || fail "the service panicked"
+    wait_until_quiet "$PRISM_LOG" 10 || fail "Prism's log did not settle"
+    local found
+    found=$(violations "$PRISM_LOG" "$PRISM_FROM")
+    if [ -n "$found" ]; then
+        fail "the service sent requests that break Airbyte's spec; Prism logged:"
+        echo "$found" >&2
+    fi
+    found=$(unexpected_unrouted "$PRISM_LOG" "$PRISM_FROM" "$allowed_unrouted")
+    if [ -n "$found" ]; then
+        fail "the service called paths that are not in Airbyte's spec; Prism logged:"
+        awk '{ print "    " $0 }' <<<"$found" >&2
+    fi
+    stop "$SERVICE_PID"
+    stop "$PRISM_PID"
+    if [ "$FAILURES" -gt 0 ]; then
+        echo "contract[$scenario]: FAILED; the service's log:" >&2
+        tail -n 30 "$SERVICE_LOG" >&2
+        exit 1
+    fi
+}
+
+# prism_calls: the Airbyte calls Prism received in this scenario, in order, deduplicated.
+prism_calls() {
+    tail -n "+$PRISM_FROM" "$PRISM_LOG" | grep -oE '\[HTTP SERVER\] [a-z]+ /v1/[a-z_/]+' |
+        sed 's/\[HTTP SERVER\] //' | awk '!seen[$0]++' | paste -sd, - | sed 's/,/, /g'
+}
+
+static_scenario() {
+    local scenario=$1 spec=$2 allowed_unrouted=$3 expected_calls=$4
+    echo "== contract[$scenario]: $spec, static answers"
+    start_prism "$scenario" "$spec"
+    SERVICE_LOG="$WORK/service-$scenario.log"
+    start_service "$SERVICE_LOG" "$PRISM_URL"
+
+    call readyz GET /readyz
+    echo "  GET /readyz $STATUS"
+    expect readyz 200
+    call source POST /datasource "$(cat "$WORK/mysql_source.json")"
+    echo "  POST /datasource $STATUS"
+    expect source 201
+    call sink POST /sink "$(cat "$WORK/s3_sink.json")"
+    echo "  POST /sink $STATUS"
+    expect sink 201
+    local source_id sink_id
+    source_id=$(json_field "$WORK/source.json" id)
+    sink_id=$(json_field "$WORK/sink.json" id)
+    if [ -z "$source_id" ] || [ -z "$sink_id" ]; then
+        fail "no ids to connect (source '$source_id', sink '$sink_id')"
+    else
+        call ingestion POST /ingestion "{\"sourceId\": \"$source_id\", \"sinkId\": \"$sink_id\", \"created\": \"2024-01-01T00:00:00Z\", \"updated\": \"2024-01-01T00:00:00Z\"}"
+        echo "  POST /ingestion $STATUS"
+        expect ingestion 201
+    fi
+    local calls
+    wait_until_quiet "$PRISM_LOG" 10 || true
+    calls=$(prism_calls)
+    echo "  Airbyte calls: $calls"
+    if [ "$calls" != "$expected_calls" ]; then
+        fail "the service made other Airbyte calls than expected: $expected_calls"
+    fi
+    finish "$scenario" "$allowed_unrouted"
+    echo "contract[$scenario]: passed"
+}
+
+dynamic_scenario() {
+    local scenario=$1 spec=$2 allowed_unrouted=$3
+    echo "== contract[$scenario]: $spec, random answers (-d), $ROUNDS rounds"
+    start_prism "$scenario" "$spec" -d
+    SERVICE_LOG="$WORK/service-$scenario.log"
+    # A long cache, so that a type suggested by one answer is still known to the next request.
+    start_service "$SERVICE_LOG" "$PRISM_URL" DEFINITIONS_TTL_SECS=3600
+    local tally="$WORK/tally-$scenario"
+    : >"$tally"
+    local route body suggestion ids source_id sink_id
+    for _ in $(seq 1 "$ROUNDS"); do
+        call readyz GET /readyz
+        expect readyz 200 503
+        echo "GET /readyz $STATUS" >>"$tally"
+        ids=()
+        for route in datasource sink; do
+            if [ "$route" = datasource ]; then body="$WORK/mysql_source.json"; else body="$WORK/s3_sink.json"; fi
+            call "$route" POST "/$route" "$(cat "$body")"
+            expect "$route" 201 422 502
+            readable "$route"
+            echo "POST /$route $STATUS" >>"$tally"
+            suggestion=$(suggested_type "$WORK/$route.json")
+            if [ "$STATUS" = 422 ] && [ -n "$suggestion" ]; then
+                call "$route" POST "/$route" "$(with_type "$body" "$suggestion")"
+                expect "$route" 201 422 502
+                readable "$route"
+                echo "POST /$route (a suggested type) $STATUS" >>"$tally"
+            fi
+            ids+=("$(json_field "$WORK/$route.json" id)")
+        done
+        source_id=${ids[0]:-$(python3 -c 'import uuid; print(uuid.uuid4())')}
+        sink_id=${ids[1]:-$(python3 -c 'import uuid; print(uuid.uuid4())')}
+        call ingestion POST /ingestion "{\"sourceId\": \"$source_id\", \"sinkId\": \"$sink_id\"}"
+        expect ingestion 201 404 422 502
+        readable ingestion
+        echo "POST /ingestion $STATUS" >>"$tally"
+    done
+    sort "$tally" | uniq -c | sed 's/^ */  /'
+    finish "$scenario" "$allowed_unrouted"
+    echo "contract[$scenario]: passed"
+}
+
+# On a current Airbyte the service asks for /workspaces/list first and falls back on its 404.
+CREATE_CALLS="post /v1/source_definitions/list_for_workspace, post /v1/sources/create, post /v1/destination_definitions/list_for_workspace, post /v1/destinations/create, post /v1/sources/discover_schema, post /v1/connections/create"
+for scenario in ${CONTRACT_SCENARIOS:-current v1.6.0 dynamic dynamic-v1.6.0}; do
+    case $scenario in
+    current)
+        static_scenario current config.mock.yaml 'post /v1/workspaces/list ' \
+            "get /v1/health, post /v1/workspaces/list, post /v1/workspaces/list_by_organization_id, $CREATE_CALLS"
+        ;;
+    v1.6.0)
+        static_scenario v1.6.0 config_v1.6.0.mock.yaml '^$' \
+            "get /v1/health, post /v1/workspaces/list, $CREATE_CALLS"
+        ;;
+    dynamic) dynamic_scenario dynamic config.mock.yaml 'post /v1/workspaces/list ' ;;
+    dynamic-v1.6.0) dynamic_scenario dynamic-v1.6.0 config_v1.6.0.mock.yaml '^$' ;;
+    *)
+        echo "error: unknown scenario '$scenario' (current, v1.6.0, dynamic, dynamic-v1.6.0)" >&2
+        exit 2
+        ;;
+    esac
+done
+echo "contract: all scenarios passed"
