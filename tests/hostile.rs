@@ -92,6 +92,22 @@ fn hostile_requests_get_4xx_or_a_closed_connection() {
         ("bad chunk sizes", "POST /datasource HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n".into(), b"zz\r\nabc\r\n0\r\n\r\n".to_vec()),
         ("HTTP/2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".into(), vec![]),
     ];
+    // Header values that are not ASCII are answered, not dropped; one the service reads is refused.
+    for (head, status) in [
+        ("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Name: caf\u{e9}\r\nConnection: close\r\n\r\n", "HTTP/1.1 200"),
+        ("POST /sink HTTP/1.1\r\nHost: x\r\nIdempotency-Key: k\u{e9}y\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n", "HTTP/1.1 400"),
+    ] {
+        let mut conn = connect(&service);
+        conn.write_all(head.as_bytes()).unwrap();
+        conn.write_all(b"{}").unwrap();
+        let mut answer = Vec::new();
+        let _ = conn.read_to_end(&mut answer);
+        let text = String::from_utf8_lossy(&answer);
+        assert!(text.starts_with(status), "{text}");
+        if status.ends_with("400") {
+            assert!(text.contains("Idempotency-Key"), "{text}");
+        }
+    }
     for (what, head, body) in cases {
         let status = exchange(&service, &head, &body);
         assert_4xx_or_closed(status, what);

@@ -93,7 +93,7 @@ impl ClientConnection {
     /// Reads until `CRLF` is reached. The next read will start
     ///  at the first byte of the new line.
     fn read_next_line(&mut self) -> IoResult<AsciiString> {
-        let mut buf = Vec::new();
+        let mut buf: Vec<u8> = Vec::new();
         let mut prev_byte_was_cr = false;
 
         loop {
@@ -106,6 +106,13 @@ impl ClientConnection {
 
             if byte == b'\n' && prev_byte_was_cr {
                 buf.pop(); // removing the '\r'
+                // PATCH(airbyte-wrapper): RFC 9110 allows bytes above 0x7F (obs-text) in header
+                // values, and the original closed the connection without an answer on them. They
+                // become DEL, which reaches the service as a character no header it reads accepts,
+                // so it answers with a proper 400.
+                for b in buf.iter_mut().filter(|b| !b.is_ascii()) {
+                    *b = 0x7f;
+                }
                 return AsciiString::from_ascii(buf)
                     .map_err(|_| IoError::new(ErrorKind::InvalidInput, "Header is not in ASCII"));
             }
