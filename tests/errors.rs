@@ -497,3 +497,149 @@ fn no_secret_reaches_any_log_line_at_trace() {
         }
     }
 }
+
+/// The calls of the read, list, delete, check, token and health paths, each with a fault: the
+/// documented status and a problem body, and the next request works.
+#[test]
+fn airbyte_faults_on_the_other_calls_map_the_same_way() {
+    use support::fake_airbyte::Auth;
+    let fake = FakeAirbyte::start();
+    fake.require(Auth::ClientCredentials {
+        client_id: "id".into(),
+        client_secret: "s".into(),
+        lifetime_secs: 5,
+    });
+    let service = Service::start(
+        &fake,
+        &[
+            ("AIRBYTE_TIMEOUT_SECS", "1"),
+            ("AIRBYTE_DISCOVER_TIMEOUT_SECS", "1"),
+            ("AIRBYTE_CLIENT_ID", "id"),
+            ("AIRBYTE_CLIENT_SECRET", "s"),
+        ],
+    );
+    let source = service.post("/datasource", MYSQL_SOURCE).json()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let sink = service.post("/sink", S3_SINK).json()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ingestion = service
+        .post(
+            "/ingestion",
+            &json!({"sourceId": source, "sinkId": sink}).to_string(),
+        )
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let faults = [
+        (Fault::Status(500, json!({"message": "boom"})), 502),
+        (Fault::Html(503), 502),
+        (Fault::InvalidJson, 502),
+        (Fault::EmptyBody, 502),
+        (Fault::CloseMidAnswer, 502),
+        (Fault::Slow(Duration::from_millis(2500)), 504),
+    ];
+    // (call, method, path, body); deletes are last, on throwaway resources.
+    let reads: Vec<(&str, &str, String, Option<String>)> = vec![
+        ("sources/get", "GET", format!("/datasource/{source}"), None),
+        ("destinations/get", "GET", format!("/sink/{sink}"), None),
+        ("sources/list", "GET", "/datasource".into(), None),
+        ("destinations/list", "GET", "/sink".into(), None),
+        (
+            "connections/get",
+            "GET",
+            format!("/ingestion/{ingestion}"),
+            None,
+        ),
+        (
+            "destinations/check_connection",
+            "POST",
+            "/sink?check=true".into(),
+            Some(S3_SINK.to_string()),
+        ),
+        (
+            "sources/check_connection",
+            "POST",
+            "/datasource?check=true".into(),
+            Some(MYSQL_SOURCE.to_string()),
+        ),
+        (
+            "applications/token",
+            "POST",
+            "/sink".into(),
+            Some(S3_SINK.to_string()),
+        ),
+    ];
+    for (call, method, path, body) in &reads {
+        for (fault, status) in &faults {
+            fake.fail(call, fault.clone());
+            // Tokens live 5 s and are replaced a minute before expiry: every call asks for one.
+            let headers = [("Content-Type", "application/json")];
+            let answer = service.request(method, path, body.as_deref(), &headers);
+            let detail = answer.problem(*status);
+            assert!(!detail.is_empty(), "{call} {fault:?}");
+            fake.heal();
+            let answer = service.request(method, path, body.as_deref(), &headers);
+            assert!(
+                answer.status < 300,
+                "after {fault:?} on {call}: {}",
+                answer.text
+            );
+        }
+    }
+    for (call, kind) in [
+        ("sources/delete", "/datasource"),
+        ("destinations/delete", "/sink"),
+        ("connections/delete", "/ingestion"),
+    ] {
+        for (fault, status) in &faults {
+            let id = match kind {
+                "/datasource" => service.post(kind, MYSQL_SOURCE).json()["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+                "/sink" => service.post(kind, S3_SINK).json()["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+                _ => service
+                    .post(
+                        kind,
+                        &json!({"sourceId": source, "sinkId": sink}).to_string(),
+                    )
+                    .json()["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            };
+            fake.fail(call, fault.clone());
+            service
+                .request("DELETE", &format!("{kind}/{id}"), None, &[])
+                .problem(*status);
+            fake.heal();
+            // A slow delete still happens in Airbyte after the service gave up: then it is gone.
+            let again = service
+                .request("DELETE", &format!("{kind}/{id}"), None, &[])
+                .status;
+            assert!(
+                again == 204 || matches!(fault, Fault::Slow(_)) && again == 404,
+                "{call} after {fault:?}: {again}"
+            );
+        }
+    }
+    for fault in [
+        Fault::Status(500, json!({})),
+        Fault::Html(503),
+        Fault::InvalidJson,
+        Fault::CloseMidAnswer,
+    ] {
+        fake.fail("health", fault.clone());
+        service.get("/readyz").problem(503);
+        fake.heal();
+        assert_eq!(service.get("/readyz").status, 200);
+    }
+}
