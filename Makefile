@@ -5,10 +5,12 @@ STATIC_BIN := target/x86_64-unknown-linux-gnu/release/airbyte-wrapper
 # Prism, pinned in tests/contract/package-lock.json; Schemathesis, pinned in tests/contract/requirements.txt.
 PRISM := tests/contract/node_modules/.bin/prism
 VENV := .venv
+# apt-get needs root; `make bench` installs wrk through sudo when run as another user.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SCHEMATHESIS := $(VENV)/bin/schemathesis
 
 .DEFAULT_GOAL := help
-.PHONY: help build run demo test lint release static size scratch-test contract venv schemathesis fuzz
+.PHONY: help build run demo test lint release static size scratch-test bench contract venv schemathesis fuzz
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -43,6 +45,10 @@ size: static ## Print the static binary's size (budget: 3.5 MiB)
 
 scratch-test: static ## Run the static binary alone under chroot, as in a scratch container
 	bash tests/scratch/run.sh
+
+bench: static ## Measure the static binary against a fast fake Airbyte, side by side with direct calls (prints, asserts nothing)
+	@command -v wrk >/dev/null || { echo "installing wrk (Debian package)"; $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wrk; }
+	BENCH_BIN=$(CURDIR)/$(STATIC_BIN) $(CARGO) test --locked --profile bench-harness --test bench
 
 # Fuzzing, not in CI (README.md, "Fuzzing"): cargo-fuzz and libFuzzer over request parsing and
 # validation, from tests/fuzz. cargo-fuzz passes nightly -Z flags; there is no nightly toolchain, so

@@ -67,7 +67,31 @@ pub enum Auth {
     Header(String),
 }
 
+/// How the fake runs; [`Options::default`] is what the tests use.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Port to listen on; 0 picks a free one.
+    pub port: u16,
+    /// Whether every request is recorded for [`FakeAirbyte::requests`]; off for long benchmark runs.
+    pub record: bool,
+    /// Created sources and destinations kept (each kind); creates past it are answered as usual
+    /// but not kept, so that a long run does not grow the fake's memory.
+    pub max_stored_actors: usize,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            port: 0,
+            record: true,
+            max_stored_actors: usize::MAX,
+        }
+    }
+}
+
 struct State {
+    record: bool,
+    max_stored_actors: usize,
     auth: Auth,
     issued_tokens: Vec<String>,
     tokens_issued: usize,
@@ -99,18 +123,88 @@ pub struct FakeAirbyte {
 }
 
 pub fn definition(kind: &str, id: &str, name: &str, repository: &str) -> Value {
+    let slug = repository.rsplit('/').next().unwrap_or(repository);
     let mut d = json!({
         "name": name,
         "dockerRepository": repository,
         "dockerImageTag": "1.0.0",
-        "documentationUrl": "https://docs.airbyte.com/integrations",
+        "documentationUrl": format!("https://docs.airbyte.com/integrations/{kind}s/{slug}"),
+        "icon": format!("https://connectors.airbyte.com/files/metadata/{repository}/latest/icon.svg"),
         "protocolVersion": "0.2.0",
         "custom": false,
+        "enterprise": false,
         "supportLevel": "certified",
         "releaseStage": "generally_available",
+        "releaseDate": "2021-07-15",
+        "resourceRequirements": {
+            "jobSpecific": [{
+                "jobType": "sync",
+                "resourceRequirements": { "cpu_request": "1", "cpu_limit": "2", "memory_request": "1Gi", "memory_limit": "2Gi" }
+            }]
+        },
+        "lastPublished": "2025-05-20T17:44:08.123Z",
+        "cdkVersion": "java:0.48.1",
+        "metrics": {
+            "all": { "sync_success_rate": "high", "usage": "high", "connector_version": "1.0.0" },
+            "cloud": { "sync_success_rate": "high", "usage": "high", "connector_version": "1.0.0" },
+            "oss": { "sync_success_rate": "high", "usage": "medium", "connector_version": "1.0.0" }
+        },
+        "language": "java",
     });
     d[format!("{kind}DefinitionId")] = json!(id);
+    if kind == "source" {
+        d["sourceType"] = json!("database");
+        d["maxSecondsBetweenMessages"] = json!(86400);
+    } else {
+        d["supportsDataActivation"] = json!(false);
+    }
     d
+}
+
+/// The well-known definitions every fake lists, with their real ids: MySQL and Postgres sources,
+/// the S3 destination.
+fn known_definitions(kind: &str) -> Vec<Value> {
+    if kind == "source" {
+        vec![
+            definition(kind, MYSQL_DEFINITION_ID, "MySQL", "airbyte/source-mysql"),
+            definition(
+                kind,
+                POSTGRES_DEFINITION_ID,
+                "Postgres",
+                "airbyte/source-postgres",
+            ),
+        ]
+    } else {
+        vec![definition(
+            kind,
+            S3_DEFINITION_ID,
+            "S3",
+            "airbyte/destination-s3",
+        )]
+    }
+}
+
+/// A catalogue of `count` definitions of `kind` (`source` or `destination`) as large installs list
+/// them: the well-known ones and made-up connectors, ordered by name as Airbyte orders them.
+pub fn catalog(kind: &str, count: usize) -> Vec<Value> {
+    const WORDS: [&str; 26] = [
+        "Acme", "Bolt", "Cobalt", "Delta", "Echo", "Flint", "Gamma", "Helix", "Iris", "Jade",
+        "Kite", "Lumen", "Maple", "Nova", "Onyx", "Pike", "Quill", "Raven", "Sable", "Tundra",
+        "Umber", "Vega", "Wren", "Xenon", "Yarrow", "Zephyr",
+    ];
+    let mut definitions = known_definitions(kind);
+    definitions.truncate(count);
+    for n in 0..count.saturating_sub(definitions.len()) {
+        let name = format!("{} {}", WORDS[n % WORDS.len()], n / WORDS.len() + 1);
+        let repository = format!(
+            "airbyte/{kind}-{}",
+            name.to_ascii_lowercase().replace(' ', "-")
+        );
+        let id = Uuid::from_u128(0x5eed_0000_0000_4000_8000_0000_0000_0000 | n as u128);
+        definitions.push(definition(kind, &id.to_string(), &name, &repository));
+    }
+    definitions.sort_by_key(|d| d["name"].as_str().unwrap_or("").to_ascii_lowercase());
+    definitions
 }
 
 pub fn stream(name: &str, modes: &[&str]) -> Value {
@@ -144,33 +238,25 @@ impl FakeAirbyte {
 
     /// The same on a given port (0: a free one).
     pub fn start_on(port: u16) -> FakeAirbyte {
+        FakeAirbyte::start_with(Options {
+            port,
+            ..Options::default()
+        })
+    }
+
+    pub fn start_with(options: Options) -> FakeAirbyte {
+        let port = options.port;
         let state = State {
+            record: options.record,
+            max_stored_actors: options.max_stored_actors,
             auth: Auth::None,
             issued_tokens: Vec::new(),
             tokens_issued: 0,
             legacy_workspaces_list: false,
             workspaces: vec![WORKSPACE_ID.to_string()],
             available: true,
-            source_definitions: vec![
-                definition(
-                    "source",
-                    MYSQL_DEFINITION_ID,
-                    "MySQL",
-                    "airbyte/source-mysql",
-                ),
-                definition(
-                    "source",
-                    POSTGRES_DEFINITION_ID,
-                    "Postgres",
-                    "airbyte/source-postgres",
-                ),
-            ],
-            destination_definitions: vec![definition(
-                "destination",
-                S3_DEFINITION_ID,
-                "S3",
-                "airbyte/destination-s3",
-            )],
+            source_definitions: known_definitions("source"),
+            destination_definitions: known_definitions("destination"),
             sources: HashMap::new(),
             destinations: HashMap::new(),
             streams: vec![
@@ -318,6 +404,15 @@ impl FakeAirbyte {
         self.state().source_definitions = definitions;
     }
 
+    pub fn set_destination_definitions(&self, definitions: Vec<Value>) {
+        self.state().destination_definitions = definitions;
+    }
+
+    /// Switches recording of requests on or off.
+    pub fn set_recording(&self, record: bool) {
+        self.state().record = record;
+    }
+
     pub fn set_streams(&self, streams: Vec<Value>) {
         self.state().streams = streams;
     }
@@ -449,8 +544,10 @@ fn serve_connection(conn: TcpStream, state: &Mutex<State>, stop: &AtomicBool, re
         };
         let fault = {
             let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
-            s.requests.push(recorded.clone());
-            received.notify_all();
+            if s.record {
+                s.requests.push(recorded.clone());
+                received.notify_all();
+            }
             s.faults.get(&call).cloned()
         };
         let answer = match fault {
@@ -715,11 +812,18 @@ fn route(state: &Mutex<State>, request: &Recorded) -> Answer {
                 "isVersionOverrideApplied": false,
                 "supportState": "supported",
             });
-            s.created.push(id.clone());
-            if kind == "source" {
-                s.sources.insert(id, read.clone());
+            let stored = if kind == "source" {
+                s.sources.len()
             } else {
-                s.destinations.insert(id, read.clone());
+                s.destinations.len()
+            };
+            if stored < s.max_stored_actors {
+                s.created.push(id.clone());
+                if kind == "source" {
+                    s.sources.insert(id, read.clone());
+                } else {
+                    s.destinations.insert(id, read.clone());
+                }
             }
             answer(200, read)
         }
