@@ -10,7 +10,7 @@
 
 use std::fmt;
 use std::io;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -341,8 +341,9 @@ pub struct NewConnection {
 }
 
 /// Resolves `localhost` and `*.localhost` to loopback without asking the system (RFC 6761), so the
-/// default `AIRBYTE_BASE_URL` works in a `scratch` container, which has no `/etc/hosts`. Other
-/// names go through the system resolver.
+/// default `AIRBYTE_BASE_URL` works in a `scratch` container, which has no `/etc/hosts`, and takes
+/// an IP address as it is (ureq's resolver starts a thread per call for it when a timeout is set,
+/// and it resolves on every call). Other names go through the system resolver.
 #[derive(Debug, Default)]
 struct LoopbackAwareResolver(DefaultResolver);
 
@@ -358,14 +359,21 @@ impl Resolver for LoopbackAwareResolver {
             .unwrap_or("")
             .trim_end_matches('.')
             .to_ascii_lowercase();
-        if host != "localhost" && !host.ends_with(".localhost") {
-            return self.0.resolve(uri, config, timeout);
-        }
         let https = uri.scheme_str() == Some("https");
         let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
         let mut addresses = self.empty();
-        addresses.push(SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
-        addresses.push(SocketAddr::from((Ipv6Addr::LOCALHOST, port)));
+        if let Ok(ip) = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+        {
+            addresses.push(SocketAddr::new(ip, port));
+        } else if host == "localhost" || host.ends_with(".localhost") {
+            addresses.push(SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
+            addresses.push(SocketAddr::from((Ipv6Addr::LOCALHOST, port)));
+        } else {
+            return self.0.resolve(uri, config, timeout);
+        }
         Ok(addresses)
     }
 }
@@ -883,6 +891,19 @@ mod tests {
                 found,
                 [format!("127.0.0.1:{port}"), format!("[::1]:{port}")],
                 "{url}"
+            );
+        }
+        for (url, address) in [
+            ("http://10.1.2.3:8001/api/v1", "10.1.2.3:8001"),
+            ("http://[fd00::1]/api", "[fd00::1]:80"),
+        ] {
+            let found = resolver
+                .resolve(&url.parse().unwrap(), &config, NextTimeout::default())
+                .unwrap();
+            assert_eq!(
+                found.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+                [address],
+                "an IP address as it is"
             );
         }
     }
