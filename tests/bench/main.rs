@@ -677,7 +677,9 @@ impl Report {
     fn footprint(&mut self, settings: &Settings, memory: &Memory, ready: &[Duration]) {
         self.line("| measure | value |");
         self.line("| --- | ---: |");
-        for bin in [&settings.bin, &settings.static_bin] {
+        let mut bins = vec![&settings.bin, &settings.static_bin];
+        bins.dedup();
+        for bin in bins {
             if let Ok(meta) = std::fs::metadata(bin) {
                 self.line(&format!(
                     "| binary size, `{}` | {} ({} bytes) |",
