@@ -285,14 +285,8 @@ fn ingestion(
     fake: &FakeAirbyte,
     extra: Value,
 ) -> (String, String, support::Answer) {
-    let source = service.post("/datasource", MYSQL_SOURCE).json()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let sink = service.post("/sink", S3_SINK).json()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let source = service.create("/datasource", MYSQL_SOURCE);
+    let sink = service.create("/sink", S3_SINK);
     fake.clear_requests();
     let mut body = json!({"sourceId": source, "sinkId": sink});
     body.as_object_mut()

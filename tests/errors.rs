@@ -518,14 +518,8 @@ fn airbyte_faults_on_the_other_calls_map_the_same_way() {
             ("AIRBYTE_CLIENT_SECRET", "s"),
         ],
     );
-    let source = service.post("/datasource", MYSQL_SOURCE).json()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let sink = service.post("/sink", S3_SINK).json()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let source = service.create("/datasource", MYSQL_SOURCE);
+    let sink = service.create("/sink", S3_SINK);
     let ingestion = service
         .post(
             "/ingestion",
@@ -598,14 +592,8 @@ fn airbyte_faults_on_the_other_calls_map_the_same_way() {
     ] {
         for (fault, status) in &faults {
             let id = match kind {
-                "/datasource" => service.post(kind, MYSQL_SOURCE).json()["id"]
-                    .as_str()
-                    .unwrap()
-                    .to_string(),
-                "/sink" => service.post(kind, S3_SINK).json()["id"]
-                    .as_str()
-                    .unwrap()
-                    .to_string(),
+                "/datasource" => service.create(kind, MYSQL_SOURCE),
+                "/sink" => service.create(kind, S3_SINK),
                 _ => service
                     .post(
                         kind,

@@ -241,19 +241,10 @@ fn an_ingestion_can_be_read_and_deleted() {
     let fake = FakeAirbyte::start();
     fake.set_last_job_status("succeeded");
     let service = Service::start(&fake, &[]);
-    let source = service.post("/datasource", MYSQL_SOURCE).json()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let sink = service.post("/sink", S3_SINK).json()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let source = service.create("/datasource", MYSQL_SOURCE);
+    let sink = service.create("/sink", S3_SINK);
     let body = json!({"sourceId": source, "sinkId": sink, "streams": ["orders"], "name": "nightly", "schedule": "0 0 2 * * ?"});
-    let id = service.post("/ingestion", &body.to_string()).json()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = service.create("/ingestion", &body.to_string());
 
     let read = service.get(&format!("/ingestion/{id}"));
 
@@ -292,12 +283,7 @@ fn lists_follow_airbyte_s_pagination_to_the_end() {
     let mut created = Vec::new();
     for i in 0..230 {
         let body = MYSQL_SOURCE.replace("mysql_source", &format!("source-{i}"));
-        created.push(
-            service.post("/datasource", &body).json()["id"]
-                .as_str()
-                .unwrap()
-                .to_string(),
-        );
+        created.push(service.create("/datasource", &body));
     }
     assert_eq!(service.post("/sink", S3_SINK).status, 201);
     fake.clear_requests();

@@ -129,6 +129,13 @@ impl Service {
         )
     }
 
+    /// POSTs a create and returns the new resource's id, asserting a 201.
+    pub fn create(&self, path: &str, body: &str) -> String {
+        let answer = self.post(path, body);
+        assert_eq!(answer.status, 201, "POST {path}: {}", answer.text);
+        answer.json()["id"].as_str().expect("an id").to_string()
+    }
+
     pub fn get(&self, path: &str) -> Answer {
         self.request("GET", path, None, &[])
     }
