@@ -131,16 +131,17 @@ pub fn delete(app: &App, kind: Kind, id: &str) -> Result<Reply, ApiError> {
 pub fn list(app: &App, kind: Kind) -> Result<Reply, ApiError> {
     let workspace = app.directory.workspace(&app.airbyte)?;
     let actors = app.airbyte.list_actors(kind, workspace)?;
+    // Without the definitions, the types are the definition ids: the list is still worth answering.
     let definitions = app
         .directory
         .definitions(&app.airbyte, kind, workspace)
-        .unwrap_or_default();
+        .ok();
     let items: Vec<Value> = actors
         .iter()
         .map(|actor| {
             let repository = definitions
-                .iter()
-                .find(|d| d.id == actor.definition_id)
+                .as_ref()
+                .and_then(|c| c.get(actor.definition_id))
                 .map(|d| d.docker_repository.as_str());
             json!({
                 "id": actor.id,

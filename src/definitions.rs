@@ -2,8 +2,11 @@
 //! cache so that a create with warm caches costs exactly one Airbyte call.
 //!
 //! Each cached item sits behind its own mutex that is held while it is fetched: concurrent requests
-//! with a cold cache wait for one fetch instead of each making their own.
+//! with a cold cache wait for one fetch instead of each making their own. A cached definition list
+//! is indexed by every name a client may use, so that finding a type costs the same with 6000
+//! definitions as with 60.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -27,8 +30,63 @@ pub struct Directory {
     configured_workspace: Option<Uuid>,
     ttl: Duration,
     workspace: Slot<Uuid>,
-    sources: Slot<Arc<[Definition]>>,
-    destinations: Slot<Arc<[Definition]>>,
+    sources: Slot<Arc<Catalogue>>,
+    destinations: Slot<Arc<Catalogue>>,
+}
+
+/// One kind's definitions, as Airbyte listed them, and where to find each by the names a client
+/// may use (all but the id in ASCII lower case). Where names repeat, the first definition wins.
+pub struct Catalogue {
+    definitions: Vec<Definition>,
+    by_id: HashMap<Uuid, usize>,
+    /// The connector name (`mysql`) and the full docker repository.
+    by_repository: HashMap<String, usize>,
+    /// The display name (`MySQL`), which is matched only when no repository matches.
+    by_name: HashMap<String, usize>,
+}
+
+impl Catalogue {
+    /// The definition with this id.
+    pub fn get(&self, id: Uuid) -> Option<&Definition> {
+        self.by_id.get(&id).map(|&i| &self.definitions[i])
+    }
+
+    pub fn new(definitions: Vec<Definition>, kind: Kind) -> Catalogue {
+        let (mut by_id, mut by_repository, mut by_name) =
+            (HashMap::new(), HashMap::new(), HashMap::new());
+        for (i, d) in definitions.iter().enumerate() {
+            by_id.entry(d.id).or_insert(i);
+            by_repository
+                .entry(slug(d, kind).to_ascii_lowercase())
+                .or_insert(i);
+            by_repository
+                .entry(d.docker_repository.to_ascii_lowercase())
+                .or_insert(i);
+            by_name.entry(d.name.to_ascii_lowercase()).or_insert(i);
+        }
+        Catalogue {
+            definitions,
+            by_id,
+            by_repository,
+            by_name,
+        }
+    }
+
+    /// The definition `type_name` names: an id, a connector name, a docker repository or a
+    /// display name; case-insensitive, surrounding spaces ignored.
+    fn find(&self, type_name: &str) -> Option<&Definition> {
+        let wanted = type_name.trim();
+        let index = match Uuid::parse_str(wanted) {
+            Ok(id) => self.by_id.get(&id),
+            Err(_) => {
+                let wanted = wanted.to_ascii_lowercase();
+                self.by_repository
+                    .get(&wanted)
+                    .or_else(|| self.by_name.get(&wanted))
+            }
+        };
+        index.map(|&i| &self.definitions[i])
+    }
 }
 
 impl Directory {
@@ -78,18 +136,18 @@ impl Directory {
         workspace: Uuid,
         type_name: &str,
     ) -> Result<Definition, ApiError> {
-        let (definitions, fresh) = self.fetch(client, kind, workspace, false)?;
-        if let Some(found) = find(&definitions, kind, type_name) {
+        let (catalogue, fresh) = self.fetch(client, kind, workspace, false)?;
+        if let Some(found) = catalogue.find(type_name) {
             return Ok(found.clone());
         }
-        let definitions = if fresh {
-            definitions
+        let catalogue = if fresh {
+            catalogue
         } else {
             self.fetch(client, kind, workspace, true)?.0
         };
-        match find(&definitions, kind, type_name) {
+        match catalogue.find(type_name) {
             Some(found) => Ok(found.clone()),
-            None => Err(unknown_type(&definitions, kind, type_name)),
+            None => Err(unknown_type(&catalogue.definitions, kind, type_name)),
         }
     }
 
@@ -99,7 +157,7 @@ impl Directory {
         client: &Client,
         kind: Kind,
         workspace: Uuid,
-    ) -> Result<Arc<[Definition]>, ApiError> {
+    ) -> Result<Arc<Catalogue>, ApiError> {
         Ok(self.fetch(client, kind, workspace, false)?.0)
     }
 
@@ -110,7 +168,7 @@ impl Directory {
         kind: Kind,
         workspace: Uuid,
         refresh: bool,
-    ) -> Result<(Arc<[Definition]>, bool), ApiError> {
+    ) -> Result<(Arc<Catalogue>, bool), ApiError> {
         let mut slot = lock(match kind {
             Kind::Source => &self.sources,
             Kind::Destination => &self.destinations,
@@ -121,7 +179,10 @@ impl Directory {
         {
             return Ok((cached.value.clone(), false));
         }
-        let list: Arc<[Definition]> = client.list_definitions(kind, workspace)?.into();
+        let list = Arc::new(Catalogue::new(
+            client.list_definitions(kind, workspace)?,
+            kind,
+        ));
         *slot = Some(Cached {
             value: list.clone(),
             fetched: Instant::now(),
@@ -144,24 +205,6 @@ fn slug(definition: &Definition, kind: Kind) -> &str {
         }
         _ => repo,
     }
-}
-
-fn find<'a>(definitions: &'a [Definition], kind: Kind, type_name: &str) -> Option<&'a Definition> {
-    let wanted = type_name.trim();
-    if let Ok(id) = Uuid::parse_str(wanted) {
-        return definitions.iter().find(|d| d.id == id);
-    }
-    definitions
-        .iter()
-        .find(|d| {
-            slug(d, kind).eq_ignore_ascii_case(wanted)
-                || d.docker_repository.eq_ignore_ascii_case(wanted)
-        })
-        .or_else(|| {
-            definitions
-                .iter()
-                .find(|d| d.name.eq_ignore_ascii_case(wanted))
-        })
 }
 
 fn unknown_type(definitions: &[Definition], kind: Kind, type_name: &str) -> ApiError {
@@ -239,8 +282,8 @@ mod tests {
 
     #[test]
     fn finds_by_slug_repository_name_and_id() {
-        let s = sources();
-        let id = |t: &str| find(&s, Kind::Source, t).map(|d| d.id.as_u128());
+        let s = Catalogue::new(sources(), Kind::Source);
+        let id = |t: &str| s.find(t).map(|d| d.id.as_u128());
         assert_eq!(id("mysql"), Some(1));
         assert_eq!(id("MySQL"), Some(1));
         assert_eq!(id(" POSTGRES "), Some(2));
@@ -251,6 +294,25 @@ mod tests {
         assert_eq!(id(&Uuid::from_u128(2).to_string()), Some(2));
         assert_eq!(id(&Uuid::from_u128(9).to_string()), None);
         assert_eq!(id("oracle"), None);
+    }
+
+    #[test]
+    fn repository_names_win_over_display_names_and_the_first_of_equals_wins() {
+        let s = Catalogue::new(
+            vec![
+                def(1, "postgres", "acme/source-pg"),
+                def(2, "Postgres", "airbyte/source-postgres"),
+                def(3, "Other", "airbyte/source-postgres"),
+                def(4, "Acme PG", "acme/source-pg"),
+            ],
+            Kind::Source,
+        );
+        let id = |t: &str| s.find(t).map(|d| d.id.as_u128());
+        assert_eq!(id("postgres"), Some(2), "the connector name comes first");
+        assert_eq!(id("airbyte/source-postgres"), Some(2));
+        assert_eq!(id("acme/source-pg"), Some(1));
+        assert_eq!(id("acme pg"), Some(4));
+        assert_eq!(id("other"), Some(3));
     }
 
     #[test]
@@ -284,7 +346,9 @@ mod tests {
             "unknown source type 'mysql'; closest known types: 'oracle'"
         );
         assert_eq!(
-            find(&defs, Kind::Source, "empty").map(|d| d.id),
+            Catalogue::new(defs.clone(), Kind::Source)
+                .find("empty")
+                .map(|d| d.id),
             Some(Uuid::from_u128(1))
         );
     }
