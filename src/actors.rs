@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use log::warn;
 use uuid::Uuid;
 
-use crate::airbyte::{self, Actor, Kind};
+use crate::airbyte::{Actor, Kind};
 use crate::error::ApiError;
 use crate::http::Reply;
 use crate::input;
@@ -113,7 +113,7 @@ pub fn get(app: &App, kind: Kind, id: &str) -> Result<Reply, ApiError> {
     let actor = app
         .airbyte
         .get_actor(kind, id)
-        .map_err(|e| not_found(e, kind, id))?;
+        .map_err(|e| ApiError::for_id(e, kind.noun(), &id))?;
     let repository = repository_of(app, kind, actor.definition_id);
     Ok(Reply::json(200, &answer(kind, &actor, &repository)))
 }
@@ -123,7 +123,7 @@ pub fn delete(app: &App, kind: Kind, id: &str) -> Result<Reply, ApiError> {
     let id = input::path_id(id)?;
     app.airbyte
         .delete_actor(kind, id)
-        .map_err(|e| not_found(e, kind, id))?;
+        .map_err(|e| ApiError::for_id(e, kind.noun(), &id))?;
     Ok(Reply::no_content())
 }
 
@@ -188,16 +188,6 @@ fn repository_of(app: &App, kind: Kind, definition_id: Uuid) -> String {
         })
         .map(|d| d.docker_repository)
         .unwrap_or_default()
-}
-
-/// A 404 from Airbyte for a client-given id is a 404 for the client.
-fn not_found(e: airbyte::Error, kind: Kind, id: Uuid) -> ApiError {
-    match e {
-        airbyte::Error::Status { status: 404, .. } => {
-            ApiError::unknown_id(kind.noun(), &id.to_string())
-        }
-        other => other.into(),
-    }
 }
 
 /// Whether a configuration key names a secret. Airbyte masks the fields its connector specs mark

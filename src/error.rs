@@ -79,6 +79,15 @@ impl ApiError {
         )
     }
 
+    /// An Airbyte failure on a call about an id the client gave (`what` names it: `source`,
+    /// `connection (ingestion)`): Airbyte's 404 is the client's 404; anything else maps as usual.
+    pub fn for_id(err: airbyte::Error, what: &str, id: &uuid::Uuid) -> Self {
+        match err {
+            airbyte::Error::Status { status: 404, .. } => Self::unknown_id(what, &id.to_string()),
+            other => other.into(),
+        }
+    }
+
     /// 405: the path exists but not for this method.
     pub fn method_not_allowed(method: &str, path: &str, allow: &'static str) -> Self {
         let mut e = Self::new(

@@ -10,7 +10,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::airbyte::{self, NewConnection};
+use crate::airbyte::NewConnection;
 use crate::error::ApiError;
 use crate::http::Reply;
 use crate::input;
@@ -88,12 +88,7 @@ pub fn create(app: &App, body: &[u8]) -> Result<Reply, ApiError> {
     let discovery = app
         .airbyte
         .discover_schema(source_id)
-        .map_err(|e| match e {
-            airbyte::Error::Status { status: 404, .. } => {
-                ApiError::unknown_id("source", &source_id.to_string())
-            }
-            other => other.into(),
-        })?;
+        .map_err(|e| ApiError::for_id(e, "source", &source_id))?;
     let (streams, selected) = select_streams(discovery.streams, wanted.as_deref())?;
 
     let new = NewConnection {
@@ -104,12 +99,10 @@ pub fn create(app: &App, body: &[u8]) -> Result<Reply, ApiError> {
         streams,
         source_catalog_id: discovery.catalog_id,
     };
-    let connection_id = app.airbyte.create_connection(&new).map_err(|e| match e {
-        airbyte::Error::Status { status: 404, .. } => {
-            ApiError::unknown_id("destination (sink)", &sink_id.to_string())
-        }
-        other => other.into(),
-    })?;
+    let connection_id = app
+        .airbyte
+        .create_connection(&new)
+        .map_err(|e| ApiError::for_id(e, "destination (sink)", &sink_id))?;
 
     let now = OffsetDateTime::now_utc();
     let format = |t: Option<OffsetDateTime>| {
@@ -137,7 +130,7 @@ pub fn get(app: &App, id: &str) -> Result<Reply, ApiError> {
     let connection = app
         .airbyte
         .get_connection(id)
-        .map_err(|e| not_found(e, id))?;
+        .map_err(|e| ApiError::for_id(e, "connection (ingestion)", &id))?;
     let latest = match app.airbyte.last_sync_status(id) {
         Ok(status) => status,
         Err(e) => {
@@ -177,17 +170,8 @@ pub fn delete(app: &App, id: &str) -> Result<Reply, ApiError> {
     let id = input::path_id(id)?;
     app.airbyte
         .delete_connection(id)
-        .map_err(|e| not_found(e, id))?;
+        .map_err(|e| ApiError::for_id(e, "connection (ingestion)", &id))?;
     Ok(Reply::no_content())
-}
-
-fn not_found(e: airbyte::Error, id: Uuid) -> ApiError {
-    match e {
-        airbyte::Error::Status { status: 404, .. } => {
-            ApiError::unknown_id("connection (ingestion)", &id.to_string())
-        }
-        other => other.into(),
-    }
 }
 
 /// The stream's name, as the client names it: `name`, or `namespace.name` as an alternative.
