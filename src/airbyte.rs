@@ -632,23 +632,43 @@ impl Client {
         body: Option<&[u8]>,
         timeout: Duration,
     ) -> Result<T, Error> {
-        let started = Instant::now();
-        let result = self
-            .authenticated(method, call, body, timeout, None)
+        self.observed(call, || self.renewing(method, call, body, timeout))
+    }
+
+    /// Sends with the current credentials; a 401 to a token from client credentials is retried once
+    /// with a new token, and refused credentials become [`Error::CredentialsRefused`].
+    fn renewing<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        call: &'static str,
+        body: Option<&[u8]>,
+        timeout: Duration,
+    ) -> Result<T, Error> {
+        self.authenticated(method, call, body, timeout, None)
             .and_then(|(answer, sent)| match answer {
                 Err(Error::Status { status: 401, .. }) if self.credentials.renewable() => self
                     .authenticated(method, call, body, timeout, sent.as_ref())
                     .and_then(|(answer, _)| answer),
                 answer => answer,
-            });
-        let result = result.map_err(|e| match e {
-            Error::Status {
-                call,
-                status: status @ (401 | 403),
-                ..
-            } => Error::CredentialsRefused { call, status },
-            other => other,
-        });
+            })
+            .map_err(|e| match e {
+                Error::Status {
+                    call,
+                    status: status @ (401 | 403),
+                    ..
+                } => Error::CredentialsRefused { call, status },
+                other => other,
+            })
+    }
+
+    /// Runs one call and records its outcome and latency in the metrics.
+    fn observed<T>(
+        &self,
+        call: &'static str,
+        run: impl FnOnce() -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let started = Instant::now();
+        let result = run();
         self.metrics
             .observe_airbyte(call, outcome(&result), started.elapsed());
         result
@@ -677,22 +697,20 @@ impl Client {
     /// `POST /applications/token`: exchanges the client id and secret for an access token.
     fn fetch_token(&self, request: TokenRequest<'_>) -> Result<String, Error> {
         let call = "applications/token";
-        let started = Instant::now();
         let body =
             json!({ "client_id": request.client_id, "client_secret": request.client_secret });
         let bytes = serde_json::to_vec(&body).expect("request bodies always serialize");
-        let result = self
-            .send::<AccessToken>(Method::Post, call, Some(&bytes), self.timeout, None)
-            .map_err(|e| match e {
-                Error::Status {
-                    status: s @ 400..=499,
-                    ..
-                } => Error::CredentialsRefused { call, status: s },
-                other => other,
-            });
-        self.metrics
-            .observe_airbyte(call, outcome(&result), started.elapsed());
-        Ok(result?.access_token)
+        let token = self.observed(call, || {
+            self.send::<AccessToken>(Method::Post, call, Some(&bytes), self.timeout, None)
+                .map_err(|e| match e {
+                    Error::Status {
+                        status: s @ 400..=499,
+                        ..
+                    } => Error::CredentialsRefused { call, status: s },
+                    other => other,
+                })
+        })?;
+        Ok(token.access_token)
     }
 
     /// One HTTP exchange: the request sent, the answer read as `T`.
