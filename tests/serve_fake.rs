@@ -1,7 +1,8 @@
 //! `cargo test --test serve_fake`: runs the fake Airbyte on its own until killed, for tools that
 //! drive the service from outside Rust (contract and property tests, benchmarks). Prints
 //! `fake Airbyte at http://127.0.0.1:PORT/api/v1` once it accepts connections. `FAKE_AIRBYTE_PORT`
-//! picks the port (default: a free one).
+//! picks the port (default: a free one). `FAKE_AIRBYTE_LOAD=1` sets it up as `make bench` does for
+//! long runs under load: nothing recorded, and at most 1000 created sources and destinations kept.
 //!
 //! It starts with the source and the destination of the README's `/ingestion` example (which is
 //! also the example in `src/openapi.json`), so that example connects without creating them first.
@@ -10,6 +11,7 @@ mod support;
 
 use std::io::Write;
 
+use support::fake_airbyte::Options;
 use support::FakeAirbyte;
 
 /// The ids in the README's and the OpenAPI document's `/ingestion` example.
@@ -21,7 +23,15 @@ fn main() {
         .ok()
         .and_then(|p| p.parse().ok())
         .unwrap_or(0);
-    let fake = FakeAirbyte::start_on(port);
+    let fake = if std::env::var_os("FAKE_AIRBYTE_LOAD").is_some_and(|v| v == "1") {
+        FakeAirbyte::start_with(Options {
+            port,
+            record: false,
+            max_stored_actors: 1000,
+        })
+    } else {
+        FakeAirbyte::start_on(port)
+    };
     fake.seed_source_with_id(EXAMPLE_SOURCE_ID);
     fake.seed_destination_with_id(EXAMPLE_SINK_ID);
     println!("fake Airbyte at {}", fake.base_url());
