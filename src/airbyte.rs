@@ -10,7 +10,6 @@
 
 use std::fmt;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,14 +17,12 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
-use ureq::http::Uri;
-use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
-use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 use uuid::Uuid;
 
 use crate::auth::{Credentials, TokenRequest};
 use crate::config::{Config, Secret};
 use crate::metrics::Metrics;
+use crate::transport;
 
 /// The default organization of a self-managed Airbyte install (used to list workspaces on
 /// Airbyte 1.7 and later).
@@ -340,44 +337,6 @@ pub struct NewConnection {
     pub source_catalog_id: Option<Uuid>,
 }
 
-/// Resolves `localhost` and `*.localhost` to loopback without asking the system (RFC 6761), so the
-/// default `AIRBYTE_BASE_URL` works in a `scratch` container, which has no `/etc/hosts`, and takes
-/// an IP address as it is (ureq's resolver starts a thread per call for it when a timeout is set,
-/// and it resolves on every call). Other names go through the system resolver.
-#[derive(Debug, Default)]
-struct LoopbackAwareResolver(DefaultResolver);
-
-impl Resolver for LoopbackAwareResolver {
-    fn resolve(
-        &self,
-        uri: &Uri,
-        config: &ureq::config::Config,
-        timeout: NextTimeout,
-    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
-        let host = uri
-            .host()
-            .unwrap_or("")
-            .trim_end_matches('.')
-            .to_ascii_lowercase();
-        let https = uri.scheme_str() == Some("https");
-        let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-        let mut addresses = self.empty();
-        if let Ok(ip) = host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<IpAddr>()
-        {
-            addresses.push(SocketAddr::new(ip, port));
-        } else if host == "localhost" || host.ends_with(".localhost") {
-            addresses.push(SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
-            addresses.push(SocketAddr::from((Ipv6Addr::LOCALHOST, port)));
-        } else {
-            return self.0.resolve(uri, config, timeout);
-        }
-        Ok(addresses)
-    }
-}
-
 /// A blocking client for one Airbyte install.
 pub struct Client {
     agent: ureq::Agent,
@@ -406,11 +365,7 @@ impl Client {
             .max_idle_connections_per_host(config.workers)
             .user_agent(concat!("airbyte-wrapper/", env!("CARGO_PKG_VERSION")))
             .build();
-        let agent = ureq::Agent::with_parts(
-            agent_config,
-            DefaultConnector::new(),
-            LoopbackAwareResolver::default(),
-        );
+        let agent = transport::agent(agent_config);
         Client {
             agent,
             base_url: config.airbyte_base_url.trim_end_matches('/').to_string(),
@@ -890,40 +845,6 @@ mod tests {
         )
         .unwrap();
         assert_eq!(d.definitions[0].name, "S3");
-    }
-
-    #[test]
-    fn localhost_resolves_to_loopback_without_the_system() {
-        let resolver = LoopbackAwareResolver::default();
-        let config = ureq::config::Config::default();
-        for (url, port) in [
-            ("http://localhost:8000/api", 8000),
-            ("https://LOCALHOST./x", 443),
-            ("http://airbyte.localhost/", 80),
-        ] {
-            let uri: Uri = url.parse().unwrap();
-            let timeout = NextTimeout::default();
-            let found = resolver.resolve(&uri, &config, timeout).unwrap();
-            let found: Vec<String> = found.iter().map(|a| a.to_string()).collect();
-            assert_eq!(
-                found,
-                [format!("127.0.0.1:{port}"), format!("[::1]:{port}")],
-                "{url}"
-            );
-        }
-        for (url, address) in [
-            ("http://10.1.2.3:8001/api/v1", "10.1.2.3:8001"),
-            ("http://[fd00::1]/api", "[fd00::1]:80"),
-        ] {
-            let found = resolver
-                .resolve(&url.parse().unwrap(), &config, NextTimeout::default())
-                .unwrap();
-            assert_eq!(
-                found.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
-                [address],
-                "an IP address as it is"
-            );
-        }
     }
 
     #[test]

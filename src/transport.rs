@@ -1,0 +1,328 @@
+//! How the Airbyte client reaches Airbyte: ureq's own connectors (plain TCP and rustls), with a
+//! resolver and one connection wrapper of ours, each for a cost or a failure found in ureq's
+//! defaults.
+//!
+//! - [`LoopbackAwareResolver`]: `localhost` without `/etc/hosts` (a scratch container has none),
+//!   and an IP address without a lookup.
+//! - [`Coalesced`]: ureq sends a request's head and its body in two writes, so Airbyte's server is
+//!   woken twice for one request and reads it in two pieces; here they leave in one write.
+//!   (`make bench` measured the difference: see the README's "Performance".)
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use ureq::http::Uri;
+use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
+use ureq::unversioned::transport::{
+    Buffers, ConnectionDetails, Connector, DefaultConnector, NextTimeout, Transport,
+};
+
+/// An agent with `config` that resolves and connects as described above.
+pub fn agent(config: ureq::config::Config) -> ureq::Agent {
+    ureq::Agent::with_parts(
+        config,
+        DefaultConnector::new().chain(Coalesce),
+        LoopbackAwareResolver::default(),
+    )
+}
+
+/// Resolves `localhost` and `*.localhost` to loopback without asking the system (RFC 6761), so the
+/// default `AIRBYTE_BASE_URL` works in a `scratch` container, which has no `/etc/hosts`, and takes
+/// an IP address as it is (ureq's resolver starts a thread per call for it when a timeout is set,
+/// and it resolves on every call). Other names go through the system resolver.
+#[derive(Debug, Default)]
+struct LoopbackAwareResolver(DefaultResolver);
+
+impl Resolver for LoopbackAwareResolver {
+    fn resolve(
+        &self,
+        uri: &Uri,
+        config: &ureq::config::Config,
+        timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        let host = uri
+            .host()
+            .unwrap_or("")
+            .trim_end_matches('.')
+            .to_ascii_lowercase();
+        let https = uri.scheme_str() == Some("https");
+        let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+        let mut addresses = self.empty();
+        if let Ok(ip) = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+        {
+            addresses.push(SocketAddr::new(ip, port));
+        } else if host == "localhost" || host.ends_with(".localhost") {
+            addresses.push(SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
+            addresses.push(SocketAddr::from((Ipv6Addr::LOCALHOST, port)));
+        } else {
+            return self.0.resolve(uri, config, timeout);
+        }
+        Ok(addresses)
+    }
+}
+
+/// Wraps every connection ureq makes (plain or TLS) in [`Coalesced`].
+#[derive(Debug)]
+struct Coalesce;
+
+impl Connector<Box<dyn Transport>> for Coalesce {
+    type Out = Coalesced;
+
+    fn connect(
+        &self,
+        _: &ConnectionDetails,
+        chained: Option<Box<dyn Transport>>,
+    ) -> Result<Option<Coalesced>, ureq::Error> {
+        Ok(chained.map(|inner| Coalesced {
+            inner,
+            pending: Vec::new(),
+        }))
+    }
+}
+
+/// Output held back at most before it is sent anyway: a request larger than this (a big connector
+/// configuration or stream catalog) leaves in pieces of about this size.
+const HOLD_AT_MOST: usize = 64 * 1024;
+
+/// A connection that holds back what ureq hands it to send until ureq waits for the answer (or
+/// [`HOLD_AT_MOST`] is reached), so that a request's head and body leave in one write. Input passes
+/// straight through.
+#[derive(Debug)]
+struct Coalesced {
+    inner: Box<dyn Transport>,
+    /// Output ureq has handed over that is not sent yet.
+    pending: Vec<u8>,
+}
+
+impl Coalesced {
+    /// Sends what is held back, through the inner connection's output buffer.
+    fn flush(&mut self, timeout: NextTimeout) -> Result<(), ureq::Error> {
+        let mut sent = 0;
+        while sent < self.pending.len() {
+            let output = self.inner.buffers().output();
+            let n = output.len().min(self.pending.len() - sent);
+            output[..n].copy_from_slice(&self.pending[sent..sent + n]);
+            self.inner.transmit_output(n, timeout)?;
+            sent += n;
+        }
+        self.pending.clear();
+        Ok(())
+    }
+}
+
+impl Transport for Coalesced {
+    fn buffers(&mut self) -> &mut dyn Buffers {
+        self.inner.buffers()
+    }
+
+    fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
+        let output = &self.inner.buffers().output()[..amount];
+        self.pending.extend_from_slice(output);
+        if self.pending.len() >= HOLD_AT_MOST {
+            self.flush(timeout)?;
+        }
+        Ok(())
+    }
+
+    fn maybe_await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
+        self.flush(timeout)?;
+        self.inner.maybe_await_input(timeout)
+    }
+
+    fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
+        self.flush(timeout)?;
+        self.inner.await_input(timeout)
+    }
+
+    /// A connection with output still held back was given up half-way through a request: it must
+    /// not be used again.
+    fn is_open(&mut self) -> bool {
+        self.pending.is_empty() && self.inner.is_open()
+    }
+
+    fn is_tls(&self) -> bool {
+        self.inner.is_tls()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+    use std::sync::{Arc, Mutex};
+    use ureq::unversioned::transport::LazyBuffers;
+
+    #[test]
+    fn localhost_resolves_to_loopback_without_the_system() {
+        let resolver = LoopbackAwareResolver::default();
+        let config = ureq::config::Config::default();
+        for (url, port) in [
+            ("http://localhost:8000/api", 8000),
+            ("https://LOCALHOST./x", 443),
+            ("http://airbyte.localhost/", 80),
+        ] {
+            let uri: Uri = url.parse().unwrap();
+            let timeout = NextTimeout::default();
+            let found = resolver.resolve(&uri, &config, timeout).unwrap();
+            let found: Vec<String> = found.iter().map(|a| a.to_string()).collect();
+            assert_eq!(
+                found,
+                [format!("127.0.0.1:{port}"), format!("[::1]:{port}")],
+                "{url}"
+            );
+        }
+        for (url, address) in [
+            ("http://10.1.2.3:8001/api/v1", "10.1.2.3:8001"),
+            ("http://[fd00::1]/api", "[fd00::1]:80"),
+        ] {
+            let found = resolver
+                .resolve(&url.parse().unwrap(), &config, NextTimeout::default())
+                .unwrap();
+            assert_eq!(
+                found.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+                [address],
+                "an IP address as it is"
+            );
+        }
+    }
+
+    /// A server that reads one request whole, answers it, and returns the request's body.
+    fn answer_one_request() -> (u16, std::thread::JoinHandle<Vec<u8>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut got = Vec::new();
+            loop {
+                let text = String::from_utf8_lossy(&got);
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let length: usize = text[..end]
+                        .lines()
+                        .find_map(|l| {
+                            let (name, value) = l.split_once(':')?;
+                            name.eq_ignore_ascii_case("content-length")
+                                .then(|| value.trim().parse().ok())?
+                        })
+                        .unwrap_or(0);
+                    if got.len() >= end + 4 + length {
+                        conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                            .unwrap();
+                        return got.split_off(end + 4);
+                    }
+                }
+                let mut buf = vec![0; 64 * 1024];
+                let n = conn.read(&mut buf).unwrap();
+                assert!(n > 0, "closed early");
+                got.extend_from_slice(&buf[..n]);
+            }
+        });
+        (port, server)
+    }
+
+    /// A connection that records what it is asked to send, one entry per write.
+    #[derive(Debug)]
+    struct Recording {
+        buffers: LazyBuffers,
+        writes: Arc<Mutex<Vec<Vec<u8>>>>,
+    }
+
+    impl Transport for Recording {
+        fn buffers(&mut self) -> &mut dyn Buffers {
+            &mut self.buffers
+        }
+        fn transmit_output(&mut self, amount: usize, _: NextTimeout) -> Result<(), ureq::Error> {
+            let sent = self.buffers.output()[..amount].to_vec();
+            self.writes.lock().unwrap().push(sent);
+            Ok(())
+        }
+        fn await_input(&mut self, _: NextTimeout) -> Result<bool, ureq::Error> {
+            Ok(false)
+        }
+        fn is_open(&mut self) -> bool {
+            true
+        }
+    }
+
+    fn coalesced(output_size: usize) -> (Coalesced, Arc<Mutex<Vec<Vec<u8>>>>) {
+        let writes = Arc::new(Mutex::new(Vec::new()));
+        let inner = Recording {
+            buffers: LazyBuffers::new(1024, output_size),
+            writes: writes.clone(),
+        };
+        let connection = Coalesced {
+            inner: Box::new(inner),
+            pending: Vec::new(),
+        };
+        (connection, writes)
+    }
+
+    /// Hands `bytes` over the way ureq does: written into the output buffer, then transmitted.
+    fn hand_over(connection: &mut Coalesced, bytes: &[u8]) {
+        for piece in bytes.chunks(connection.buffers().output().len()) {
+            connection.buffers().output()[..piece.len()].copy_from_slice(piece);
+            connection
+                .transmit_output(piece.len(), NextTimeout::default())
+                .unwrap();
+        }
+    }
+
+    #[test]
+    fn a_request_s_head_and_body_leave_in_one_write_when_the_answer_is_awaited() {
+        let (mut connection, writes) = coalesced(128 * 1024);
+        hand_over(
+            &mut connection,
+            b"POST /api HTTP/1.1\r\ncontent-length: 2\r\n\r\n",
+        );
+        hand_over(&mut connection, b"{}");
+        assert!(writes.lock().unwrap().is_empty(), "held back");
+        assert!(
+            !connection.is_open(),
+            "not reusable half-way through a request"
+        );
+
+        connection.await_input(NextTimeout::default()).unwrap();
+        assert_eq!(
+            *writes.lock().unwrap(),
+            [b"POST /api HTTP/1.1\r\ncontent-length: 2\r\n\r\n{}".to_vec()]
+        );
+        assert!(connection.is_open());
+
+        hand_over(&mut connection, b"GET /health HTTP/1.1\r\n\r\n");
+        connection
+            .maybe_await_input(NextTimeout::default())
+            .unwrap();
+        assert_eq!(writes.lock().unwrap().len(), 2, "sent before waiting again");
+    }
+
+    #[test]
+    fn a_large_request_goes_out_in_pieces_the_buffer_holds() {
+        let (mut connection, writes) = coalesced(1000);
+        let request: Vec<u8> = (0..HOLD_AT_MOST + 2500).map(|i| i as u8).collect();
+        hand_over(&mut connection, &request);
+        let before_waiting: usize = writes.lock().unwrap().iter().map(Vec::len).sum();
+        assert!(before_waiting >= HOLD_AT_MOST, "{before_waiting}");
+
+        connection.await_input(NextTimeout::default()).unwrap();
+        let writes = writes.lock().unwrap();
+        assert!(writes.iter().all(|w| w.len() <= 1000));
+        assert_eq!(writes.concat(), request);
+    }
+
+    #[test]
+    fn through_ureq_a_large_body_arrives_whole() {
+        let body: String = (0..3 * HOLD_AT_MOST + 17)
+            .map(|i| char::from(b'a' + (i % 26) as u8))
+            .collect();
+        let (port, server) = answer_one_request();
+        let agent = agent(ureq::Agent::config_builder().build());
+        let mut answer = agent
+            .post(format!("http://127.0.0.1:{port}/api"))
+            .send(&body)
+            .unwrap();
+        assert_eq!(answer.body_mut().read_to_string().unwrap(), "ok");
+        assert_eq!(server.join().unwrap(), body.as_bytes());
+    }
+}
