@@ -248,3 +248,32 @@ fn connections_over_the_limit_are_refused_with_503() {
     assert!(status.starts_with("HTTP/1.1 503"), "{status}");
     drop(held);
 }
+
+#[test]
+fn header_lines_are_read_whole_however_they_arrive_and_up_to_the_limit() {
+    let fake = FakeAirbyte::start();
+    let service = Service::start(&fake, &[]);
+    // One byte per write: the request line, each header and the CRLFs between them arrive split
+    // at every possible place.
+    let mut conn = connect(&service);
+    conn.set_nodelay(true).unwrap();
+    let request =
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Split: a\nb\r\nConnection: close\r\n\r\n";
+    for byte in request.as_bytes() {
+        conn.write_all(std::slice::from_ref(byte)).unwrap();
+    }
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+
+    // A header line (without its CRLF) of up to 8191 bytes is read; one byte more is refused.
+    let with_line_of = |length: usize| {
+        let name = "X-Pad: ";
+        let line = format!("{name}{}", "p".repeat(length - name.len()));
+        format!("GET /healthz HTTP/1.1\r\nHost: x\r\n{line}\r\nConnection: close\r\n\r\n")
+    };
+    let status = exchange(&service, &with_line_of(8191), b"").unwrap();
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+    let status = exchange(&service, &with_line_of(8192), b"").unwrap();
+    assert!(status.starts_with("HTTP/1.1 431"), "{status}");
+}

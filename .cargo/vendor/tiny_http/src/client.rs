@@ -2,7 +2,7 @@ use ascii::AsciiString;
 
 use std::io::Error as IoError;
 use std::io::Result as IoResult;
-use std::io::{BufReader, BufWriter, ErrorKind, Read};
+use std::io::{BufRead, BufReader, BufWriter, ErrorKind, Read};
 
 use std::net::SocketAddr;
 use std::str::FromStr;
@@ -93,19 +93,25 @@ impl ClientConnection {
     /// Reads until `CRLF` is reached. The next read will start
     ///  at the first byte of the new line.
     fn read_next_line(&mut self) -> IoResult<AsciiString> {
+        // PATCH(airbyte-wrapper): scans what has arrived for the line's end instead of reading one
+        // byte per call (a tenth of a request's processor time); the limits are as before.
         let mut buf: Vec<u8> = Vec::new();
-        let mut prev_byte_was_cr = false;
 
         loop {
-            let byte = self.next_header_source.by_ref().bytes().next();
+            let available = self.next_header_source.fill_buf()?;
+            if available.is_empty() {
+                return Err(IoError::new(ErrorKind::ConnectionAborted, "Unexpected EOF"));
+            }
+            // A line holds at most MAX_LINE_BYTES before its final `\n`.
+            let room = (MAX_LINE_BYTES + 1).saturating_sub(buf.len());
+            let window = &available[..available.len().min(room)];
+            let newline = window.iter().position(|&b| b == b'\n');
+            let taken = newline.map_or(window.len(), |i| i + 1);
+            buf.extend_from_slice(&window[..taken]);
+            self.next_header_source.consume(taken);
 
-            let byte = match byte {
-                Some(b) => b?,
-                None => return Err(IoError::new(ErrorKind::ConnectionAborted, "Unexpected EOF")),
-            };
-
-            if byte == b'\n' && prev_byte_was_cr {
-                buf.pop(); // removing the '\r'
+            if buf.ends_with(b"\r\n") {
+                buf.truncate(buf.len() - 2); // removing the CRLF
                 // PATCH(airbyte-wrapper): RFC 9110 allows bytes above 0x7F (obs-text) in header
                 // values, and the original closed the connection without an answer on them. They
                 // become DEL, which reaches the service as a character no header it reads accepts,
@@ -116,13 +122,10 @@ impl ClientConnection {
                 return AsciiString::from_ascii(buf)
                     .map_err(|_| IoError::new(ErrorKind::InvalidInput, "Header is not in ASCII"));
             }
-
-            prev_byte_was_cr = byte == b'\r';
-
-            if buf.len() >= MAX_LINE_BYTES {
+            // (A `\n` without `\r` before it does not end the line: it stays in it, as before.)
+            if newline.is_none() && buf.len() > MAX_LINE_BYTES {
                 return Err(IoError::new(ErrorKind::InvalidData, "header line too long"));
             }
-            buf.push(byte);
         }
     }
 
