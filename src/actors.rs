@@ -4,7 +4,8 @@
 //! The client's `config` is passed to Airbyte byte for byte and never logged or returned; the
 //! answer carries the configuration as Airbyte stored it, with secrets masked.
 
-use serde::Deserialize;
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Serialize, Serializer};
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
@@ -154,15 +155,27 @@ pub fn list(app: &App, kind: Kind) -> Result<Reply, ApiError> {
 }
 
 /// The answer for one actor: `{id, name, type, workspaceId, definitionId, config}`.
-fn answer(kind: Kind, actor: &Actor, repository: &str) -> Value {
-    json!({
-        "id": actor.id,
-        "name": actor.name,
-        "type": connector_type(kind, repository, actor.definition_id),
-        "workspaceId": actor.workspace_id,
-        "definitionId": actor.definition_id,
-        "config": mask(actor.config.clone()),
-    })
+fn answer<'a>(kind: Kind, actor: &'a Actor, repository: &str) -> ActorAnswer<'a> {
+    ActorAnswer {
+        id: actor.id,
+        name: &actor.name,
+        type_name: connector_type(kind, repository, actor.definition_id),
+        workspace_id: actor.workspace_id,
+        definition_id: actor.definition_id,
+        config: Masked(&actor.config),
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ActorAnswer<'a> {
+    id: Uuid,
+    name: &'a str,
+    #[serde(rename = "type")]
+    type_name: String,
+    workspace_id: Uuid,
+    definition_id: Uuid,
+    config: Masked<'a>,
 }
 
 /// `mysql` for `airbyte/source-mysql`; the whole repository for other connectors; the
@@ -193,7 +206,6 @@ fn repository_of(app: &App, kind: Kind, definition_id: Uuid) -> String {
 /// Whether a configuration key names a secret. Airbyte masks the fields its connector specs mark
 /// secret; this catches the common names as well, in case an Airbyte does not.
 fn is_secret_key(key: &str) -> bool {
-    let key = key.to_ascii_lowercase();
     let named = [
         "password",
         "passwd",
@@ -204,28 +216,39 @@ fn is_secret_key(key: &str) -> bool {
         "apikey",
         "access_key",
     ];
-    named.iter().any(|s| key.contains(s)) || key == "key" || key.ends_with("_key")
+    let key = key.as_bytes();
+    let contains = |part: &str| {
+        key.windows(part.len())
+            .any(|w| w.eq_ignore_ascii_case(part.as_bytes()))
+    };
+    let ends_with = |part: &str| {
+        key.len() >= part.len()
+            && key[key.len() - part.len()..].eq_ignore_ascii_case(part.as_bytes())
+    };
+    named.into_iter().any(contains) || key.eq_ignore_ascii_case(b"key") || ends_with("_key")
 }
 
-/// Replaces every string or number under a secret-looking key with the mask.
-fn mask(value: Value) -> Value {
-    match value {
-        Value::Object(map) => Value::Object(
-            map.into_iter()
-                .map(|(k, v)| {
-                    let hidden =
-                        is_secret_key(&k) && matches!(v, Value::String(_) | Value::Number(_));
-                    let v = if hidden {
-                        Value::String(MASK.to_string())
+/// A configuration as it is written into an answer: every string or number under a
+/// secret-looking key replaced with the mask, at any depth.
+struct Masked<'a>(&'a Value);
+
+impl Serialize for Masked<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Value::Object(map) => {
+                let mut out = serializer.serialize_map(Some(map.len()))?;
+                for (key, value) in map {
+                    if is_secret_key(key) && matches!(value, Value::String(_) | Value::Number(_)) {
+                        out.serialize_entry(key, MASK)?;
                     } else {
-                        mask(v)
-                    };
-                    (k, v)
-                })
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.into_iter().map(mask).collect()),
-        other => other,
+                        out.serialize_entry(key, &Masked(value))?;
+                    }
+                }
+                out.end()
+            }
+            Value::Array(items) => serializer.collect_seq(items.iter().map(Masked)),
+            other => other.serialize(serializer),
+        }
     }
 }
 
@@ -259,19 +282,20 @@ mod tests {
 
     #[test]
     fn masks_secret_looking_keys_at_any_depth() {
-        let masked = mask(json!({
+        let masked = serde_json::to_value(Masked(&json!({
             "host": "db", "password": "hunter2",
             "credentials": {"secret_access_key": "abc", "auth_type": "key"},
             "tunnel": [{"ssh_private_key": "-----BEGIN", "ssh_key": "k", "tunnel_method": "SSH_KEY_AUTH"}],
-            "api_token": 12345
-        }));
+            "api_token": 12345, "Private_Key_Id": 7, "monkey": "not a secret"
+        })))
+        .unwrap();
         assert_eq!(
             masked,
             json!({
                 "host": "db", "password": MASK,
                 "credentials": {"secret_access_key": MASK, "auth_type": "key"},
                 "tunnel": [{"ssh_private_key": MASK, "ssh_key": MASK, "tunnel_method": "SSH_KEY_AUTH"}],
-                "api_token": MASK
+                "api_token": MASK, "Private_Key_Id": MASK, "monkey": "not a secret"
             })
         );
     }
