@@ -6,6 +6,9 @@ use serde::Serialize;
 
 use crate::error::ApiError;
 
+/// The most of a request body read at once when its length is not declared (chunked).
+const READ_CHUNK: usize = 16 * 1024;
+
 /// How much of a request body is read, and for how long.
 #[derive(Debug, Clone, Copy)]
 pub struct BodyLimits {
@@ -81,24 +84,33 @@ impl<'a> Incoming<'a> {
             return Err(ApiError::too_large(limit));
         }
         let deadline = Instant::now() + self.limits.timeout;
-        let mut body = Vec::with_capacity(declared.unwrap_or(0));
-        let mut chunk = [0u8; 16 * 1024];
+        let mut body = Vec::new();
         let reader = self.inner.as_reader();
         loop {
-            let n = match reader.read(&mut chunk) {
-                Ok(0) => break,
+            // Read straight into the body: room for what is declared (then one byte, to see the
+            // end), or a chunk at a time when the length is not known in advance.
+            let start = body.len();
+            let room = declared.map_or(READ_CHUNK, |n| n.saturating_sub(start));
+            body.resize(start + room.clamp(1, READ_CHUNK), 0);
+            let n = match reader.read(&mut body[start..]) {
                 Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
+                    body.truncate(start);
+                    continue;
+                }
                 Err(e) => {
                     return Err(ApiError::invalid(format!(
                         "the request body could not be read: {e}"
                     )))
                 }
             };
-            if body.len() + n > limit {
+            body.truncate(start + n);
+            if n == 0 {
+                break;
+            }
+            if body.len() > limit {
                 return Err(ApiError::too_large(limit));
             }
-            body.extend_from_slice(&chunk[..n]);
             if Instant::now() > deadline {
                 return Err(ApiError::invalid(format!(
                     "the request body did not arrive within {} s",
