@@ -5,8 +5,9 @@
 //! - [`LoopbackAwareResolver`]: `localhost` without `/etc/hosts` (a scratch container has none),
 //!   and an IP address without a lookup.
 //! - [`Coalesced`]: ureq sends a request's head and its body in two writes, so Airbyte's server is
-//!   woken twice for one request and reads it in two pieces; here they leave in one write.
-//!   (`make bench` measured the difference: see the README's "Performance".)
+//!   woken twice for one request and reads it in two pieces; here they leave in one write. And ureq
+//!   probes a pooled connection twice between two calls (three system calls each); here once.
+//!   (`make bench` measured both: see the README's "Performance".)
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
@@ -78,6 +79,7 @@ impl Connector<Box<dyn Transport>> for Coalesce {
         Ok(chained.map(|inner| Coalesced {
             inner,
             pending: Vec::new(),
+            probe_next: false,
         }))
     }
 }
@@ -94,6 +96,8 @@ struct Coalesced {
     inner: Box<dyn Transport>,
     /// Output ureq has handed over that is not sent yet.
     pending: Vec<u8>,
+    /// Whether ureq has asked [`Transport::is_open`] since the connection was last used.
+    probe_next: bool,
 }
 
 impl Coalesced {
@@ -118,6 +122,7 @@ impl Transport for Coalesced {
     }
 
     fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
+        self.probe_next = false;
         let output = &self.inner.buffers().output()[..amount];
         self.pending.extend_from_slice(output);
         if self.pending.len() >= HOLD_AT_MOST {
@@ -127,19 +132,31 @@ impl Transport for Coalesced {
     }
 
     fn maybe_await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
+        self.probe_next = false;
         self.flush(timeout)?;
         self.inner.maybe_await_input(timeout)
     }
 
     fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
+        self.probe_next = false;
         self.flush(timeout)?;
         self.inner.await_input(timeout)
     }
 
-    /// A connection with output still held back was given up half-way through a request: it must
-    /// not be used again.
+    /// ureq asks twice between two calls: when it puts the connection back into its pool, right
+    /// after the answer was read, and when it takes it out for the next call. ureq's probe (a read
+    /// that must find nothing, in three system calls) is made at the second: it sees all the first
+    /// would (bytes after the answer, a closed connection) and what happened in between. A
+    /// connection with output still held back was given up half-way through a request: never open.
     fn is_open(&mut self) -> bool {
-        self.pending.is_empty() && self.inner.is_open()
+        if !self.pending.is_empty() {
+            return false;
+        }
+        if std::mem::replace(&mut self.probe_next, true) {
+            self.inner.is_open()
+        } else {
+            true
+        }
     }
 
     fn is_tls(&self) -> bool {
@@ -222,6 +239,48 @@ mod tests {
         (port, server)
     }
 
+    /// A server that answers one request per connection and then, with the connection still
+    /// open as far as HTTP goes (no `Connection: close`), sends `after` and closes it. Reports each
+    /// connection on the channel once it is closed.
+    fn one_answer_per_connection(after: &'static [u8]) -> (u16, std::sync::mpsc::Receiver<usize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (closed, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for (n, conn) in listener.incoming().enumerate() {
+                let mut conn = conn.unwrap();
+                let mut got = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !String::from_utf8_lossy(&got).contains("\r\n\r\n") {
+                    let read = conn.read(&mut buf).unwrap();
+                    got.extend_from_slice(&buf[..read]);
+                }
+                conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                    .unwrap();
+                conn.write_all(after).unwrap();
+                drop(conn);
+                closed.send(n + 1).unwrap();
+            }
+        });
+        (port, receiver)
+    }
+
+    #[test]
+    fn a_pooled_connection_closed_or_fouled_by_the_server_is_not_used_again() {
+        for after in [&b""[..], b"HTTP/1.1 200 OK\r\n"] {
+            let (port, closed) = one_answer_per_connection(after);
+            let agent = agent(ureq::Agent::config_builder().build());
+            for call in 1..=3 {
+                let mut answer = agent
+                    .get(format!("http://127.0.0.1:{port}/health"))
+                    .call()
+                    .unwrap_or_else(|e| panic!("call {call} after {after:?}: {e}"));
+                assert_eq!(answer.body_mut().read_to_string().unwrap(), "ok");
+                assert_eq!(closed.recv().unwrap(), call, "one connection per call");
+            }
+        }
+    }
+
     /// A connection that records what it is asked to send, one entry per write.
     #[derive(Debug)]
     struct Recording {
@@ -255,6 +314,7 @@ mod tests {
         let connection = Coalesced {
             inner: Box::new(inner),
             pending: Vec::new(),
+            probe_next: false,
         };
         (connection, writes)
     }
