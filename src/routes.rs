@@ -153,14 +153,15 @@ fn create(
 
 /// The route pattern a path belongs to (`/sink/{id}` for `/sink/3f1b...`).
 fn pattern(path: &str) -> Option<&'static (&'static str, &'static str)> {
-    let segments: Vec<&str> = path.split('/').collect();
     ROUTES.iter().find(|(p, _)| {
-        let expected: Vec<&str> = p.split('/').collect();
-        expected.len() == segments.len()
-            && expected
-                .iter()
-                .zip(&segments)
-                .all(|(e, s)| *e == *s || (*e == "{id}" && !s.is_empty()))
+        let (mut expected, mut segments) = (p.split('/'), path.split('/'));
+        loop {
+            match (expected.next(), segments.next()) {
+                (None, None) => return true,
+                (Some(e), Some(s)) if e == s || (e == "{id}" && !s.is_empty()) => {}
+                _ => return false,
+            }
+        }
     })
 }
 
