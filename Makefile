@@ -10,7 +10,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SCHEMATHESIS := $(VENV)/bin/schemathesis
 
 .DEFAULT_GOAL := help
-.PHONY: help build run demo test lint release static size scratch-test bench contract venv schemathesis fuzz
+.PHONY: help build run demo test lint release static size scratch-test bench callgrind contract venv schemathesis fuzz
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -31,7 +31,7 @@ lint: ## Check formatting and clippy warnings
 	$(CARGO) fmt --check
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 
-release: ## Build the size-optimised release binary
+release: ## Build the release binary (the request path built for speed, the rest for size)
 	$(CARGO) build --locked --release
 	@ls -l $(BIN)
 
@@ -49,6 +49,16 @@ scratch-test: static ## Run the static binary alone under chroot, as in a scratc
 bench: static ## Measure the static binary against a fast fake Airbyte, side by side with direct calls (prints, asserts nothing)
 	@command -v wrk >/dev/null || { echo "installing wrk (Debian package)"; $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wrk; }
 	BENCH_BIN=$(CURDIR)/$(STATIC_BIN) $(CARGO) test --locked --profile bench-harness --test bench
+
+# Instructions per warm request, counted by valgrind (README, "Performance"): the steady number to
+# compare two builds by. A release build that keeps its symbols, in a directory of its own.
+CALLGRIND_DIR := target/callgrind
+callgrind: ## Count the instructions a warm POST /sink costs the service, and where they go (prints, asserts nothing)
+	@command -v valgrind >/dev/null || { echo "installing valgrind (Debian package)"; $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq valgrind; }
+	CARGO_TARGET_DIR=$(CALLGRIND_DIR) CARGO_PROFILE_RELEASE_STRIP=none CARGO_PROFILE_RELEASE_DEBUG=line-tables-only $(CARGO) build --locked --release
+	$(CARGO) test --locked --profile bench-harness --test serve_fake --no-run
+	tests/bench/callgrind.sh $(CALLGRIND_DIR)/release/airbyte-wrapper \
+		"$$($(CARGO) test --locked --profile bench-harness --test serve_fake --no-run --message-format=json 2>/dev/null | sed -n 's/.*"executable":"\([^"]*serve_fake[^"]*\)".*/\1/p' | tail -n 1)"
 
 # Fuzzing, not in CI (README.md, "Fuzzing"): cargo-fuzz and libFuzzer over request parsing and
 # validation, from tests/fuzz. cargo-fuzz passes nightly -Z flags; there is no nightly toolchain, so
