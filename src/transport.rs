@@ -6,13 +6,15 @@
 //!   and an IP address without a lookup.
 //! - [`Coalesced`]: ureq sends a request's head and its body in two writes, so Airbyte's server is
 //!   woken twice for one request and reads it in two pieces; here they leave in one write. And ureq
-//!   probes a pooled connection twice between two calls (three system calls each); here once.
-//!   (`make bench` measured both: see the README's "Performance".)
+//!   probes a pooled connection twice between two calls (three system calls each); here once. And
+//!   a socket timeout is set only when it changes, so the timeouts ureq gives are made steady.
+//!   (`make bench` and `make callgrind` measured these: see the README's "Performance".)
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use ureq::http::Uri;
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
+use ureq::unversioned::transport::time::Duration;
 use ureq::unversioned::transport::{
     Buffers, ConnectionDetails, Connector, DefaultConnector, NextTimeout, Transport,
 };
@@ -108,7 +110,7 @@ impl Coalesced {
             let output = self.inner.buffers().output();
             let n = output.len().min(self.pending.len() - sent);
             output[..n].copy_from_slice(&self.pending[sent..sent + n]);
-            self.inner.transmit_output(n, timeout)?;
+            self.inner.transmit_output(n, steady(timeout))?;
             sent += n;
         }
         self.pending.clear();
@@ -134,13 +136,13 @@ impl Transport for Coalesced {
     fn maybe_await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
         self.probe_next = false;
         self.flush(timeout)?;
-        self.inner.maybe_await_input(timeout)
+        self.inner.maybe_await_input(steady(timeout))
     }
 
     fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
         self.probe_next = false;
         self.flush(timeout)?;
-        self.inner.await_input(timeout)
+        self.inner.await_input(steady(timeout))
     }
 
     /// ureq asks twice between two calls: when it puts the connection back into its pool, right
@@ -162,6 +164,21 @@ impl Transport for Coalesced {
     fn is_tls(&self) -> bool {
         self.inner.is_tls()
     }
+}
+
+/// ureq's socket timeouts are what remains of the call's budget, and it sets one on the socket
+/// (a system call) whenever it differs from the last: before every write and every read, since the
+/// remainder is a little smaller each time. Rounded down to a tenth of a second, it stays the same
+/// from call to call on a pooled connection. A call may end up to 100 ms before its budget is spent.
+fn steady(mut timeout: NextTimeout) -> NextTimeout {
+    if let Duration::Exact(after) = timeout.after {
+        let tenths = after.as_millis() / 100;
+        if tenths > 0 {
+            let tenths = u64::try_from(tenths).unwrap_or(u64::MAX / 100);
+            timeout.after = Duration::Exact(std::time::Duration::from_millis(tenths * 100));
+        }
+    }
+    timeout
 }
 
 #[cfg(test)]
@@ -204,6 +221,28 @@ mod tests {
                 "an IP address as it is"
             );
         }
+    }
+
+    #[test]
+    fn timeouts_are_rounded_down_to_a_tenth_of_a_second_and_never_to_zero() {
+        let after = |millis: u64| {
+            let timeout = NextTimeout {
+                after: Duration::Exact(std::time::Duration::from_millis(millis)),
+                ..NextTimeout::default()
+            };
+            match steady(timeout).after {
+                Duration::Exact(d) => d.as_millis(),
+                Duration::NotHappening => unreachable!(),
+            }
+        };
+        assert_eq!(after(29_999), 29_900);
+        assert_eq!(after(29_901), 29_900);
+        assert_eq!(after(29_900), 29_900);
+        assert_eq!(after(150), 100);
+        assert_eq!(after(99), 99, "under a tenth, as it is");
+        assert_eq!(after(0), 0);
+        let never = steady(NextTimeout::default());
+        assert!(matches!(never.after, Duration::NotHappening));
     }
 
     /// A server that reads one request whole, answers it, and returns the request's body.
