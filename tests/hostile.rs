@@ -257,8 +257,7 @@ fn header_lines_are_read_whole_however_they_arrive_and_up_to_the_limit() {
     // at every possible place.
     let mut conn = connect(&service);
     conn.set_nodelay(true).unwrap();
-    let request =
-        "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Split: a\nb\r\nConnection: close\r\n\r\n";
+    let request = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Split: a\nb\r\nConnection: close\r\n\r\n";
     for byte in request.as_bytes() {
         conn.write_all(std::slice::from_ref(byte)).unwrap();
     }
