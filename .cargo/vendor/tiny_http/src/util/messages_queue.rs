@@ -1,4 +1,5 @@
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -13,6 +14,9 @@ where
 {
     queue: Mutex<VecDeque<Control<T>>>,
     condvar: Condvar,
+    // PATCH(airbyte-wrapper): how many threads wait in `pop`, so that a push wakes one (a system
+    // call) only when one waits.
+    waiting: AtomicUsize,
 }
 
 impl<T> MessagesQueue<T>
@@ -23,6 +27,7 @@ where
         Arc::new(MessagesQueue {
             queue: Mutex::new(VecDeque::with_capacity(capacity)),
             condvar: Condvar::new(),
+            waiting: AtomicUsize::new(0),
         })
     }
 
@@ -30,7 +35,10 @@ where
     pub fn push(&self, value: T) {
         let mut queue = self.queue.lock().unwrap();
         queue.push_back(Control::Elem(value));
-        self.condvar.notify_one();
+        // PATCH(airbyte-wrapper): `waiting` only changes under the lock held here.
+        if self.waiting.load(Ordering::Relaxed) > 0 {
+            self.condvar.notify_one();
+        }
     }
 
     /// Unblock one thread stuck in pop loop.
@@ -52,7 +60,9 @@ where
                 None => (),
             }
 
+            self.waiting.fetch_add(1, Ordering::Relaxed);
             queue = self.condvar.wait(queue).unwrap();
+            self.waiting.fetch_sub(1, Ordering::Relaxed);
         }
     }
 
@@ -78,7 +88,9 @@ where
                 None => (),
             }
             let now = Instant::now();
+            self.waiting.fetch_add(1, Ordering::Relaxed);
             let (_queue, result) = self.condvar.wait_timeout(queue, timeout).unwrap();
+            self.waiting.fetch_sub(1, Ordering::Relaxed);
             queue = _queue;
             let sleep_time = now.elapsed();
             duration = if duration > sleep_time {
