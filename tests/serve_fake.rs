@@ -2,7 +2,7 @@
 //! drive the service from outside Rust (contract and property tests, benchmarks). Prints
 //! `fake Airbyte at http://127.0.0.1:PORT/api/v1` once it accepts connections. `FAKE_AIRBYTE_PORT`
 //! picks the port (default: a free one). `FAKE_AIRBYTE_LOAD=1` sets it up as `make bench` does for
-//! long runs under load: nothing recorded, and at most 1000 created sources and destinations kept.
+//! long runs under load ([`Options::under_load`]).
 //!
 //! It starts with the source and the destination of the README's `/ingestion` example (which is
 //! also the example in `src/openapi.json`), so that example connects without creating them first.
@@ -23,15 +23,13 @@ fn main() {
         .ok()
         .and_then(|p| p.parse().ok())
         .unwrap_or(0);
-    let fake = if std::env::var_os("FAKE_AIRBYTE_LOAD").is_some_and(|v| v == "1") {
-        FakeAirbyte::start_with(Options {
-            port,
-            record: false,
-            max_stored_actors: 1000,
-        })
+    let under_load = std::env::var_os("FAKE_AIRBYTE_LOAD").is_some_and(|v| v == "1");
+    let options = if under_load {
+        Options::under_load()
     } else {
-        FakeAirbyte::start_on(port)
+        Options::default()
     };
+    let fake = FakeAirbyte::start_with(Options { port, ..options });
     fake.seed_source_with_id(EXAMPLE_SOURCE_ID);
     fake.seed_destination_with_id(EXAMPLE_SINK_ID);
     println!("fake Airbyte at {}", fake.base_url());

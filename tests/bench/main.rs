@@ -42,8 +42,6 @@ const COLD_STARTS: usize = 5;
 const WARM_REQUESTS: usize = 40;
 /// Starts timed from spawn to the first `200` from `/healthz`.
 const READY_STARTS: usize = 20;
-/// Sources and destinations the fake keeps; creates past it are answered but forgotten.
-const STORED_ACTORS: usize = 1000;
 /// Waiting longer than this for the service to do something means it is broken.
 const PATIENCE: Duration = Duration::from_secs(20);
 
@@ -52,11 +50,7 @@ fn main() {
     let mut report = Report::default();
     report.machine(&settings);
 
-    let fake = FakeAirbyte::start_with(Options {
-        record: false,
-        max_stored_actors: STORED_ACTORS,
-        ..Options::default()
-    });
+    let fake = FakeAirbyte::start_with(Options::under_load());
     fake.set_source_definitions(catalog("source", SOURCE_DEFINITIONS));
     fake.set_destination_definitions(catalog("destination", DESTINATION_DEFINITIONS));
     let airbyte = fake.base_url();

@@ -89,6 +89,18 @@ impl Default for Options {
     }
 }
 
+impl Options {
+    /// For long runs under load (`make bench`, profiling by hand): nothing recorded, and at most
+    /// 1000 created sources and destinations kept; creates past that are answered but forgotten.
+    pub fn under_load() -> Options {
+        Options {
+            record: false,
+            max_stored_actors: 1000,
+            ..Options::default()
+        }
+    }
+}
+
 struct State {
     record: bool,
     max_stored_actors: usize,
