@@ -105,12 +105,13 @@ struct Coalesced {
 impl Coalesced {
     /// Sends what is held back, through the inner connection's output buffer.
     fn flush(&mut self, timeout: NextTimeout) -> Result<(), ureq::Error> {
+        let timeout = steady(timeout);
         let mut sent = 0;
         while sent < self.pending.len() {
             let output = self.inner.buffers().output();
             let n = output.len().min(self.pending.len() - sent);
             output[..n].copy_from_slice(&self.pending[sent..sent + n]);
-            self.inner.transmit_output(n, steady(timeout))?;
+            self.inner.transmit_output(n, timeout)?;
             sent += n;
         }
         self.pending.clear();
