@@ -12,41 +12,31 @@ binary=target/x86_64-unknown-linux-gnu/release/airbyte-wrapper
 [ -x "$binary" ] || { echo "no static binary at $binary: run make static" >&2; exit 1; }
 if [ "$(id -u)" != 0 ]; then echo "scratch-test needs root for chroot" >&2; exit 1; fi
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
+# Process bookkeeping, shared with the contract tests: every process is started in its own process
+# group and the whole group is ended on exit (killing `cargo test` alone would leave the fake
+# running).
+source tests/contract/lib.sh
 
-root="$work/root"
+root="$WORK/root"
 mkdir "$root"
 cp "$binary" "$root/airbyte-wrapper"
 echo "root holds only: $(cd "$root" && find . -mindepth 1)"
 
 # The fake Airbyte, outside the root, on loopback.
 cargo build --locked --quiet --tests
-cargo test --locked --quiet --test serve_fake > "$work/fake.out" 2>"$work/fake.err" &
-pids+=($!)
-fake_url=""
-for _ in $(seq 1 600); do
-    fake_url=$(sed -n 's/^fake Airbyte at //p' "$work/fake.out")
-    [ -n "$fake_url" ] && break
-    sleep 0.1
-done
-[ -n "$fake_url" ] || { cat "$work/fake.err" >&2; echo "the fake Airbyte did not start" >&2; exit 1; }
+spawn "$WORK/fake.log" cargo test --locked --quiet --test serve_fake
+line=$(wait_for_line "$WORK/fake.log" "$SPAWN_PID" '^fake Airbyte at http://' 60)
+fake_url=${line#fake Airbyte at }
 fake_port=${fake_url##*:}
 fake_port=${fake_port%%/*}
-service_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+service_port=$(free_port)
 
 chroot=$(command -v chroot)
-env -i LISTEN_ADDR="127.0.0.1:$service_port" AIRBYTE_BASE_URL="http://localhost:$fake_port/api/v1" RUST_LOG=info \
-    "$chroot" --userspec=65532:65532 "$root" /airbyte-wrapper 2> "$work/service.err" &
-pids+=($!)
+spawn "$WORK/service.err" env -i LISTEN_ADDR="127.0.0.1:$service_port" \
+    AIRBYTE_BASE_URL="http://localhost:$fake_port/api/v1" RUST_LOG=info \
+    "$chroot" --userspec=65532:65532 "$root" /airbyte-wrapper
 
-python3 - "$service_port" "$work/service.err" <<'PY'
+python3 - "$service_port" "$WORK/service.err" <<'PY'
 import json, sys, time, urllib.request, uuid
 
 port, log = sys.argv[1], sys.argv[2]
