@@ -1,24 +1,24 @@
-#!/bin/sh
+#!/usr/bin/env bash
 # `make callgrind`: the processor instructions one warm `POST /sink` costs the service, counted by
 # valgrind's callgrind, and where they go. Deterministic where `make bench`'s rates are not, so it
 # is the number to compare two builds by. Prints; asserts nothing.
 #
 # Usage: callgrind.sh SERVICE_BINARY FAKE_AIRBYTE_BINARY [REQUESTS]
-set -eu
+set -euo pipefail
 bin=$1 fake=$2 requests=${3:-500}
-work=$(mktemp -d)
-trap 'kill $fake_pid $service_pid 2>/dev/null || true; rm -rf "$work"' EXIT
+# Process bookkeeping (spawn, waits, cleanup on exit), shared with the contract tests.
+# shellcheck source=tests/contract/lib.sh
+source "$(dirname "$0")/../contract/lib.sh"
 
-FAKE_AIRBYTE_LOAD=1 "$fake" >"$work/fake.log" 2>&1 &
-fake_pid=$!
-until grep -q 'fake Airbyte at' "$work/fake.log"; do kill -0 $fake_pid; sleep 0.1; done
-airbyte=$(sed -n 's/^fake Airbyte at //p' "$work/fake.log")
+spawn "$WORK/fake.log" env FAKE_AIRBYTE_LOAD=1 "$fake"
+line=$(wait_for_line "$WORK/fake.log" "$SPAWN_PID" '^fake Airbyte at http://' 60)
+airbyte=${line#fake Airbyte at }
 
-AIRBYTE_BASE_URL=$airbyte LISTEN_ADDR=127.0.0.1:0 RUST_LOG=info \
-    valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out" "$bin" 2>"$work/service.log" &
-service_pid=$!
-until grep -q 'listening on' "$work/service.log"; do kill -0 $service_pid; sleep 0.1; done
-port=$(sed -n 's/.*listening on http:\/\/[^ ]*:\([0-9][0-9]*\) .*/\1/p' "$work/service.log" | head -n 1)
+spawn "$WORK/service.log" env AIRBYTE_BASE_URL="$airbyte" LISTEN_ADDR=127.0.0.1:0 RUST_LOG=info \
+    valgrind --tool=callgrind --callgrind-out-file="$WORK/callgrind.out" "$bin"
+service_pid=$SPAWN_PID
+line=$(wait_for_line "$WORK/service.log" "$service_pid" 'listening on http://' 120)
+port=$(sed -E 's#.*listening on http://[^ ]*:([0-9]+) .*#\1#' <<<"$line")
 
 # The first requests fill the caches (workspace, definitions) and the connection pool; only the
 # warm ones after them are counted.
@@ -36,10 +36,10 @@ for _ in range(n):
 PY
 }
 sink 50
-callgrind_control -z $service_pid >/dev/null 2>&1
+callgrind_control -z "$service_pid" >/dev/null 2>&1
 sink "$requests"
-callgrind_control -d $service_pid >/dev/null 2>&1
-dump=$(ls "$work"/callgrind.out.* | head -n 1)
+callgrind_control -d "$service_pid" >/dev/null 2>&1
+dump=$(ls "$WORK"/callgrind.out.* | head -n 1)
 total=$(callgrind_annotate "$dump" 2>/dev/null | sed -n 's/^ *\([0-9,]*\) .*PROGRAM TOTALS.*/\1/p' | tr -d ,)
 echo "warm POST /sink: $((total / requests)) instructions per request in the service ($requests requests)"
 echo "where they go (inclusive, per request; the 30 largest below the threads' entry points):"
