@@ -1,6 +1,7 @@
 # shellcheck shell=bash
-# Shared by run.sh and schemathesis.sh: process bookkeeping, free ports, bounded waits.
-# Sourced, not run. Every process started through `spawn` is ended on exit, by its id.
+# Shared by the contract tests (run.sh, schemathesis.sh), tests/scratch/run.sh and
+# tests/bench/callgrind.sh: process bookkeeping, free ports, bounded waits.
+# Sourced, not run. Every process started through `spawn` is ended on exit, with its process group.
 
 SPAWNED=()
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/airbyte-wrapper-contract.XXXXXX")
