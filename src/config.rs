@@ -242,23 +242,13 @@ impl Config {
             workers,
             airbyte_timeout: seconds(&get, "AIRBYTE_TIMEOUT_SECS", "30")?,
             discover_timeout: seconds(&get, "AIRBYTE_DISCOVER_TIMEOUT_SECS", "600")?,
-            definitions_ttl: Duration::from_secs(parse(
-                &get,
-                "DEFINITIONS_TTL_SECS",
-                "300",
-                "a whole number of seconds",
-            )?),
+            definitions_ttl: whole_seconds(&get, "DEFINITIONS_TTL_SECS", "300")?,
             max_body_bytes: positive(&get, "MAX_BODY_BYTES", "1048576")?,
             client_timeout: seconds(&get, "CLIENT_TIMEOUT_SECS", "15")?,
             max_connections: positive(&get, "MAX_CONNECTIONS", "1024")?,
             airbyte_auth: airbyte_auth(&get)?,
             api_token: get("API_TOKEN").map(Secret),
-            shutdown_grace: Duration::from_secs(parse(
-                &get,
-                "SHUTDOWN_GRACE_SECS",
-                "20",
-                "a whole number of seconds",
-            )?),
+            shutdown_grace: whole_seconds(&get, "SHUTDOWN_GRACE_SECS", "20")?,
             idempotency_ttl: seconds(&get, "IDEMPOTENCY_TTL_SECS", "86400")?,
             idempotency_max_keys: positive(&get, "IDEMPOTENCY_MAX_KEYS", "10000")?,
             log_filter: get("RUST_LOG").unwrap_or_else(|| "info".to_string()),
@@ -337,6 +327,20 @@ fn seconds(
     default: &str,
 ) -> Result<Duration, ConfigError> {
     Ok(Duration::from_secs(positive(get, variable, default)? as u64))
+}
+
+/// A duration in whole seconds where 0 is allowed (no caching, no grace).
+fn whole_seconds(
+    get: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    default: &str,
+) -> Result<Duration, ConfigError> {
+    Ok(Duration::from_secs(parse(
+        get,
+        variable,
+        default,
+        "a whole number of seconds",
+    )?))
 }
 
 /// Accepts `http(s)://host[:port][/path]`, returns it without a trailing slash.
