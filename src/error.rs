@@ -126,6 +126,27 @@ impl ApiError {
         )
     }
 
+    /// A request the server refused for its framing, before any handler saw it (400, 408, 413,
+    /// 414, 417, 431, 501, 505); the detail names what is wrong and what to send instead.
+    pub fn refused(status: u16, detail: &str) -> Self {
+        let (kind, title) = match status {
+            408 => ("request-timeout", "Request timeout"),
+            413 => ("payload-too-large", "Payload too large"),
+            414 => ("uri-too-long", "URI too long"),
+            417 => ("expectation-failed", "Expectation failed"),
+            431 => ("headers-too-large", "Request header fields too large"),
+            501 => ("not-implemented", "Not implemented"),
+            505 => ("http-version-not-supported", "HTTP version not supported"),
+            _ => ("invalid-request", "Invalid request"),
+        };
+        let status = if kind == "invalid-request" {
+            400
+        } else {
+            status
+        };
+        Self::new(status, kind, title, detail.to_string())
+    }
+
     /// 422: the request is well-formed but cannot be carried out as asked.
     pub fn unprocessable(detail: impl Into<String>) -> Self {
         Self::new(422, "unprocessable", "Unprocessable request", detail)

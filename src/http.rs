@@ -1,61 +1,39 @@
 //! The request and reply types handlers work with, independent of how the server is run.
 
-use std::time::{Duration, Instant};
-
 use serde::Serialize;
 
 use crate::error::ApiError;
 
-/// The most of a request body read at once when its length is not declared (chunked).
-const READ_CHUNK: usize = 16 * 1024;
-
-/// How much of a request body is read, and for how long.
-#[derive(Debug, Clone, Copy)]
-pub struct BodyLimits {
-    /// Larger bodies are answered 413.
-    pub max_bytes: usize,
-    /// A body still arriving after this long is abandoned (400): a client trickling bytes must
-    /// not hold a worker.
-    pub timeout: Duration,
-}
-
-/// One request as the router and handlers see it. The body is read only when a handler asks.
+/// One request as the router and handlers see it: complete, its body already read by the server
+/// within `MAX_BODY_BYTES` and `CLIENT_TIMEOUT_SECS`.
 pub struct Incoming<'a> {
-    inner: &'a mut tiny_http::Request,
-    method: String,
-    path: String,
-    limits: BodyLimits,
+    inner: &'a tiny_http::Request,
+    /// The path without the query string.
+    path: &'a str,
 }
 
 impl<'a> Incoming<'a> {
-    pub fn new(inner: &'a mut tiny_http::Request, limits: BodyLimits) -> Incoming<'a> {
-        let method = inner.method().as_str().to_ascii_uppercase();
-        let path = inner
-            .url()
-            .split(['?', '#'])
-            .next()
-            .unwrap_or("")
-            .to_string();
+    pub fn new(inner: &'a tiny_http::Request) -> Incoming<'a> {
         Incoming {
             inner,
-            method,
-            path,
-            limits,
+            path: path_of(inner.url()),
         }
     }
 
-    pub fn method(&self) -> &str {
-        &self.method
+    /// The method, exactly as sent: methods are case-sensitive (RFC 9110 §9.1).
+    pub fn method(&self) -> &'a str {
+        self.inner.method().as_str()
     }
 
     /// The path without the query string.
-    pub fn path(&self) -> &str {
-        &self.path
+    pub fn path(&self) -> &'a str {
+        self.path
     }
 
     /// A query parameter's value (`?check=true`), undecoded: the service's parameters are plain.
-    pub fn query(&self, name: &str) -> Option<&str> {
+    pub fn query(&self, name: &str) -> Option<&'a str> {
         let query = self.inner.url().split_once('?')?.1;
+        let query = query.split('#').next().unwrap_or("");
         query
             .split('&')
             .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
@@ -64,7 +42,7 @@ impl<'a> Incoming<'a> {
     }
 
     /// A header's value, by case-insensitive name.
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub fn header(&self, name: &str) -> Option<&'a str> {
         self.inner
             .headers()
             .iter()
@@ -72,54 +50,25 @@ impl<'a> Incoming<'a> {
             .map(|h| h.value.as_str())
     }
 
-    /// The body of a JSON request: 415 unless it is declared as JSON, 413 past `MAX_BODY_BYTES`.
-    pub fn json_body(&mut self) -> Result<Vec<u8>, ApiError> {
+    /// 415 unless the body is declared as JSON.
+    pub fn require_json(&self) -> Result<(), ApiError> {
         let content_type = self.header("Content-Type");
-        if !content_type.is_some_and(is_json) {
-            return Err(ApiError::unsupported_media_type(content_type));
+        match content_type.is_some_and(is_json) {
+            true => Ok(()),
+            false => Err(ApiError::unsupported_media_type(content_type)),
         }
-        let limit = self.limits.max_bytes;
-        let declared = self.inner.body_length();
-        if declared.is_some_and(|n| n > limit) {
-            return Err(ApiError::too_large(limit));
-        }
-        let deadline = Instant::now() + self.limits.timeout;
-        let mut body = Vec::new();
-        let reader = self.inner.as_reader();
-        loop {
-            // Read straight into the body: room for what is declared (then one byte, to see the
-            // end), or a chunk at a time when the length is not known in advance.
-            let start = body.len();
-            let room = declared.map_or(READ_CHUNK, |n| n.saturating_sub(start));
-            body.resize(start + room.clamp(1, READ_CHUNK), 0);
-            let n = match reader.read(&mut body[start..]) {
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
-                    body.truncate(start);
-                    continue;
-                }
-                Err(e) => {
-                    return Err(ApiError::invalid(format!(
-                        "the request body could not be read: {e}"
-                    )))
-                }
-            };
-            body.truncate(start + n);
-            if n == 0 {
-                break;
-            }
-            if body.len() > limit {
-                return Err(ApiError::too_large(limit));
-            }
-            if Instant::now() > deadline {
-                return Err(ApiError::invalid(format!(
-                    "the request body did not arrive within {} s",
-                    self.limits.timeout.as_secs()
-                )));
-            }
-        }
-        Ok(body)
     }
+
+    /// The body of a JSON request: 415 unless it is declared as JSON.
+    pub fn json_body(&self) -> Result<&'a [u8], ApiError> {
+        self.require_json()?;
+        Ok(self.inner.body())
+    }
+}
+
+/// A request target's path: without the query or fragment.
+pub fn path_of(target: &str) -> &str {
+    target.split(['?', '#']).next().unwrap_or("")
 }
 
 /// `application/json`, or any `application/*+json`, with or without parameters.

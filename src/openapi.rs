@@ -56,7 +56,7 @@ mod tests {
     fn routed() -> Operations {
         ROUTES
             .iter()
-            .flat_map(|(path, methods)| {
+            .flat_map(|(path, methods, _)| {
                 methods
                     .split(',')
                     .map(|m| (path.to_string(), m.trim().to_string()))

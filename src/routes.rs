@@ -2,8 +2,6 @@
 
 use std::sync::Arc;
 
-use uuid::Uuid;
-
 use crate::airbyte::{Client, Kind};
 use crate::auth;
 use crate::config::{Config, Secret};
@@ -12,6 +10,7 @@ use crate::error::ApiError;
 use crate::http::{Incoming, Reply};
 use crate::idempotency::{self, Begin};
 use crate::metrics::Metrics;
+use crate::server::{RouteInfo, Service};
 use crate::{actors, health, ingestion, openapi};
 
 /// What the handlers share: the Airbyte client, the definition cache, remembered idempotent
@@ -40,36 +39,81 @@ impl App {
     }
 }
 
-/// Every route, as `(path pattern, methods)`: the source of `Allow` headers and metrics labels.
-/// `src/openapi.json` documents exactly these (a test in `openapi.rs` holds the two together).
-pub const ROUTES: &[(&str, &str)] = &[
-    ("/healthz", "GET, HEAD"),
-    ("/readyz", "GET, HEAD"),
-    ("/metrics", "GET, HEAD"),
-    ("/datasource", "GET, HEAD, POST"),
-    ("/datasource/{id}", "GET, HEAD, DELETE"),
-    ("/sink", "GET, HEAD, POST"),
-    ("/sink/{id}", "GET, HEAD, DELETE"),
-    ("/ingestion", "POST"),
-    ("/ingestion/{id}", "GET, HEAD, DELETE"),
-    ("/openapi.json", "GET, HEAD"),
+/// Every route, as `(path pattern, methods, calls Airbyte)`: the source of `Allow` headers,
+/// metrics labels and which requests take a worker. `src/openapi.json` documents exactly these (a
+/// test in `openapi.rs` holds the two together).
+pub const ROUTES: &[(&str, &str, bool)] = &[
+    ("/healthz", "GET, HEAD", false),
+    ("/readyz", "GET, HEAD", true),
+    ("/metrics", "GET, HEAD", false),
+    ("/datasource", "GET, HEAD, POST", true),
+    ("/datasource/{id}", "GET, HEAD, DELETE", true),
+    ("/sink", "GET, HEAD, POST", true),
+    ("/sink/{id}", "GET, HEAD, DELETE", true),
+    ("/ingestion", "POST", true),
+    ("/ingestion/{id}", "GET, HEAD, DELETE", true),
+    ("/openapi.json", "GET, HEAD", false),
 ];
 
 /// Routes a load balancer or orchestrator probes; they need no token.
 const OPEN: &[&str] = &["/healthz", "/readyz"];
 
-pub fn route(app: &App, request: &mut Incoming) -> Result<Reply, ApiError> {
-    if let Some(token) = &app.api_token {
-        if !OPEN.contains(&request.path())
-            && !auth::bearer_matches(request.header("Authorization"), token)
-        {
-            return Err(ApiError::unauthorized());
+impl Service for App {
+    fn handle(&self, request: &Incoming<'_>) -> Result<Reply, ApiError> {
+        route(self, request)
+    }
+
+    fn refuse_before_body(&self, request: &Incoming<'_>) -> Option<ApiError> {
+        if let Err(problem) = authorize(self, request) {
+            return Some(problem);
+        }
+        let path = request.path();
+        let Some((_, allow, _)) = pattern(path) else {
+            return Some(ApiError::no_route(path));
+        };
+        let method = request.method();
+        if !allow.split(", ").any(|m| m == method) {
+            return Some(ApiError::method_not_allowed(method, path, allow));
+        }
+        match method {
+            "POST" => request.require_json().err(),
+            _ => None,
         }
     }
-    let path = request.path().to_string();
-    let segments: Vec<&str> = path.strip_prefix('/').unwrap_or(&path).split('/').collect();
-    let method = request.method().to_string();
-    match (method.as_str(), segments.as_slice()) {
+
+    fn route_of(&self, path: &str) -> RouteInfo {
+        match pattern(path) {
+            Some((label, _, calls_airbyte)) => RouteInfo {
+                label,
+                calls_airbyte: *calls_airbyte,
+            },
+            None => RouteInfo {
+                label: "unmatched",
+                calls_airbyte: false,
+            },
+        }
+    }
+}
+
+/// With `API_TOKEN` set, every route but the probes needs it.
+fn authorize(app: &App, request: &Incoming<'_>) -> Result<(), ApiError> {
+    match &app.api_token {
+        Some(token)
+            if !OPEN.contains(&request.path())
+                && !auth::bearer_matches(request.header("Authorization"), token) =>
+        {
+            Err(ApiError::unauthorized())
+        }
+        _ => Ok(()),
+    }
+}
+
+pub fn route(app: &App, request: &Incoming<'_>) -> Result<Reply, ApiError> {
+    authorize(app, request)?;
+    let path = request.path();
+    let segments: Vec<&str> = path.strip_prefix('/').unwrap_or(path).split('/').collect();
+    let method = request.method();
+    match (method, segments.as_slice()) {
         ("GET" | "HEAD", ["healthz"]) => Ok(health::live()),
         ("GET" | "HEAD", ["readyz"]) => health::ready(app),
         ("GET" | "HEAD", ["openapi.json"]) => Ok(openapi::document()),
@@ -97,9 +141,9 @@ pub fn route(app: &App, request: &mut Incoming) -> Result<Reply, ApiError> {
         ("DELETE", ["datasource", id]) if !id.is_empty() => actors::delete(app, Kind::Source, id),
         ("DELETE", ["sink", id]) if !id.is_empty() => actors::delete(app, Kind::Destination, id),
         ("DELETE", ["ingestion", id]) if !id.is_empty() => ingestion::delete(app, id),
-        (method, _) => match pattern(&path) {
-            Some((_, allow)) => Err(ApiError::method_not_allowed(method, &path, allow)),
-            None => Err(ApiError::no_route(&path)),
+        (method, _) => match pattern(path) {
+            Some((_, allow, _)) => Err(ApiError::method_not_allowed(method, path, allow)),
+            None => Err(ApiError::no_route(path)),
         },
     }
 }
@@ -107,7 +151,7 @@ pub fn route(app: &App, request: &mut Incoming) -> Result<Reply, ApiError> {
 /// A create route: reads the body, honours `?check=` and `Idempotency-Key`, then runs `handler`.
 fn create(
     app: &App,
-    request: &mut Incoming,
+    request: &Incoming<'_>,
     route: &'static str,
     handler: impl FnOnce(&[u8], bool) -> Result<Reply, ApiError>,
 ) -> Result<Reply, ApiError> {
@@ -122,14 +166,14 @@ fn create(
     };
     let body = request.json_body()?;
     let Some(key) = request.header("Idempotency-Key") else {
-        return handler(&body, check);
+        return handler(body, check);
     };
     if !idempotency::valid_key(key) {
         return Err(ApiError::invalid(
             "header 'Idempotency-Key' must be 1 to 255 printable ASCII characters",
         ));
     }
-    let fingerprint = [&[u8::from(check)], body.as_slice()].concat();
+    let fingerprint = [&[u8::from(check)], body].concat();
     match app.idempotency.begin(route, key, &fingerprint)? {
         Begin::Replay(answer) => {
             let replayed = ("Idempotent-Replayed", "true".to_string());
@@ -144,16 +188,16 @@ fn create(
                 })
         }
         Begin::Run(claim) => {
-            let answer = handler(&body, check);
+            let answer = handler(body, check);
             claim.finish(&answer);
             answer
         }
     }
 }
 
-/// The route pattern a path belongs to (`/sink/{id}` for `/sink/3f1b...`).
-fn pattern(path: &str) -> Option<&'static (&'static str, &'static str)> {
-    ROUTES.iter().find(|(p, _)| {
+/// The route a path belongs to (`/sink/{id}` for `/sink/3f1b...`).
+fn pattern(path: &str) -> Option<&'static (&'static str, &'static str, bool)> {
+    ROUTES.iter().find(|(p, _, _)| {
         let (mut expected, mut segments) = (p.split('/'), path.split('/'));
         loop {
             match (expected.next(), segments.next()) {
@@ -166,13 +210,9 @@ fn pattern(path: &str) -> Option<&'static (&'static str, &'static str)> {
 }
 
 /// The route a path belongs to, as a metrics label: one of [`ROUTES`], or `unmatched`.
-pub fn label(path: &str) -> &'static str {
-    pattern(path).map_or("unmatched", |(p, _)| p)
-}
-
-/// A new request id, for requests that did not bring a usable `X-Request-Id`.
-pub fn new_request_id() -> String {
-    Uuid::new_v4().to_string()
+#[cfg(test)]
+fn label(path: &str) -> &'static str {
+    pattern(path).map_or("unmatched", |(p, _, _)| p)
 }
 
 #[cfg(test)]

@@ -1,190 +1,321 @@
-//! The HTTP server: a fixed pool of worker threads over one tiny_http listener, each request
-//! answered deliberately (a panicking handler fails only its own request) and logged once.
+//! The HTTP server. tiny_http reads each request whole (head and body, within `MAX_BODY_BYTES`
+//! and `CLIENT_TIMEOUT_SECS`) on its connection's own thread and hands it over only then, on
+//! that same thread; at most `WORKERS` requests that call Airbyte are handled at once (a counting
+//! gate, not a queue). A client that stalls holds its own connection's thread and nothing else.
+//!
+//! Every request is answered deliberately (a panicking handler fails only its own request), with
+//! a request id, recorded in the metrics and logged once; so is every request tiny_http refuses
+//! for its framing. The server is generic over what it serves ([`Service`]).
 
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::thread;
-use std::time::Instant;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 use log::{error, info, warn};
-use tiny_http::{Header, Response};
+use tiny_http::{Header, Refusal, Request, Response, ResponseBox};
+use uuid::Uuid;
 
 use crate::error::ApiError;
-use crate::http::{BodyLimits, Incoming, Reply};
+use crate::http::{path_of, Incoming, Reply};
 use crate::metrics::Metrics;
-use crate::routes;
 
-/// What answers a request: the router in production.
-pub type Handler = dyn Fn(&mut Incoming) -> Result<Reply, ApiError> + Send + Sync;
+/// What the server serves: the router in production.
+pub trait Service: Send + Sync + 'static {
+    /// Answers one complete request.
+    fn handle(&self, request: &Incoming<'_>) -> Result<Reply, ApiError>;
 
-/// A fixed pool of workers over one listener.
+    /// For a request that waits for `100 Continue`: the problem that refuses it whatever its body
+    /// (an unknown path, a wrong method, no token, not JSON), so that it is answered before the
+    /// client sends the body.
+    fn refuse_before_body(&self, request: &Incoming<'_>) -> Option<ApiError>;
+
+    /// What the server must know of the route a path belongs to.
+    fn route_of(&self, path: &str) -> RouteInfo;
+}
+
+/// A route, as the server sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RouteInfo {
+    /// The metrics label: a route pattern, or `unmatched`.
+    pub label: &'static str,
+    /// Whether handling it calls Airbyte, and so takes one of the `WORKERS` slots. Routes that
+    /// only answer from memory (`/healthz`, `/metrics`) never wait behind slow Airbyte calls.
+    pub calls_airbyte: bool,
+}
+
+/// How requests are read and how many are handled at once.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Requests that call Airbyte handled at once.
+    pub workers: usize,
+    /// Largest request body (413 above).
+    pub max_body_bytes: usize,
+    /// Client socket timeout: an idle connection closes after it, and a request's head, and then
+    /// its body, must arrive within it.
+    pub client_timeout: Duration,
+    /// Client connections served at once (503 above).
+    pub max_connections: usize,
+}
+
+/// The running server.
 pub struct Server {
     listener: Arc<tiny_http::Server>,
-    workers: usize,
-    limits: BodyLimits,
-    metrics: Arc<Metrics>,
-    draining: Arc<AtomicBool>,
+    stopped: Arc<(Mutex<bool>, Condvar)>,
 }
 
 /// Stops a [`Server`] gracefully from another thread.
 #[derive(Clone)]
 pub struct Stopper {
     listener: Arc<tiny_http::Server>,
-    workers: usize,
-    draining: Arc<AtomicBool>,
+    stopped: Arc<(Mutex<bool>, Condvar)>,
 }
 
 impl Stopper {
-    /// Stops accepting connections; each worker finishes the request it has (and the ones already
-    /// received), then stops. [`Server::serve`] returns when all have.
+    /// Stops accepting connections and closes those that wait for a next request; requests being
+    /// read or handled finish, and their answers close their connections. [`Server::wait`]
+    /// returns once every connection has closed.
     pub fn stop(&self) {
-        if self.draining.swap(true, Ordering::SeqCst) {
-            return;
-        }
-        self.listener.stop_accepting();
-        for _ in 0..self.workers {
-            self.listener.unblock();
+        let (stopped, changed) = &*self.stopped;
+        let mut stopped = stopped.lock().unwrap_or_else(|p| p.into_inner());
+        if !*stopped {
+            self.listener.drain();
+            *stopped = true;
+            changed.notify_all();
         }
     }
 }
 
 impl Server {
-    pub fn new(
-        listener: tiny_http::Server,
-        workers: usize,
-        limits: BodyLimits,
+    /// Starts serving `service` on `socket`.
+    pub fn start(
+        socket: std::net::TcpListener,
+        limits: Limits,
+        service: Arc<dyn Service>,
         metrics: Arc<Metrics>,
-    ) -> Server {
-        Server {
-            listener: Arc::new(listener),
-            workers,
-            limits,
+    ) -> Result<Server, String> {
+        let connection_limits = tiny_http::ConnectionLimits {
+            read_timeout: Some(limits.client_timeout),
+            write_timeout: Some(limits.client_timeout),
+            max_connections: limits.max_connections,
+            max_body_bytes: limits.max_body_bytes,
+            request_timeout: Some(limits.client_timeout),
+        };
+        let endpoint = Endpoint {
+            service,
             metrics,
-            draining: Arc::new(AtomicBool::new(false)),
-        }
+            gate: Gate::new(limits.workers),
+        };
+        let listener =
+            tiny_http::Server::with_handler(socket, connection_limits, Arc::new(endpoint))
+                .map_err(|e| e.to_string())?;
+        Ok(Server {
+            listener: Arc::new(listener),
+            stopped: Arc::default(),
+        })
     }
 
     pub fn stopper(&self) -> Stopper {
         Stopper {
             listener: self.listener.clone(),
-            workers: self.workers,
-            draining: self.draining.clone(),
+            stopped: self.stopped.clone(),
         }
     }
 
-    /// Answers requests with `handler` on `workers` threads until stopped.
-    pub fn serve(&self, handler: Arc<Handler>) {
-        let handles: Vec<_> = (0..self.workers)
-            .map(|n| {
-                let worker = Worker {
-                    handler: handler.clone(),
-                    limits: self.limits,
-                    metrics: self.metrics.clone(),
-                    draining: self.draining.clone(),
-                };
-                let listener = self.listener.clone();
-                thread::Builder::new()
-                    .name(format!("worker-{n}"))
-                    .spawn(move || {
-                        for request in listener.incoming_requests() {
-                            worker.handle(request);
-                        }
-                    })
-                    .expect("the operating system refused to start a worker thread")
-            })
-            .collect();
-        for handle in handles {
-            if handle.join().is_err() {
-                error!("a worker thread stopped unexpectedly");
-            }
+    /// Serves until stopped (see [`Stopper::stop`]), then until every connection has closed.
+    pub fn wait(&self) {
+        let (stopped, changed) = &*self.stopped;
+        let stopped = stopped.lock().unwrap_or_else(|p| p.into_inner());
+        drop(
+            changed
+                .wait_while(stopped, |s| !*s)
+                .unwrap_or_else(|p| p.into_inner()),
+        );
+        self.listener.wait_closed(None);
+    }
+}
+
+/// Counts the requests in a handler: at most `limit` at once; more wait for a slot.
+struct Gate {
+    state: Mutex<GateState>,
+    freed: Condvar,
+}
+
+struct GateState {
+    free: usize,
+    waiting: usize,
+}
+
+/// One of the gate's slots, until dropped.
+struct Slot<'a>(&'a Gate);
+
+impl Gate {
+    fn new(limit: usize) -> Gate {
+        Gate {
+            state: Mutex::new(GateState {
+                free: limit,
+                waiting: 0,
+            }),
+            freed: Condvar::new(),
+        }
+    }
+
+    fn enter(&self) -> Slot<'_> {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        while state.free == 0 {
+            state.waiting += 1;
+            state = self.freed.wait(state).unwrap_or_else(|p| p.into_inner());
+            state.waiting -= 1;
+        }
+        state.free -= 1;
+        Slot(self)
+    }
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        let mut state = self.0.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.free += 1;
+        // A wake-up is a system call even with nobody to wake: only when someone waits.
+        if state.waiting > 0 {
+            self.0.freed.notify_one();
         }
     }
 }
 
-struct Worker {
-    handler: Arc<Handler>,
-    limits: BodyLimits,
+/// What tiny_http calls on a connection's thread.
+struct Endpoint {
+    service: Arc<dyn Service>,
     metrics: Arc<Metrics>,
-    draining: Arc<AtomicBool>,
+    gate: Gate,
 }
 
-impl Worker {
+impl tiny_http::Handler for Endpoint {
     /// Answers one request, records it and writes its access-log line.
-    fn handle(&self, mut request: tiny_http::Request) {
+    fn handle(&self, request: Request) {
         let started = Instant::now();
         let _in_flight = self.metrics.start_request();
-        let request_id = request
-            .headers()
-            .iter()
-            .find(|h| h.field.equiv("X-Request-Id"))
-            .map(|h| h.value.as_str())
-            .filter(|id| is_usable_request_id(id))
-            .map(str::to_string)
-            .unwrap_or_else(routes::new_request_id);
-
+        let request_id = request_id(&request);
+        let incoming = Incoming::new(&request);
+        let route = self.service.route_of(incoming.path());
         let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
-            let mut incoming = Incoming::new(&mut request, self.limits);
-            let result = (self.handler)(&mut incoming);
-            (
-                incoming.method().to_string(),
-                incoming.path().to_string(),
-                result,
-            )
+            let _slot = route.calls_airbyte.then(|| self.gate.enter());
+            self.service.handle(&incoming)
         }));
-        let (method, path, result) = outcome.unwrap_or_else(|_| {
+        let result = outcome.unwrap_or_else(|_| {
             error!("request {request_id} failed: its handler panicked");
-            let path = request.url().split('?').next().unwrap_or("").to_string();
-            (
-                request.method().to_string(),
-                path,
-                Err(ApiError::internal()),
-            )
+            Err(ApiError::internal())
         });
-
-        let (status, content_type, body, extra) = match result {
-            Ok(reply) => (reply.status, reply.content_type, reply.body, reply.headers),
-            Err(problem) => {
-                let body = problem.body(&request_id);
-                (
-                    problem.status,
-                    "application/problem+json",
-                    body,
-                    problem.headers,
-                )
-            }
+        let (method, path) = (incoming.method().to_string(), incoming.path().to_string());
+        let status = match result {
+            Ok(ref reply) => reply.status,
+            Err(ref problem) => problem.status,
         };
-        let mut response = Response::from_data(body)
-            .with_status_code(status)
-            .with_header(header("X-Request-Id", &request_id))
-            .with_header(header("Cache-Control", "no-store"));
-        if status != 204 {
-            response.add_header(header("Content-Type", content_type));
-        }
-        for (name, value) in extra {
-            response.add_header(header(name, &value));
-        }
-        if self.draining.load(Ordering::SeqCst) {
-            response.add_header(header("Connection", "close"));
-        }
-        if let Err(e) = request.respond(response) {
+        if let Err(e) = request.respond(response(result, &request_id)) {
             warn!("request {request_id}: the answer could not be sent: {e}");
         }
+        self.record(&method, &path, route.label, status, started, &request_id);
+    }
+
+    fn refuse_before_body(&self, request: &Request) -> Option<ResponseBox> {
+        let incoming = Incoming::new(request);
+        let problem = self.service.refuse_before_body(&incoming)?;
+        let request_id = request_id(request);
+        let route = self.service.route_of(incoming.path());
+        let status = problem.status;
+        let answer = response(Err(problem), &request_id);
+        self.record(
+            incoming.method(),
+            incoming.path(),
+            route.label,
+            status,
+            Instant::now(),
+            &request_id,
+        );
+        Some(answer)
+    }
+
+    fn refused(&self, refusal: &Refusal) -> ResponseBox {
+        let request_id = new_request_id();
+        let problem = ApiError::refused(refusal.status.0, &refusal.detail);
+        let status = problem.status;
+        let method = refusal.method.as_ref().map_or("-", |m| m.as_str());
+        let path = refusal.target.as_deref().map_or("-", |t| path_of(t));
+        let label = self.service.route_of(path).label;
+        let answer = response(Err(problem), &request_id);
+        self.record(method, path, label, status, Instant::now(), &request_id);
+        answer
+    }
+}
+
+impl Endpoint {
+    fn record(
+        &self,
+        method: &str,
+        path: &str,
+        label: &'static str,
+        status: u16,
+        started: Instant,
+        request_id: &str,
+    ) {
         let elapsed = started.elapsed();
-        self.metrics
-            .observe_request(routes::label(&path), status, elapsed);
+        self.metrics.observe_request(label, status, elapsed);
         info!(
             target: "access",
-            "{method} {} {status} {:.1}ms id={request_id}",
+            "{} {} {status} {:.1}ms id={request_id}",
+            method.escape_debug(),
             path.escape_debug(),
             elapsed.as_secs_f64() * 1000.0
         );
     }
 }
 
+/// The answer to a request, success or problem, with the headers every answer carries.
+fn response(result: Result<Reply, ApiError>, request_id: &str) -> ResponseBox {
+    let (status, content_type, body, extra) = match result {
+        Ok(reply) => (reply.status, reply.content_type, reply.body, reply.headers),
+        Err(problem) => {
+            let body = problem.body(request_id);
+            (
+                problem.status,
+                "application/problem+json",
+                body,
+                problem.headers,
+            )
+        }
+    };
+    let mut response = Response::from_data(body)
+        .with_status_code(status)
+        .with_chunked_threshold(usize::MAX)
+        .with_header(header("X-Request-Id", request_id))
+        .with_header(header("Cache-Control", "no-store"));
+    if status != 204 {
+        response.add_header(header("Content-Type", content_type));
+    }
+    for (name, value) in extra {
+        response.add_header(header(name, &value));
+    }
+    response.boxed()
+}
+
+/// The client's request id when it sent a usable one, else a new one.
+fn request_id(request: &Request) -> String {
+    request
+        .headers()
+        .iter()
+        .find(|h| h.field.equiv("X-Request-Id"))
+        .map(|h| h.value.as_str())
+        .filter(|id| is_usable_request_id(id))
+        .map_or_else(new_request_id, str::to_string)
+}
+
 /// A client's request id is echoed and logged, so it must be short and printable.
 fn is_usable_request_id(id: &str) -> bool {
     (1..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// A new request id, for requests that did not bring a usable `X-Request-Id`.
+fn new_request_id() -> String {
+    Uuid::new_v4().to_string()
 }
 
 fn header(name: &str, value: &str) -> Header {
@@ -210,23 +341,45 @@ mod tests {
         answer
     }
 
-    #[test]
-    fn a_panicking_handler_fails_only_its_own_request() {
-        let listener = tiny_http::Server::http("127.0.0.1:0").unwrap();
-        let port = listener.server_addr().to_ip().unwrap().port();
-        let handler: Arc<Handler> = Arc::new(|request: &mut Incoming| {
+    /// Answers `/ok`, panics on `/boom`; both take a worker slot.
+    struct Panicky;
+
+    impl Service for Panicky {
+        fn handle(&self, request: &Incoming<'_>) -> Result<Reply, ApiError> {
             if request.path() == "/boom" {
                 panic!("a bug");
             }
             Ok(Reply::json(200, &"fine"))
-        });
-        let limits = BodyLimits {
-            max_bytes: 1024,
-            timeout: std::time::Duration::from_secs(5),
+        }
+        fn refuse_before_body(&self, _: &Incoming<'_>) -> Option<ApiError> {
+            None
+        }
+        fn route_of(&self, _: &str) -> RouteInfo {
+            RouteInfo {
+                label: "/",
+                calls_airbyte: true,
+            }
+        }
+    }
+
+    #[test]
+    fn a_panicking_handler_fails_only_its_own_request() {
+        let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = socket.local_addr().unwrap().port();
+        let limits = Limits {
+            workers: 1,
+            max_body_bytes: 1024,
+            client_timeout: Duration::from_secs(5),
+            max_connections: 10,
         };
-        let server = Server::new(listener, 1, limits, Arc::new(Metrics::default()));
+        let server = Server::start(
+            socket,
+            limits,
+            Arc::new(Panicky),
+            Arc::new(Metrics::default()),
+        )
+        .unwrap();
         let stopper = server.stopper();
-        let serving = thread::spawn(move || server.serve(handler));
 
         let answer = get(port, "/boom");
         assert!(answer.starts_with("HTTP/1.1 500"), "{answer}");
@@ -238,15 +391,42 @@ mod tests {
             let answer = get(port, "/ok");
             assert!(
                 answer.starts_with("HTTP/1.1 200"),
-                "the only worker survived: {answer}"
+                "the only worker slot was given back: {answer}"
             );
         }
         stopper.stop();
-        serving.join().unwrap();
+        server.wait();
         assert!(
             TcpStream::connect(("127.0.0.1", port)).is_err(),
             "a stopped server accepts nothing"
         );
+    }
+
+    #[test]
+    fn the_gate_lets_at_most_its_limit_in() {
+        let gate = Arc::new(Gate::new(2));
+        use std::sync::atomic::Ordering;
+        let inside = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let most = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let (gate, inside, most) = (gate.clone(), inside.clone(), most.clone());
+                std::thread::spawn(move || {
+                    for _ in 0..200 {
+                        let _slot = gate.enter();
+                        let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
+                        most.fetch_max(now, Ordering::SeqCst);
+                        std::thread::yield_now();
+                        inside.fetch_sub(1, Ordering::SeqCst);
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(most.load(Ordering::SeqCst), 2);
+        assert_eq!(gate.state.lock().unwrap().free, 2);
     }
 
     #[test]
@@ -256,5 +436,12 @@ mod tests {
         assert!(!is_usable_request_id("a b"));
         assert!(!is_usable_request_id("a\nb"));
         assert!(!is_usable_request_id(&"x".repeat(129)));
+    }
+
+    #[test]
+    fn paths_lose_their_query() {
+        assert_eq!(path_of("/sink?check=true"), "/sink");
+        assert_eq!(path_of("/a#f"), "/a");
+        assert_eq!(path_of("/a"), "/a");
     }
 }

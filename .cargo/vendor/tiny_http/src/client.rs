@@ -1,359 +1,776 @@
-use ascii::AsciiString;
+//! PATCH(airbyte-wrapper): one client connection, rewritten. Each request is read whole, head and
+//! body, on the connection's own thread and only then handed on: to a [`Handler`] on that same
+//! thread (`Server::with_handler`), or to whoever calls `recv()`. A client that stalls holds its
+//! own connection thread and nothing else. Framing is decided by `framing.rs`; after any refusal
+//! the connection is answered, closed, and no further byte of it is read as a request.
 
-use std::io::Error as IoError;
-use std::io::Result as IoResult;
-use std::io::{BufRead, BufReader, BufWriter, ErrorKind, Read};
+use std::collections::HashMap;
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::{Shutdown, SocketAddr};
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
-use std::net::SocketAddr;
-use std::str::FromStr;
+use crate::connection::Connection;
+use crate::framing::{self, BodyFraming, ChunkedDecoder, Head, HeadScanner, Refusal};
+use crate::request::{Exchange, Request};
+use crate::response::Response;
+use crate::util::{MessagesQueue, SequentialWriterBuilder};
+use crate::{ConnectionLimits, HTTPVersion, Handler, Message};
 
-use crate::common::{HTTPVersion, Method};
-use crate::util::RefinedTcpStream;
-use crate::util::{SequentialReader, SequentialReaderBuilder, SequentialWriterBuilder};
-use crate::Request;
+/// The connection buffer's size at first; it grows for a large head and shrinks back after.
+const BUFFER_BYTES: usize = 4 * 1024;
+/// A body is read straight into its own buffer at most this much at a time.
+const BODY_READ_BYTES: usize = 64 * 1024;
+/// Requests of one connection that `recv()` may hold unanswered at once (pipelining).
+const MAX_QUEUED_PER_CONNECTION: usize = 16;
+/// After answering on a connection it closes, what the client still sends is read and dropped for
+/// at most this long (and this much), so that its unread bytes do not make the kernel reset the
+/// connection before the client has read the answer.
+const LINGER_TIME: Duration = Duration::from_secs(2);
+const LINGER_BYTES: usize = 1 << 20;
 
-/// A ClientConnection is an object that will store a socket to a client
-/// and return Request objects.
-pub struct ClientConnection {
-    // address of the client
-    remote_addr: IoResult<Option<SocketAddr>>,
-
-    // sequence of Readers to the stream, so that the data is not read in
-    //  the wrong order
-    source: SequentialReaderBuilder<BufReader<RefinedTcpStream>>,
-
-    // sequence of Writers to the stream, to avoid writing response #2 before
-    //  response #1
-    sink: SequentialWriterBuilder<BufWriter<RefinedTcpStream>>,
-
-    // Reader to read the next header from
-    next_header_source: SequentialReader<BufReader<RefinedTcpStream>>,
-
-    // set to true if we know that the previous request is the last one
-    no_more_requests: bool,
-
-    // true if the connection goes through SSL
-    secure: bool,
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Error that can happen when reading a request.
-#[derive(Debug)]
-enum ReadError {
-    WrongRequestLine,
-    WrongHeader(HTTPVersion),
-    /// the client sent an unrecognized `Expect` header
-    ExpectationFailed(HTTPVersion),
-    ReadIoError(IoError),
-    // PATCH(airbyte-wrapper): the header block is larger than MAX_LINE_BYTES a line or
-    // MAX_HEADERS lines; answered 431.
-    HeadersTooLarge,
-    // PATCH(airbyte-wrapper): no request arrived within the socket's read timeout; the connection
-    // is closed without an answer (it was idle).
-    Idle,
+/// Where complete requests go.
+pub(crate) enum Dispatch {
+    /// Answered on the connection's thread.
+    Direct(Arc<dyn Handler>),
+    /// Queued for `Server::recv()`.
+    Queue(Arc<MessagesQueue<Message>>),
 }
 
-/// PATCH(airbyte-wrapper): the original read header lines of any length and any number of them
-/// into memory; a client could grow the process without bound.
-const MAX_LINE_BYTES: usize = 8 * 1024;
-const MAX_HEADERS: usize = 100;
-
-fn is_timeout(err: &IoError) -> bool {
-    matches!(err.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock)
+/// What every connection of one server shares: its limits, where requests go, and the registry
+/// that a graceful stop uses to close idle connections and to wait for busy ones.
+pub(crate) struct Connections {
+    pub limits: ConnectionLimits,
+    pub dispatch: Dispatch,
+    pub draining: Arc<AtomicBool>,
+    open: Mutex<HashMap<u64, Arc<Tracked>>>,
+    open_changed: Condvar,
+    next_id: AtomicU64,
 }
 
-impl ClientConnection {
-    /// Creates a new `ClientConnection` that takes ownership of the `TcpStream`.
-    pub fn new(
-        write_socket: RefinedTcpStream,
-        mut read_socket: RefinedTcpStream,
-    ) -> ClientConnection {
-        let remote_addr = read_socket.peer_addr();
-        let secure = read_socket.secure();
+/// A connection as the registry sees it.
+struct Tracked {
+    socket: Arc<Connection>,
+    /// Waiting for the first byte of a next request: a stop may close it at once.
+    idle: AtomicBool,
+}
 
-        let mut source = SequentialReaderBuilder::new(BufReader::with_capacity(1024, read_socket));
-        let first_header = source.next().unwrap();
-
-        ClientConnection {
-            source,
-            sink: SequentialWriterBuilder::new(BufWriter::with_capacity(1024, write_socket)),
-            remote_addr,
-            next_header_source: first_header,
-            no_more_requests: false,
-            secure,
+impl Connections {
+    pub fn new(limits: ConnectionLimits, dispatch: Dispatch) -> Connections {
+        Connections {
+            limits,
+            dispatch,
+            draining: Arc::new(AtomicBool::new(false)),
+            open: Mutex::new(HashMap::new()),
+            open_changed: Condvar::new(),
+            next_id: AtomicU64::new(0),
         }
     }
 
-    /// true if the connection is HTTPS
-    pub fn secure(&self) -> bool {
-        self.secure
+    pub fn count(&self) -> usize {
+        lock(&self.open).len()
     }
 
-    /// Reads the next line from self.next_header_source.
-    ///
-    /// Reads until `CRLF` is reached. The next read will start
-    ///  at the first byte of the new line.
-    fn read_next_line(&mut self) -> IoResult<AsciiString> {
-        // PATCH(airbyte-wrapper): scans what has arrived for the line's end instead of reading one
-        // byte per call (a tenth of a request's processor time); the limits are as before.
-        let mut buf: Vec<u8> = Vec::new();
-
-        loop {
-            let available = self.next_header_source.fill_buf()?;
-            if available.is_empty() {
-                return Err(IoError::new(ErrorKind::ConnectionAborted, "Unexpected EOF"));
-            }
-            // A line holds at most MAX_LINE_BYTES before its final `\n`.
-            let room = (MAX_LINE_BYTES + 1).saturating_sub(buf.len());
-            let window = &available[..available.len().min(room)];
-            let newline = window.iter().position(|&b| b == b'\n');
-            let taken = newline.map_or(window.len(), |i| i + 1);
-            buf.extend_from_slice(&window[..taken]);
-            self.next_header_source.consume(taken);
-
-            if buf.ends_with(b"\r\n") {
-                buf.truncate(buf.len() - 2); // removing the CRLF
-                // PATCH(airbyte-wrapper): RFC 9110 allows bytes above 0x7F (obs-text) in header
-                // values, and the original closed the connection without an answer on them. They
-                // become DEL, which reaches the service as a character no header it reads accepts,
-                // so it answers with a proper 400.
-                for b in buf.iter_mut().filter(|b| !b.is_ascii()) {
-                    *b = 0x7f;
-                }
-                return AsciiString::from_ascii(buf)
-                    .map_err(|_| IoError::new(ErrorKind::InvalidInput, "Header is not in ASCII"));
-            }
-            // (A `\n` without `\r` before it does not end the line: it stays in it, as before.)
-            if newline.is_none() && buf.len() > MAX_LINE_BYTES {
-                return Err(IoError::new(ErrorKind::InvalidData, "header line too long"));
+    /// From now on every answer closes its connection; connections waiting for a next request
+    /// are closed now.
+    pub fn drain(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+        for tracked in lock(&self.open).values() {
+            if tracked.idle.load(Ordering::SeqCst) {
+                let _ = tracked.socket.shutdown(Shutdown::Both);
             }
         }
     }
 
-    /// Reads a request from the stream.
-    /// Blocks until the header has been read.
-    fn read(&mut self) -> Result<Request, ReadError> {
-        let (method, path, version, headers) = {
-            // reading the request line
-            let (method, path, version) = {
-                let line = self.read_next_line().map_err(|e| match e {
-                    e if is_timeout(&e) => ReadError::Idle,
-                    e if e.kind() == ErrorKind::InvalidData => ReadError::HeadersTooLarge,
-                    e => ReadError::ReadIoError(e),
-                })?;
-
-                parse_request_line(
-                    line.as_str().trim(), // TODO: remove this conversion
-                )?
-            };
-
-            // getting all headers
-            let headers = {
-                let mut headers = Vec::new();
-                loop {
-                    let line = self.read_next_line().map_err(|e| match e {
-                        e if e.kind() == ErrorKind::InvalidData => ReadError::HeadersTooLarge,
-                        e => ReadError::ReadIoError(e),
-                    })?;
-
-                    if line.is_empty() {
-                        break;
-                    };
-                    if headers.len() >= MAX_HEADERS {
-                        return Err(ReadError::HeadersTooLarge);
-                    }
-                    headers.push(match FromStr::from_str(line.as_str().trim()) {
-                        // TODO: remove this conversion
-                        Ok(h) => h,
-                        _ => return Err(ReadError::WrongHeader(version)),
-                    });
-                }
-
-                headers
-            };
-
-            (method, path, version, headers)
+    /// Waits until no connection is open, or `timeout` has passed; whether none is.
+    pub fn wait_closed(&self, timeout: Option<Duration>) -> bool {
+        let open = lock(&self.open);
+        let open = match timeout {
+            Some(t) => {
+                self.open_changed
+                    .wait_timeout_while(open, t, |o| !o.is_empty())
+                    .unwrap_or_else(|p| p.into_inner())
+                    .0
+            }
+            None => self
+                .open_changed
+                .wait_while(open, |o| !o.is_empty())
+                .unwrap_or_else(|p| p.into_inner()),
         };
-
-        // building the writer for the request
-        let writer = self.sink.next().unwrap();
-
-        // follow-up for next potential request
-        let mut data_source = self.source.next().unwrap();
-        std::mem::swap(&mut self.next_header_source, &mut data_source);
-
-        // building the next reader
-        let request = crate::request::new_request(
-            self.secure,
-            method,
-            path,
-            version.clone(),
-            headers,
-            *self.remote_addr.as_ref().unwrap(),
-            data_source,
-            writer,
-        )
-        .map_err(|e| {
-            use crate::request;
-            match e {
-                request::RequestCreationError::CreationIoError(e) => ReadError::ReadIoError(e),
-                request::RequestCreationError::ExpectationFailed => {
-                    ReadError::ExpectationFailed(version)
-                }
-            }
-        })?;
-
-        // return the request
-        Ok(request)
+        open.is_empty()
     }
-}
 
-impl Iterator for ClientConnection {
-    type Item = Request;
-
-    /// Blocks until the next Request is available.
-    /// Returns None when no new Requests will come from the client.
-    fn next(&mut self) -> Option<Request> {
-        use crate::{Response, StatusCode};
-
-        // the client sent a "connection: close" header in this previous request
-        //  or is using HTTP 1.0, meaning that no new request will come
-        if self.no_more_requests {
-            return None;
-        }
-
-        loop {
-            let rq = match self.read() {
-                Err(ReadError::WrongRequestLine) => {
-                    let writer = self.sink.next().unwrap();
-                    let response = Response::new_empty(StatusCode(400));
-                    response
-                        .raw_print(writer, HTTPVersion(1, 1), &[], false, None)
-                        .ok();
-                    return None; // we don't know where the next request would start,
-                                 // se we have to close
-                }
-
-                Err(ReadError::WrongHeader(ver)) => {
-                    let writer = self.sink.next().unwrap();
-                    let response = Response::new_empty(StatusCode(400));
-                    response.raw_print(writer, ver, &[], false, None).ok();
-                    return None; // we don't know where the next request would start,
-                                 // se we have to close
-                }
-
-                Err(ReadError::Idle) => return None,
-
-                Err(ReadError::HeadersTooLarge) => {
-                    let writer = self.sink.next().unwrap();
-                    let response = Response::new_empty(StatusCode(431))
-                        .with_header("Connection: close".parse::<crate::Header>().unwrap());
-                    response
-                        .raw_print(writer, HTTPVersion(1, 1), &[], false, None)
-                        .ok();
-                    return None;
-                }
-
-                Err(ReadError::ReadIoError(ref err)) if is_timeout(err) => {
-                    // request timeout
-                    let writer = self.sink.next().unwrap();
-                    let response = Response::new_empty(StatusCode(408));
-                    response
-                        .raw_print(writer, HTTPVersion(1, 1), &[], false, None)
-                        .ok();
-                    return None; // closing the connection
-                }
-
-                Err(ReadError::ExpectationFailed(ver)) => {
-                    let writer = self.sink.next().unwrap();
-                    let response = Response::new_empty(StatusCode(417));
-                    response.raw_print(writer, ver, &[], true, None).ok();
-                    return None; // TODO: should be recoverable, but needs handling in case of body
-                }
-
-                Err(ReadError::ReadIoError(_)) => return None,
-
-                Ok(rq) => rq,
-            };
-
-            // checking HTTP version
-            if *rq.http_version() > (1, 1) {
-                let writer = self.sink.next().unwrap();
-                let response = Response::from_string(
-                    "This server only supports HTTP versions 1.0 and 1.1".to_owned(),
-                )
-                .with_status_code(StatusCode(505));
-                response
-                    .raw_print(writer, HTTPVersion(1, 1), &[], false, None)
-                    .ok();
-                continue;
-            }
-
-            // updating the status of the connection
-            let connection_header = rq
-                .headers()
-                .iter()
-                .find(|h| h.field.equiv("Connection"))
-                .map(|h| h.value.as_str());
-
-            let lowercase = connection_header.map(|h| h.to_ascii_lowercase());
-
-            match lowercase {
-                Some(ref val) if val.contains("close") => self.no_more_requests = true,
-                Some(ref val) if val.contains("upgrade") => self.no_more_requests = true,
-                Some(ref val)
-                    if !val.contains("keep-alive") && *rq.http_version() == HTTPVersion(1, 0) =>
-                {
-                    self.no_more_requests = true
-                }
-                None if *rq.http_version() == HTTPVersion(1, 0) => self.no_more_requests = true,
-                _ => (),
-            };
-
-            // returning the request
-            return Some(rq);
+    /// Counts a connection as open (from when it is accepted) until the registration is dropped.
+    pub fn register(self: &Arc<Self>, socket: Connection) -> Registration {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let tracked = Arc::new(Tracked {
+            socket: Arc::new(socket),
+            idle: AtomicBool::new(true),
+        });
+        lock(&self.open).insert(id, tracked.clone());
+        Registration {
+            connections: self.clone(),
+            id,
+            tracked,
         }
     }
 }
 
-/// Parses a "HTTP/1.1" string.
-fn parse_http_version(version: &str) -> Result<HTTPVersion, ReadError> {
-    let (major, minor) = match version {
-        "HTTP/0.9" => (0, 9),
-        "HTTP/1.0" => (1, 0),
-        "HTTP/1.1" => (1, 1),
-        "HTTP/2.0" => (2, 0),
-        "HTTP/3.0" => (3, 0),
-        _ => return Err(ReadError::WrongRequestLine),
+/// A connection's place in the registry, for as long as it is served.
+pub(crate) struct Registration {
+    connections: Arc<Connections>,
+    id: u64,
+    tracked: Arc<Tracked>,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        lock(&self.connections.open).remove(&self.id);
+        self.connections.open_changed.notify_all();
+    }
+}
+
+/// Serves one accepted connection until it closes.
+pub(crate) fn serve(registration: Registration) {
+    let connections = &*registration.connections;
+    let socket = registration.tracked.socket.clone();
+    // A client that has already reset the connection has no address any more; it is served as
+    // far as its bytes go (this was a panic: tiny_http unwrapped the address).
+    let remote_addr = socket.peer_addr().ok().flatten();
+    let limits = &connections.limits;
+    let mut wire = Wire::new(&*socket, limits.read_timeout, limits.request_timeout);
+    let mut writers = match connections.dispatch {
+        Dispatch::Direct(_) => Writers::Direct(socket.clone()),
+        Dispatch::Queue(_) => Writers::Queue(Box::new(Queued::new(socket.clone()))),
     };
-
-    Ok(HTTPVersion(major, minor))
+    let outcome = serve_requests(
+        &mut wire,
+        &mut writers,
+        connections,
+        &registration,
+        remote_addr,
+    );
+    if let Writers::Queue(queued) = &mut writers {
+        queued.wait_answered(0);
+    }
+    if outcome == End::Close {
+        let _ = socket.shutdown(Shutdown::Write);
+        wire.linger();
+    }
 }
 
-/// Parses the request line of the request.
-/// eg. GET / HTTP/1.1
-fn parse_request_line(line: &str) -> Result<(Method, String, HTTPVersion), ReadError> {
-    let mut parts = line.split(' ');
+/// How a connection's requests ended.
+#[derive(Debug, PartialEq, Eq)]
+enum End {
+    /// Answered; close gracefully.
+    Close,
+    /// The client left, timed out while idle, or the connection broke: nothing more to send.
+    Gone,
+}
 
-    let method = parts.next().and_then(|w| w.parse().ok());
-    let path = parts.next().map(ToOwned::to_owned);
-    let version = parts.next().and_then(|w| parse_http_version(w).ok());
+fn serve_requests(
+    wire: &mut Wire<&Connection>,
+    writers: &mut Writers,
+    connections: &Connections,
+    registration: &Registration,
+    remote_addr: Option<SocketAddr>,
+) -> End {
+    let limits = &connections.limits;
+    loop {
+        registration.tracked.idle.store(true, Ordering::SeqCst);
+        if connections.draining.load(Ordering::SeqCst) && wire.is_empty() {
+            return End::Gone;
+        }
+        if !wire.await_request() {
+            return End::Gone;
+        }
+        registration.tracked.idle.store(false, Ordering::SeqCst);
+        let deadline = limits.request_timeout.map(|t| Instant::now() + t);
+        let head = match wire.read_head(deadline) {
+            Ok(head) => head,
+            Err(Failure::Gone) => return End::Gone,
+            Err(Failure::Refused(refusal)) => return refuse(writers, connections, refusal, None),
+        };
+        let max_body = limits.max_body_bytes as u64;
+        if let BodyFraming::Length(n) = head.body {
+            if n > max_body {
+                return refuse(
+                    writers,
+                    connections,
+                    framing::body_too_large(max_body),
+                    Some(&head),
+                );
+            }
+        }
+        let closes = Arc::new(AtomicBool::new(false));
+        let exchange = Exchange {
+            keep_alive: head.keep_alive,
+            draining: connections.draining.clone(),
+            closes: closes.clone(),
+        };
+        if head.expects_continue {
+            if let Dispatch::Direct(handler) = &connections.dispatch {
+                let probe =
+                    Request::from_head(&head, remote_addr, writers.next(), exchange.clone());
+                if let Some(answer) = handler.refuse_before_body(&probe) {
+                    probe.respond_and_close(answer);
+                    return End::Close;
+                }
+                probe.abandon();
+            }
+            writers.wait_answered(0);
+            if writers.write_now(b"HTTP/1.1 100 Continue\r\n\r\n").is_err() {
+                return End::Gone;
+            }
+        }
+        let deadline = limits.request_timeout.map(|t| Instant::now() + t);
+        let body = match wire.read_body(head.body, max_body, deadline) {
+            Ok(body) => body,
+            Err(Failure::Gone) => return End::Gone,
+            Err(Failure::Refused(refusal)) => {
+                return refuse(writers, connections, refusal, Some(&head))
+            }
+        };
+        let request =
+            Request::from_head(&head, remote_addr, writers.next(), exchange).with_body(body);
+        match &connections.dispatch {
+            Dispatch::Direct(handler) => {
+                // A panicking handler drops the request, which answers 500; the connection, whose
+                // state is then unknown, is closed.
+                let handled = panic::catch_unwind(AssertUnwindSafe(|| handler.handle(request)));
+                if handled.is_err() || closes.load(Ordering::SeqCst) {
+                    return End::Close;
+                }
+            }
+            Dispatch::Queue(queue) => {
+                writers.wait_answered(MAX_QUEUED_PER_CONNECTION - 1);
+                let request = request.with_notify_sender(writers.notify());
+                queue.push(Message::NewRequest(request));
+                if !head.keep_alive {
+                    return End::Close;
+                }
+            }
+        }
+        wire.request_done();
+    }
+}
 
-    method
-        .and_then(|method| Some((method, path?, version?)))
-        .ok_or(ReadError::WrongRequestLine)
+/// Answers a refused request (the handler's answer, or an empty one for `recv()`), and closes.
+fn refuse(
+    writers: &mut Writers,
+    connections: &Connections,
+    mut refusal: Refusal,
+    head: Option<&Head>,
+) -> End {
+    if let Some(head) = head {
+        refusal.method = Some(head.method.clone());
+        refusal.target = Some(head.target.clone());
+    }
+    let response = match &connections.dispatch {
+        Dispatch::Direct(handler) => handler.refused(&refusal),
+        Dispatch::Queue(_) => Response::empty(refusal.status).boxed(),
+    };
+    writers.wait_answered(0);
+    let mut writer = writers.next();
+    let written = response.raw_print(&mut writer, &HTTPVersion(1, 1), &[], false, false);
+    let _ = written.and_then(|()| writer.flush());
+    End::Close
+}
+
+/// The writers a connection's answers are written through.
+enum Writers {
+    /// Straight to the socket: one request is handled at a time.
+    Direct(Arc<Connection>),
+    /// Through writers that take turns, since queued requests may be answered out of order.
+    Queue(Box<Queued>),
+}
+
+impl Writers {
+    fn next(&mut self) -> Box<dyn Write + Send> {
+        match self {
+            Writers::Direct(socket) => Box::new(SocketWriter(socket.clone())),
+            Writers::Queue(queued) => Box::new(queued.writers.next().expect("an endless iterator")),
+        }
+    }
+
+    /// Writes bytes once every earlier answer has been written (a `100 Continue`).
+    fn write_now(&mut self, bytes: &[u8]) -> io::Result<()> {
+        let mut writer = self.next();
+        writer.write_all(bytes)?;
+        writer.flush()
+    }
+
+    /// A sender for a queued request to signal on once answered.
+    fn notify(&mut self) -> Sender<()> {
+        match self {
+            Writers::Queue(queued) => {
+                queued.outstanding += 1;
+                queued.answered_tx.clone()
+            }
+            Writers::Direct(_) => unreachable!("only queued requests are waited for"),
+        }
+    }
+
+    /// Waits until at most `most` queued requests are unanswered.
+    fn wait_answered(&mut self, most: usize) {
+        if let Writers::Queue(queued) = self {
+            queued.wait_answered(most);
+        }
+    }
+}
+
+/// The connection's side of requests queued for `recv()`.
+struct Queued {
+    writers: SequentialWriterBuilder<SocketWriter>,
+    outstanding: usize,
+    answered_tx: Sender<()>,
+    answered_rx: Receiver<()>,
+}
+
+impl Queued {
+    fn new(socket: Arc<Connection>) -> Queued {
+        let (answered_tx, answered_rx) = mpsc::channel();
+        Queued {
+            writers: SequentialWriterBuilder::new(SocketWriter(socket)),
+            outstanding: 0,
+            answered_tx,
+            answered_rx,
+        }
+    }
+
+    fn wait_answered(&mut self, most: usize) {
+        while self.outstanding > most {
+            // Each queued request signals once, when answered or dropped.
+            if self.answered_rx.recv().is_err() {
+                break;
+            }
+            self.outstanding -= 1;
+        }
+    }
+}
+
+/// Writes to the shared socket; every write of an answer goes out whole (see `Response`).
+pub(crate) struct SocketWriter(Arc<Connection>);
+
+impl Write for SocketWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        (&*self.0).write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Why a request could not be read.
+pub(crate) enum Failure {
+    /// Answer this and close.
+    Refused(Refusal),
+    /// Nothing to answer: the client closed or the connection broke.
+    Gone,
+}
+
+impl From<Refusal> for Failure {
+    fn from(refusal: Refusal) -> Failure {
+        Failure::Refused(refusal)
+    }
+}
+
+/// A socket whose read timeout can be changed (real sockets; byte slices in tests and fuzzing).
+pub(crate) trait Socket: Read {
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
+}
+
+impl Socket for &Connection {
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        Connection::set_read_timeout(self, timeout)
+    }
+}
+
+/// A connection's incoming bytes, buffered, read under deadlines.
+pub(crate) struct Wire<S: Socket> {
+    socket: S,
+    buf: Vec<u8>,
+    /// The unread bytes are `buf[start..end]`.
+    start: usize,
+    end: usize,
+    /// The socket's read timeout between requests, and the one set now.
+    idle_timeout: Option<Duration>,
+    timeout_set: Option<Duration>,
+    /// How long a head, or a body, may take to arrive (for the 408's detail).
+    request_timeout: Option<Duration>,
+}
+
+impl<S: Socket> Wire<S> {
+    pub fn new(
+        socket: S,
+        idle_timeout: Option<Duration>,
+        request_timeout: Option<Duration>,
+    ) -> Wire<S> {
+        Wire {
+            socket,
+            buf: vec![0; BUFFER_BYTES],
+            start: 0,
+            end: 0,
+            idle_timeout,
+            timeout_set: idle_timeout,
+            request_timeout,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+
+    fn timed_out(&self, part: &str) -> Failure {
+        let within = match self.request_timeout {
+            Some(t) => format!(" within {} s", t.as_secs_f64()),
+            None => String::new(),
+        };
+        Failure::Refused(Refusal::new(
+            408,
+            format!(
+                "the request {part} did not arrive{within}; send the whole request without pausing"
+            ),
+        ))
+    }
+
+    /// Waits for a next request's first byte (one may be buffered already): `false` when the
+    /// client closed, the connection broke or stayed idle past the idle timeout.
+    pub fn await_request(&mut self) -> bool {
+        if !self.is_empty() {
+            return true;
+        }
+        matches!(self.fill(None), Ok(n) if n > 0)
+    }
+
+    /// Reads a head; bytes after it stay buffered.
+    pub fn read_head(&mut self, deadline: Option<Instant>) -> Result<Head, Failure> {
+        let mut scanner = HeadScanner::new();
+        loop {
+            if let Some(length) = scanner.scan(&self.buf[self.start..self.end])? {
+                let head = framing::parse_head(&self.buf[self.start..self.start + length])?;
+                self.start += length;
+                return Ok(head);
+            }
+            match self.fill(deadline) {
+                Ok(0) => return Err(ended_early(self.is_empty(), "head")),
+                Ok(_) => {}
+                Err(e) if is_timeout(&e) => return Err(self.timed_out("head")),
+                Err(_) => return Err(Failure::Gone),
+            }
+        }
+    }
+
+    /// Reads a body framed as `framing`, refusing one over `max` bytes.
+    pub fn read_body(
+        &mut self,
+        framing: BodyFraming,
+        max: u64,
+        deadline: Option<Instant>,
+    ) -> Result<Vec<u8>, Failure> {
+        let timed_out = self.timed_out("body");
+        let ended = |e: io::Error| match e {
+            e if is_timeout(&e) => timed_out,
+            e if e.kind() == ErrorKind::UnexpectedEof => ended_early(false, "body"),
+            _ => Failure::Gone,
+        };
+        match framing {
+            BodyFraming::None => Ok(Vec::new()),
+            BodyFraming::Length(n) if n > max => Err(framing::body_too_large(max).into()),
+            BodyFraming::Length(n) => self.read_exact_body(n as usize, deadline).map_err(ended),
+            BodyFraming::Chunked => {
+                let mut decoder = ChunkedDecoder::new(max);
+                let mut body = Vec::new();
+                loop {
+                    let used = decoder.decode(&self.buf[self.start..self.end], &mut body)?;
+                    self.start += used;
+                    if decoder.is_done() {
+                        return Ok(body);
+                    }
+                    match self.fill(deadline) {
+                        Ok(0) => return Err(ended_early(false, "body")),
+                        Ok(_) => {}
+                        Err(e) => return Err(ended(e)),
+                    }
+                }
+            }
+        }
+    }
+
+    /// `length` bytes: what is buffered, then the rest read straight into the body.
+    fn read_exact_body(&mut self, length: usize, deadline: Option<Instant>) -> io::Result<Vec<u8>> {
+        let buffered = (self.end - self.start).min(length);
+        let mut body = Vec::with_capacity(length.min(BODY_READ_BYTES).max(buffered));
+        body.extend_from_slice(&self.buf[self.start..self.start + buffered]);
+        self.start += buffered;
+        while body.len() < length {
+            let filled = body.len();
+            body.resize(filled + (length - filled).min(BODY_READ_BYTES), 0);
+            let n = self.read_until(deadline, |socket| socket.read(&mut body[filled..]));
+            body.truncate(filled + *n.as_ref().unwrap_or(&0));
+            if n? == 0 {
+                return Err(ErrorKind::UnexpectedEof.into());
+            }
+        }
+        Ok(body)
+    }
+
+    /// Reads more into the buffer; `Ok(0)` at the end of the stream.
+    fn fill(&mut self, deadline: Option<Instant>) -> io::Result<usize> {
+        if self.is_empty() {
+            self.start = 0;
+            self.end = 0;
+        } else if self.end == self.buf.len() {
+            if self.start > 0 {
+                self.buf.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+            } else if self.buf.len() < 2 * framing::MAX_HEAD_BYTES {
+                self.buf.resize(self.buf.len() * 2, 0);
+            } else {
+                // Unreachable: heads, chunk lines and trailers are refused before this size.
+                return Err(ErrorKind::InvalidData.into());
+            }
+        }
+        let (buf, end) = (&mut self.buf, self.end);
+        let socket = &mut self.socket;
+        let n = read_with_deadline(
+            socket,
+            &mut self.timeout_set,
+            self.idle_timeout,
+            deadline,
+            |s| s.read(&mut buf[end..]),
+        )?;
+        self.end += n;
+        Ok(n)
+    }
+
+    fn read_until(
+        &mut self,
+        deadline: Option<Instant>,
+        read: impl FnMut(&mut S) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        read_with_deadline(
+            &mut self.socket,
+            &mut self.timeout_set,
+            self.idle_timeout,
+            deadline,
+            read,
+        )
+    }
+
+    /// Between requests: the idle timeout again, and the buffer back to its size after a large head.
+    fn request_done(&mut self) {
+        if self.timeout_set != self.idle_timeout
+            && self.socket.set_read_timeout(self.idle_timeout).is_ok()
+        {
+            self.timeout_set = self.idle_timeout;
+        }
+        if self.buf.len() > BUFFER_BYTES && self.end - self.start <= BUFFER_BYTES {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+            self.buf.truncate(BUFFER_BYTES);
+            self.buf.shrink_to_fit();
+        }
+    }
+
+    /// Reads and drops what the client still sends, for a bounded time, until it closes.
+    fn linger(&mut self) {
+        let deadline = Some(Instant::now() + LINGER_TIME);
+        let mut dropped = 0;
+        while dropped < LINGER_BYTES {
+            let end = self.buf.len();
+            let buf = &mut self.buf;
+            match read_with_deadline(
+                &mut self.socket,
+                &mut self.timeout_set,
+                self.idle_timeout,
+                deadline,
+                |s| s.read(&mut buf[..end]),
+            ) {
+                Ok(n) if n > 0 => dropped += n,
+                _ => return,
+            }
+        }
+    }
+}
+
+/// One read that ends by `deadline` at the latest: the socket's timeout is lowered to what is left
+/// when that is less than the idle timeout (a system call only when it changes).
+fn read_with_deadline<S: Socket>(
+    socket: &mut S,
+    timeout_set: &mut Option<Duration>,
+    idle_timeout: Option<Duration>,
+    deadline: Option<Instant>,
+    mut read: impl FnMut(&mut S) -> io::Result<usize>,
+) -> io::Result<usize> {
+    loop {
+        let wanted = match deadline {
+            None => idle_timeout,
+            Some(deadline) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(ErrorKind::TimedOut.into());
+                }
+                // Rounded up to 10 ms, so that the timeout does not change on every read.
+                let left = Duration::from_millis((left.as_millis() as u64).div_ceil(10) * 10);
+                Some(idle_timeout.map_or(left, |idle| idle.min(left)))
+            }
+        };
+        if wanted != *timeout_set {
+            socket.set_read_timeout(wanted)?;
+            *timeout_set = wanted;
+        }
+        match read(socket) {
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(e.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock)
+}
+
+/// The client closed in the middle of a request (`nothing` read of it: it just left).
+fn ended_early(nothing: bool, part: &str) -> Failure {
+    if nothing {
+        return Failure::Gone;
+    }
+    Failure::Refused(Refusal::new(
+        400,
+        format!("the connection ended in the middle of the request {part}"),
+    ))
+}
+
+/// For tests and fuzzing: every request that `input`, arriving in pieces of the given sizes, holds,
+/// read as a connection reads them, and the refusal that ends it if any.
+#[doc(hidden)]
+pub fn read_requests(
+    input: &[u8],
+    pieces: &[usize],
+    max_body: u64,
+) -> (Vec<(Head, Vec<u8>)>, Option<Refusal>) {
+    let mut wire = Wire::new(Pieces::new(input, pieces), None, None);
+    let mut requests = Vec::new();
+    loop {
+        if !wire.await_request() {
+            return (requests, None);
+        }
+        let read = wire.read_head(None).and_then(|head| {
+            wire.read_body(head.body, max_body, None)
+                .map(|body| (head, body))
+        });
+        match read {
+            Ok((head, body)) => {
+                let keep_alive = head.keep_alive;
+                requests.push((head, body));
+                if !keep_alive {
+                    return (requests, None);
+                }
+            }
+            Err(Failure::Refused(refusal)) => return (requests, Some(refusal)),
+            Err(Failure::Gone) => return (requests, None),
+        }
+    }
+}
+
+/// Bytes that arrive in pieces of given sizes (cycling), as a socket would deliver them.
+struct Pieces<'a> {
+    input: &'a [u8],
+    pieces: &'a [usize],
+    next: usize,
+}
+
+impl<'a> Pieces<'a> {
+    fn new(input: &'a [u8], pieces: &'a [usize]) -> Pieces<'a> {
+        Pieces {
+            input,
+            pieces,
+            next: 0,
+        }
+    }
+}
+
+impl Read for Pieces<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let piece = match self.pieces {
+            [] => usize::MAX,
+            pieces => pieces[self.next % pieces.len()].max(1),
+        };
+        self.next += 1;
+        let n = piece.min(buf.len()).min(self.input.len());
+        buf[..n].copy_from_slice(&self.input[..n]);
+        self.input = &self.input[n..];
+        Ok(n)
+    }
+}
+
+impl Socket for Pieces<'_> {
+    fn set_read_timeout(&self, _: Option<Duration>) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 #[cfg(test)]
-mod test {
+mod tests {
+    use super::read_requests;
+
     #[test]
-    fn test_parse_request_line() {
-        let (method, path, ver) = super::parse_request_line("GET /hello HTTP/1.1").unwrap();
+    fn pipelined_requests_are_read_in_order_however_they_arrive() {
+        let input = b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nPOST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhelloPOST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\nGET /d HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET /never HTTP/1.1\r\n\r\n";
+        for pieces in [&[][..], &[1], &[3, 7], &[64]] {
+            let (requests, refusal) = read_requests(input, pieces, 100);
+            let seen: Vec<(String, Vec<u8>)> =
+                requests.into_iter().map(|(h, b)| (h.target, b)).collect();
+            assert_eq!(
+                seen,
+                [
+                    ("/a".to_string(), vec![]),
+                    ("/b".to_string(), b"hello".to_vec()),
+                    ("/c".to_string(), b"abc".to_vec()),
+                    ("/d".to_string(), vec![]),
+                ],
+                "{pieces:?}"
+            );
+            assert_eq!(refusal, None, "nothing is read after Connection: close");
+        }
+    }
 
-        assert!(method == crate::Method::Get);
-        assert!(path == "/hello");
-        assert!(ver == crate::common::HTTPVersion(1, 1));
+    #[test]
+    fn nothing_after_a_refusal_is_read() {
+        let smuggled = b"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 49\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /hidden HTTP/1.1\r\nHost: x\r\n\r\n";
+        let (requests, refusal) = read_requests(smuggled, &[], 100);
+        assert!(requests.is_empty());
+        assert_eq!(refusal.unwrap().status.0, 400);
 
-        assert!(super::parse_request_line("GET /hello").is_err());
-        assert!(super::parse_request_line("qsd qsd qsd").is_err());
+        let (requests, refusal) = read_requests(
+            b"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 101\r\n\r\n",
+            &[],
+            100,
+        );
+        assert!(requests.is_empty());
+        assert_eq!(refusal.unwrap().status.0, 413);
+
+        let (_, refusal) = read_requests(
+            b"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc",
+            &[],
+            100,
+        );
+        assert_eq!(refusal.unwrap().status.0, 400, "the client left mid-body");
+        let (requests, refusal) = read_requests(b"", &[], 100);
+        assert!(
+            requests.is_empty() && refusal.is_none(),
+            "an idle client that leaves"
+        );
     }
 }

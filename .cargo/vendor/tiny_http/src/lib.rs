@@ -62,6 +62,12 @@
 //!
 //! If you don't want to block, you can call `server.try_recv()` instead.
 //!
+//! ## Answering on the connection's thread (PATCH(airbyte-wrapper))
+//!
+//! `Server::with_handler` hands each complete request to a [`Handler`] on the thread that read it
+//! instead of a queue: no hand-off between threads, and a client that stalls holds only its own
+//! connection's thread. Bound how many requests are handled at once in the handler.
+//!
 //! ## Handling requests
 //!
 //! The `Request` object returned by `server.recv()` contains informations about the client's request.
@@ -91,9 +97,6 @@
 #![deny(rust_2018_idioms)]
 #![allow(clippy::match_like_matches_macro)]
 
-#[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
-use zeroize::Zeroizing;
-
 use std::error::Error;
 use std::io::Error as IoError;
 use std::io::ErrorKind as IoErrorKind;
@@ -101,48 +104,63 @@ use std::io::Result as IoResult;
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
 use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use client::ClientConnection;
+use client::{Connections, Dispatch};
 use connection::Connection;
 use util::MessagesQueue;
 
 pub use common::{HTTPVersion, Header, HeaderField, Method, StatusCode};
 pub use connection::{ConfigListenAddr, ListenAddr, Listener};
-pub use request::{ReadWrite, Request};
+pub use framing::Refusal;
+pub use request::Request;
 pub use response::{Response, ResponseBox};
 pub use test::TestRequest;
 
 mod client;
 mod common;
 mod connection;
+mod framing;
 mod request;
 mod response;
-mod ssl;
 mod test;
 mod util;
 
+/// PATCH(airbyte-wrapper): the request reader and the framing rules, for fuzzing and tests.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::client::read_requests;
+    pub use crate::framing::{
+        parse_head, BodyFraming, ChunkedDecoder, Head, HeadScanner, MAX_HEADERS, MAX_HEAD_BYTES,
+        MAX_LINE_BYTES,
+    };
+}
+
 /// The main class of this library.
 ///
-/// Destroying this object will immediately close the listening socket and the reading
-///  part of all the client's connections. Requests that have already been returned by
-///  the `recv()` function will not close and the responses will be transferred to the client.
+/// Destroying this object will immediately close the listening socket. Requests that have
+/// already been received are still answered.
 pub struct Server {
     // should be false as long as the server exists
-    // when set to true, all the subtasks will close within a few hundreds ms
+    // when set to true, the accept thread stops
     close: Arc<AtomicBool>,
 
     // queue for messages received by child threads
     messages: Arc<MessagesQueue<Message>>,
 
+    // every open connection
+    connections: Arc<Connections>,
+
+    // the accept thread, joined once it stops, so that the listening socket is closed by then
+    acceptor: std::sync::Mutex<Option<thread::JoinHandle<()>>>,
+
     // result of TcpListener::local_addr()
     listening_addr: ListenAddr,
 }
 
-enum Message {
+pub(crate) enum Message {
     Error(IoError),
     NewRequest(Request),
 }
@@ -174,9 +192,6 @@ pub struct IncomingRequests<'a> {
 pub struct ServerConfig {
     /// The addresses to try to listen to.
     pub addr: ConfigListenAddr,
-
-    /// If `Some`, then the server will use SSL to encode the communications.
-    pub ssl: Option<SslConfig>,
 }
 
 /// PATCH(airbyte-wrapper): limits on client connections.
@@ -188,46 +203,50 @@ pub struct ConnectionLimits {
     pub write_timeout: Option<Duration>,
     /// Connections served at once; more are answered 503 and closed.
     pub max_connections: usize,
+    /// Largest request body read; a larger one is answered 413.
+    pub max_body_bytes: usize,
+    /// How long a request's head, and then its body, may take to arrive once begun (408 after).
+    pub request_timeout: Option<Duration>,
 }
 
 impl Default for ConnectionLimits {
     fn default() -> Self {
-        ConnectionLimits { read_timeout: None, write_timeout: None, max_connections: usize::MAX }
+        ConnectionLimits {
+            read_timeout: None,
+            write_timeout: None,
+            max_connections: usize::MAX,
+            max_body_bytes: usize::MAX,
+            request_timeout: None,
+        }
     }
 }
 
-/// Counts a live connection for as long as it exists.
-struct LiveConnection(Arc<std::sync::atomic::AtomicUsize>);
+/// PATCH(airbyte-wrapper): answers requests on the threads that read them (`Server::with_handler`).
+pub trait Handler: Send + Sync + 'static {
+    /// Answers a complete request, its body read, on its connection's thread.
+    fn handle(&self, request: Request);
 
-impl LiveConnection {
-    fn new(live: &Arc<std::sync::atomic::AtomicUsize>) -> LiveConnection {
-        live.fetch_add(1, Relaxed);
-        LiveConnection(live.clone())
+    /// For a request that waits for `100 Continue` before sending its body: a final answer that
+    /// refuses it now (its connection is closed after), or `None` to let the body come.
+    fn refuse_before_body(&self, request: &Request) -> Option<ResponseBox> {
+        let _ = request;
+        None
     }
-}
 
-impl Drop for LiveConnection {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Relaxed);
+    /// The answer to a request refused for its framing, before any handler saw it; its
+    /// connection is closed after it.
+    fn refused(&self, refusal: &Refusal) -> ResponseBox {
+        Response::empty(refusal.status).boxed()
     }
 }
 
 /// Answers a connection over the limit and closes it.
-fn refuse(mut sock: Connection) {
+fn refuse(sock: Connection) {
     use std::io::Write;
-    let _ = sock.write_all(
+    let _ = (&sock).write_all(
         b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\nRetry-After: 1\r\n\r\n",
     );
     let _ = sock.shutdown(Shutdown::Both);
-}
-
-/// Configuration of the server for SSL.
-#[derive(Debug, Clone)]
-pub struct SslConfig {
-    /// Contains the public certificate to send to clients.
-    pub certificate: Vec<u8>,
-    /// Contains the ultra-secret private key used to decode communications.
-    pub private_key: Vec<u8>,
 }
 
 impl Server {
@@ -239,23 +258,6 @@ impl Server {
     {
         Server::new(ServerConfig {
             addr: ConfigListenAddr::from_socket_addrs(addr)?,
-            ssl: None,
-        })
-    }
-
-    /// Shortcut for an HTTPS server on a specific address.
-    #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
-    #[inline]
-    pub fn https<A>(
-        addr: A,
-        config: SslConfig,
-    ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>>
-    where
-        A: ToSocketAddrs,
-    {
-        Server::new(ServerConfig {
-            addr: ConfigListenAddr::from_socket_addrs(addr)?,
-            ssl: Some(config),
         })
     }
 
@@ -267,24 +269,13 @@ impl Server {
     ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
         Server::new(ServerConfig {
             addr: ConfigListenAddr::unix_from_path(path),
-            ssl: None,
         })
     }
 
     /// Builds a new server that listens on the specified address.
     pub fn new(config: ServerConfig) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
         let listener = config.addr.bind()?;
-        Self::from_listener(listener, config.ssl)
-    }
-
-    /// PATCH(airbyte-wrapper): builds a server whose client sockets get read and write timeouts
-    /// and of which at most `limits.max_connections` are served at once (more are answered 503
-    /// and closed).
-    pub fn from_listener_with_limits<L: Into<Listener>>(
-        listener: L,
-        limits: ConnectionLimits,
-    ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
-        Self::build(listener.into(), None, limits)
+        Self::from_listener(listener)
     }
 
     /// Builds a new server using the specified TCP listener.
@@ -293,140 +284,59 @@ impl Server {
     /// such as from systemd. For other cases, you probably want the `new()` function.
     pub fn from_listener<L: Into<Listener>>(
         listener: L,
-        ssl_config: Option<SslConfig>,
     ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
-        Self::build(listener.into(), ssl_config, ConnectionLimits::default())
+        Self::from_listener_with_limits(listener, ConnectionLimits::default())
+    }
+
+    /// PATCH(airbyte-wrapper): builds a server whose client sockets get read and write timeouts
+    /// and of which at most `limits.max_connections` are served at once (more are answered 503
+    /// and closed); requests are taken with `recv()`.
+    pub fn from_listener_with_limits<L: Into<Listener>>(
+        listener: L,
+        limits: ConnectionLimits,
+    ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
+        let messages = MessagesQueue::with_capacity(8);
+        Self::build(
+            listener.into(),
+            limits,
+            messages.clone(),
+            Dispatch::Queue(messages),
+        )
+    }
+
+    /// PATCH(airbyte-wrapper): builds a server that answers each complete request with
+    /// `handler`, on the thread of the connection that brought it (`recv()` gets nothing).
+    pub fn with_handler<L: Into<Listener>>(
+        listener: L,
+        limits: ConnectionLimits,
+        handler: Arc<dyn Handler>,
+    ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
+        let messages = MessagesQueue::with_capacity(0);
+        Self::build(listener.into(), limits, messages, Dispatch::Direct(handler))
     }
 
     fn build(
         listener: Listener,
-        ssl_config: Option<SslConfig>,
         limits: ConnectionLimits,
+        messages: Arc<MessagesQueue<Message>>,
+        dispatch: Dispatch,
     ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
-        // building the "close" variable
         let close_trigger = Arc::new(AtomicBool::new(false));
-
-        // building the TcpListener
-        let (server, local_addr) = {
-            let local_addr = listener.local_addr()?;
-            log::debug!("Server listening on {}", local_addr);
-            (listener, local_addr)
-        };
-
-        // building the SSL capabilities
-        #[cfg(all(feature = "ssl-openssl", feature = "ssl-rustls"))]
-        compile_error!(
-            "Features 'ssl-openssl' and 'ssl-rustls' must not be enabled at the same time"
-        );
-        #[cfg(not(any(feature = "ssl-openssl", feature = "ssl-rustls")))]
-        type SslContext = ();
-        #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
-        type SslContext = crate::ssl::SslContextImpl;
-        let ssl: Option<SslContext> = {
-            match ssl_config {
-                #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
-                Some(config) => Some(SslContext::from_pem(
-                    config.certificate,
-                    Zeroizing::new(config.private_key),
-                )?),
-                #[cfg(not(any(feature = "ssl-openssl", feature = "ssl-rustls")))]
-                Some(_) => return Err(
-                    "Building a server with SSL requires enabling the `ssl` feature in tiny-http"
-                        .into(),
-                ),
-                None => None,
-            }
-        };
-
-        // creating a task where server.accept() is continuously called
-        // and ClientConnection objects are pushed in the messages queue
-        let messages = MessagesQueue::with_capacity(8);
+        let local_addr = listener.local_addr()?;
+        log::debug!("Server listening on {}", local_addr);
+        let connections = Arc::new(Connections::new(limits, dispatch));
 
         let inside_close_trigger = close_trigger.clone();
-        let inside_messages = messages.clone();
-        thread::spawn(move || {
-            // a tasks pool is used to dispatch the connections into threads
-            let tasks_pool = util::TaskPool::new();
+        let inside_connections = connections.clone();
+        let acceptor = thread::Builder::new()
+            .name("accept".into())
+            .spawn(move || accept(&listener, &inside_close_trigger, &inside_connections))?;
 
-            log::debug!("Running accept thread");
-            let live = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-            while !inside_close_trigger.load(Relaxed) {
-                let new_client = match server.accept() {
-                    Ok((sock, _)) => {
-                        if let Connection::Tcp(ref tcp) = sock {
-                            let _ = tcp.set_read_timeout(limits.read_timeout);
-                            let _ = tcp.set_write_timeout(limits.write_timeout);
-                            let _ = tcp.set_nodelay(true);
-                        }
-                        if live.load(Relaxed) >= limits.max_connections {
-                            refuse(sock);
-                            continue;
-                        }
-                        use util::RefinedTcpStream;
-                        let (read_closable, write_closable) = match ssl {
-                            None => RefinedTcpStream::new(sock),
-                            #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
-                            Some(ref ssl) => {
-                                // trying to apply SSL over the connection
-                                // if an error occurs, we just close the socket and resume listening
-                                let sock = match ssl.accept(sock) {
-                                    Ok(s) => s,
-                                    Err(_) => continue,
-                                };
-
-                                RefinedTcpStream::new(sock)
-                            }
-                            #[cfg(not(any(feature = "ssl-openssl", feature = "ssl-rustls")))]
-                            Some(ref _ssl) => unreachable!(),
-                        };
-
-                        Ok(ClientConnection::new(write_closable, read_closable))
-                    }
-                    Err(e) => Err(e),
-                };
-
-                match new_client {
-                    Ok(client) => {
-                        let messages = inside_messages.clone();
-                        let mut client = Some(client);
-                        let mut slot = Some(LiveConnection::new(&live));
-                        tasks_pool.spawn(Box::new(move || {
-                            let _slot = slot.take();
-                            if let Some(client) = client.take() {
-                                // Synchronization is needed for HTTPS requests to avoid a deadlock
-                                if client.secure() {
-                                    let (sender, receiver) = mpsc::channel();
-                                    for rq in client {
-                                        messages.push(rq.with_notify_sender(sender.clone()).into());
-                                        receiver.recv().unwrap();
-                                    }
-                                } else {
-                                    for rq in client {
-                                        messages.push(rq.into());
-                                    }
-                                }
-                            }
-                        }));
-                    }
-
-                    // PATCH(airbyte-wrapper): the original stopped accepting for good on any
-                    // accept error, such as running out of file descriptors for a moment.
-                    Err(e) => {
-                        if inside_close_trigger.load(Relaxed) {
-                            break;
-                        }
-                        log::warn!("Error accepting new client: {}", e);
-                        thread::sleep(Duration::from_millis(20));
-                    }
-                }
-            }
-            log::debug!("Terminating accept thread");
-        });
-
-        // result
         Ok(Server {
             messages,
             close: close_trigger,
+            connections,
+            acceptor: std::sync::Mutex::new(Some(acceptor)),
             listening_addr: local_addr,
         })
     }
@@ -447,8 +357,7 @@ impl Server {
 
     /// Returns the number of clients currently connected to the server.
     pub fn num_connections(&self) -> usize {
-        unimplemented!()
-        //self.requests_receiver.lock().len()
+        self.connections.count()
     }
 
     /// Blocks until an HTTP request has been submitted and returns it.
@@ -478,23 +387,50 @@ impl Server {
         }
     }
 
-    /// PATCH(airbyte-wrapper): stops accepting connections (the listening socket is closed) while
-    /// requests already received can still be taken with `recv()`; for a graceful shutdown.
+    /// PATCH(airbyte-wrapper): stops accepting connections (the listening socket is closed when
+    /// it returns) while requests already received can still be taken with `recv()`; for a
+    /// graceful shutdown.
     pub fn stop_accepting(&self) {
-        self.close.store(true, Relaxed);
+        if !self.close.swap(true, Relaxed) {
+            self.wake_acceptor();
+        }
+        let acceptor = self
+            .acceptor
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(acceptor) = acceptor {
+            let _ = acceptor.join();
+        }
+    }
+
+    fn wake_acceptor(&self) {
         // Connect briefly to ourselves to unblock the accept thread
         let maybe_stream = match &self.listening_addr {
             ListenAddr::IP(addr) => TcpStream::connect(addr).map(Connection::from),
             #[cfg(unix)]
-            ListenAddr::Unix(addr) => {
-                // TODO: use connect_addr when its stabilized.
-                let path = addr.as_pathname().unwrap();
-                std::os::unix::net::UnixStream::connect(path).map(Connection::from)
-            }
+            ListenAddr::Unix(addr) => match addr.as_pathname() {
+                Some(path) => std::os::unix::net::UnixStream::connect(path).map(Connection::from),
+                None => return,
+            },
         };
         if let Ok(stream) = maybe_stream {
             let _ = stream.shutdown(Shutdown::Both);
         }
+    }
+
+    /// PATCH(airbyte-wrapper): a graceful stop: accepts no more connections, closes the ones that
+    /// wait for a next request, and makes every answer from now on close its connection. Requests
+    /// being read or handled finish; `wait_closed` waits for them.
+    pub fn drain(&self) {
+        self.stop_accepting();
+        self.connections.drain();
+    }
+
+    /// PATCH(airbyte-wrapper): waits until no connection is open (at most `timeout`); whether
+    /// none is.
+    pub fn wait_closed(&self, timeout: Option<Duration>) -> bool {
+        self.connections.wait_closed(timeout)
     }
 
     /// Unblock thread stuck in recv() or incoming_requests().
@@ -503,6 +439,49 @@ impl Server {
     pub fn unblock(&self) {
         self.messages.unblock();
     }
+}
+
+/// The accept loop: sockets get their timeouts, connections over the limit a 503, the others a
+/// thread of the pool.
+fn accept(listener: &Listener, close: &AtomicBool, connections: &Arc<Connections>) {
+    // a tasks pool is used to dispatch the connections into threads
+    let tasks_pool = util::TaskPool::new();
+    let limits = connections.limits;
+    log::debug!("Running accept thread");
+    while !close.load(Relaxed) {
+        match listener.accept() {
+            Ok((sock, _)) => {
+                if close.load(Relaxed) {
+                    break;
+                }
+                let _ = sock.set_read_timeout(limits.read_timeout);
+                let _ = sock.set_write_timeout(limits.write_timeout);
+                if let Connection::Tcp(ref tcp) = sock {
+                    let _ = tcp.set_nodelay(true);
+                }
+                if connections.count() >= limits.max_connections {
+                    refuse(sock);
+                    continue;
+                }
+                let mut registration = Some(connections.register(sock));
+                tasks_pool.spawn(Box::new(move || {
+                    if let Some(registration) = registration.take() {
+                        client::serve(registration);
+                    }
+                }));
+            }
+            // PATCH(airbyte-wrapper): the original stopped accepting for good on any accept
+            // error, such as running out of file descriptors for a moment.
+            Err(e) => {
+                if close.load(Relaxed) {
+                    break;
+                }
+                log::warn!("Error accepting new client: {}", e);
+                thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+    log::debug!("Terminating accept thread");
 }
 
 impl Iterator for IncomingRequests<'_> {

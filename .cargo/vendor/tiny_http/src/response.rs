@@ -76,40 +76,30 @@ fn build_date_header() -> Header {
     Header::from_bytes(&b"Date"[..], &d.to_string().into_bytes()[..]).unwrap()
 }
 
-fn write_message_header<W>(
-    mut writer: W,
-    http_version: &HTTPVersion,
-    status_code: &StatusCode,
-    headers: &[Header],
-) -> IoResult<()>
-where
-    W: Write,
-{
-    // PATCH(airbyte-wrapper): the head is put together in memory and written once: written piece
-    // by piece with `write!`, it cost four formatted writes per header, each through the
-    // sequential writer's mutex.
+/// PATCH(airbyte-wrapper): the head, put together in memory so that it leaves in one write (with
+/// the body, when that is small). Written piece by piece with `write!` it cost four formatted
+/// writes per header, each through the sequential writer's mutex. The status line always says
+/// HTTP/1.1, the version this server implements (RFC 9110 §6.2), also to HTTP/1.0 clients.
+fn message_head(status_code: &StatusCode, headers: &[Header]) -> Vec<u8> {
     let mut head = Vec::with_capacity(256);
-    write!(
+    let _ = write!(
         head,
-        "HTTP/{}.{} {} {}\r\n",
-        http_version.0,
-        http_version.1,
+        "HTTP/1.1 {} {}\r\n",
         status_code.0,
         status_code.default_reason_phrase()
-    )?;
-
-    // writing headers
+    );
     for header in headers.iter() {
         head.extend_from_slice(header.field.as_str().as_ref());
         head.extend_from_slice(b": ");
         head.extend_from_slice(header.value.as_str().as_ref());
         head.extend_from_slice(b"\r\n");
     }
-
-    // separator between header and data
     head.extend_from_slice(b"\r\n");
-    writer.write_all(&head)
+    head
 }
+
+/// PATCH(airbyte-wrapper): bodies up to this size leave in the same write as the head.
+const ONE_WRITE_BYTES: usize = 64 * 1024;
 
 fn choose_transfer_encoding(
     status_code: StatusCode,
@@ -332,23 +322,29 @@ where
     /// The HTTP version and headers passed as arguments are used to
     ///  decide which features (most notably, encoding) to use.
     ///
+    /// PATCH(airbyte-wrapper): `keep_alive` says whether the connection stays open after this
+    /// response; the `Connection` header says so when it is not the version's default. A 1xx,
+    /// 204 or 304 response carries neither `Content-Length` nor `Transfer-Encoding` (RFC 9110
+    /// §8.6, RFC 9112 §6.1), and no body.
+    ///
     /// Note: does not flush the writer.
     pub fn raw_print<W: Write>(
         mut self,
         mut writer: W,
-        http_version: HTTPVersion,
+        http_version: &HTTPVersion,
         request_headers: &[Header],
         do_not_send_body: bool,
-        upgrade: Option<&str>,
+        keep_alive: bool,
     ) -> IoResult<()> {
-        let mut transfer_encoding = Some(choose_transfer_encoding(
+        let bodiless = matches!(self.status_code.0, 100..=199 | 204 | 304);
+        let transfer_encoding = choose_transfer_encoding(
             self.status_code,
             request_headers,
-            &http_version,
+            http_version,
             &self.data_length,
             false, /* TODO */
             self.chunked_threshold(),
-        ));
+        );
 
         // add `Date` if not in the headers
         if !self.headers.iter().any(|h| h.field.equiv("Date")) {
@@ -363,26 +359,13 @@ where
             );
         }
 
-        // handling upgrade
-        if let Some(upgrade) = upgrade {
-            self.headers.insert(
-                0,
-                Header::from_bytes(&b"Upgrade"[..], upgrade.as_bytes()).unwrap(),
-            );
-            self.headers.insert(
-                0,
-                Header::from_bytes(&b"Connection"[..], &b"upgrade"[..]).unwrap(),
-            );
-            transfer_encoding = None;
-        }
-
         // if the transfer encoding is identity, the content length must be known ; therefore if
         // we don't know it, we buffer the entire response first here
         // while this is an expensive operation, it is only ever needed for clients using HTTP 1.0
         let (mut reader, data_length): (Box<dyn Read>, _) =
             match (self.data_length, transfer_encoding) {
                 (Some(l), _) => (Box::new(self.reader), Some(l)),
-                (None, Some(TransferEncoding::Identity)) => {
+                (None, TransferEncoding::Identity) if !bodiless => {
                     let mut buf = Vec::new();
                     self.reader.read_to_end(&mut buf)?;
                     let l = buf.len();
@@ -391,64 +374,53 @@ where
                 _ => (Box::new(self.reader), None),
             };
 
-        // checking whether to ignore the body of the response
-        let do_not_send_body = do_not_send_body
-            || match self.status_code.0 {
-                // status code 1xx, 204 and 304 MUST not include a body
-                100..=199 | 204 | 304 => true,
-                _ => false,
-            };
+        let do_not_send_body = do_not_send_body || bodiless;
 
         // preparing headers for transfer
         match transfer_encoding {
-            Some(TransferEncoding::Chunked) => self
+            _ if bodiless => {}
+            TransferEncoding::Chunked => self
                 .headers
                 .push(Header::from_bytes(&b"Transfer-Encoding"[..], &b"chunked"[..]).unwrap()),
-
-            Some(TransferEncoding::Identity) => {
-                assert!(data_length.is_some());
-                let data_length = data_length.unwrap();
-
-                self.headers.push(
-                    Header::from_bytes(
-                        &b"Content-Length"[..],
-                        format!("{}", data_length).as_bytes(),
-                    )
-                    .unwrap(),
+            TransferEncoding::Identity => self.headers.push(
+                Header::from_bytes(
+                    &b"Content-Length"[..],
+                    data_length.unwrap_or(0).to_string().as_bytes(),
                 )
-            }
-
-            _ => (),
+                .unwrap(),
+            ),
+        }
+        let connection: &[u8] = match (http_version, keep_alive) {
+            (HTTPVersion(1, 0), true) => b"keep-alive",
+            (_, false) => b"close",
+            (_, true) => b"",
         };
+        if !connection.is_empty() && self.status_code.0 >= 200 {
+            self.headers
+                .push(Header::from_bytes(&b"Connection"[..], connection).unwrap());
+        }
 
-        // sending headers
-        write_message_header(
-            writer.by_ref(),
-            &http_version,
-            &self.status_code,
-            &self.headers,
-        )?;
+        let mut head = message_head(&self.status_code, &self.headers);
+        if do_not_send_body {
+            return writer.write_all(&head);
+        }
+        match transfer_encoding {
+            TransferEncoding::Chunked => {
+                use chunked_transfer::Encoder;
 
-        // sending the body
-        if !do_not_send_body {
-            match transfer_encoding {
-                Some(TransferEncoding::Chunked) => {
-                    use chunked_transfer::Encoder;
-
-                    let mut writer = Encoder::new(writer);
-                    io::copy(&mut reader, &mut writer)?;
+                writer.write_all(&head)?;
+                let mut writer = Encoder::new(writer);
+                io::copy(&mut reader, &mut writer)?;
+            }
+            TransferEncoding::Identity => {
+                let length = data_length.unwrap_or(0);
+                if length <= ONE_WRITE_BYTES {
+                    reader.take(length as u64).read_to_end(&mut head)?;
+                    writer.write_all(&head)?;
+                } else {
+                    writer.write_all(&head)?;
+                    io::copy(&mut reader.take(length as u64), &mut writer)?;
                 }
-
-                Some(TransferEncoding::Identity) => {
-                    assert!(data_length.is_some());
-                    let data_length = data_length.unwrap();
-
-                    if data_length >= 1 {
-                        io::copy(&mut reader, &mut writer)?;
-                    }
-                }
-
-                _ => (),
             }
         }
 

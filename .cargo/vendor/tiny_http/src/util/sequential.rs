@@ -1,43 +1,13 @@
+//! Writers that take turns: the answers to pipelined requests, which `recv()` may hand to several
+//! threads, leave in the order the requests came. (PATCH(airbyte-wrapper): the reader half is
+//! gone; a request's body is read whole before it is handed on.)
+
 use std::io::Result as IoResult;
-use std::io::{BufRead, Read, Write};
+use std::io::Write;
 
 use std::sync::mpsc::channel;
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Mutex};
-
-use std::mem;
-
-pub struct SequentialReaderBuilder<R>
-where
-    R: Read + Send,
-{
-    inner: SequentialReaderBuilderInner<R>,
-}
-
-enum SequentialReaderBuilderInner<R>
-where
-    R: Read + Send,
-{
-    First(R),
-    NotFirst(Receiver<R>),
-}
-
-pub struct SequentialReader<R>
-where
-    R: Read + Send,
-{
-    inner: SequentialReaderInner<R>,
-    next: Sender<R>,
-}
-
-enum SequentialReaderInner<R>
-where
-    R: Read + Send,
-{
-    MyTurn(R),
-    Waiting(Receiver<R>),
-    Empty,
-}
 
 pub struct SequentialWriterBuilder<W>
 where
@@ -56,41 +26,11 @@ where
     on_finish: Sender<()>,
 }
 
-impl<R: Read + Send> SequentialReaderBuilder<R> {
-    pub fn new(reader: R) -> SequentialReaderBuilder<R> {
-        SequentialReaderBuilder {
-            inner: SequentialReaderBuilderInner::First(reader),
-        }
-    }
-}
-
 impl<W: Write + Send> SequentialWriterBuilder<W> {
     pub fn new(writer: W) -> SequentialWriterBuilder<W> {
         SequentialWriterBuilder {
             writer: Arc::new(Mutex::new(writer)),
             next_trigger: None,
-        }
-    }
-}
-
-impl<R: Read + Send> Iterator for SequentialReaderBuilder<R> {
-    type Item = SequentialReader<R>;
-
-    fn next(&mut self) -> Option<SequentialReader<R>> {
-        let (tx, rx) = channel();
-
-        let inner = mem::replace(&mut self.inner, SequentialReaderBuilderInner::NotFirst(rx));
-
-        match inner {
-            SequentialReaderBuilderInner::First(reader) => Some(SequentialReader {
-                inner: SequentialReaderInner::MyTurn(reader),
-                next: tx,
-            }),
-
-            SequentialReaderBuilderInner::NotFirst(previous) => Some(SequentialReader {
-                inner: SequentialReaderInner::Waiting(previous),
-                next: tx,
-            }),
         }
     }
 }
@@ -110,77 +50,31 @@ impl<W: Write + Send> Iterator for SequentialWriterBuilder<W> {
     }
 }
 
-impl<R: Read + Send> Read for SequentialReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> IoResult<usize> {
-        let mut reader = match self.inner {
-            SequentialReaderInner::MyTurn(ref mut reader) => return reader.read(buf),
-            SequentialReaderInner::Waiting(ref mut recv) => recv.recv().unwrap(),
-            SequentialReaderInner::Empty => unreachable!(),
-        };
-
-        let result = reader.read(buf);
-        self.inner = SequentialReaderInner::MyTurn(reader);
-        result
+impl<W: Write + Send> SequentialWriter<W> {
+    /// Waits for the writers before this one to finish. (PATCH(airbyte-wrapper): a writer before
+    /// this one that is gone has finished too; this used to panic.)
+    fn wait_turn(&mut self) {
+        if let Some(v) = self.trigger.take() {
+            let _ = v.recv();
+        }
     }
 }
 
 impl<W: Write + Send> Write for SequentialWriter<W> {
     fn write(&mut self, buf: &[u8]) -> IoResult<usize> {
-        if let Some(v) = self.trigger.as_mut() {
-            v.recv().unwrap()
-        }
-        self.trigger = None;
-
-        self.writer.lock().unwrap().write(buf)
+        self.wait_turn();
+        self.writer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .write(buf)
     }
 
     fn flush(&mut self) -> IoResult<()> {
-        if let Some(v) = self.trigger.as_mut() {
-            v.recv().unwrap()
-        }
-        self.trigger = None;
-
-        self.writer.lock().unwrap().flush()
-    }
-}
-
-// PATCH(airbyte-wrapper): buffered access, so that a header line is found with one scan of what
-// has arrived instead of one `read` call per byte.
-impl<R: BufRead + Send> BufRead for SequentialReader<R> {
-    fn fill_buf(&mut self) -> IoResult<&[u8]> {
-        if let SequentialReaderInner::Waiting(ref recv) = self.inner {
-            self.inner = SequentialReaderInner::MyTurn(recv.recv().unwrap());
-        }
-        match self.inner {
-            SequentialReaderInner::MyTurn(ref mut reader) => reader.fill_buf(),
-            _ => unreachable!(),
-        }
-    }
-
-    fn consume(&mut self, amount: usize) {
-        if let SequentialReaderInner::MyTurn(ref mut reader) = self.inner {
-            reader.consume(amount);
-        }
-    }
-}
-
-impl<R> Drop for SequentialReader<R>
-where
-    R: Read + Send,
-{
-    fn drop(&mut self) {
-        let inner = mem::replace(&mut self.inner, SequentialReaderInner::Empty);
-
-        match inner {
-            SequentialReaderInner::MyTurn(reader) => {
-                self.next.send(reader).ok();
-            }
-            SequentialReaderInner::Waiting(recv) => {
-                let reader = recv.recv().unwrap();
-                self.next.send(reader).ok();
-            }
-            SequentialReaderInner::Empty => (),
-        }
+        self.wait_turn();
+        self.writer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .flush()
     }
 }
 
@@ -189,6 +83,9 @@ where
     W: Write + Send,
 {
     fn drop(&mut self) {
+        // The next writer may write once this one is done: wait for ours first, so that the
+        // order holds even when a writer is dropped without writing.
+        self.wait_turn();
         self.on_finish.send(()).ok();
     }
 }
