@@ -16,6 +16,7 @@ use crate::airbyte::{Actor, Kind};
 use crate::error::ApiError;
 use crate::http::Reply;
 use crate::input;
+use crate::json;
 use crate::routes::App;
 
 /// What Airbyte shows in place of a secret, and what the service shows too.
@@ -253,20 +254,13 @@ impl Serialize for Masked<'_> {
 }
 
 /// Removes from an Airbyte message any string the client's configuration holds: Airbyte's
-/// validation messages may quote the values they reject.
+/// validation messages may quote the values they reject. The strings are found without parsing
+/// the configuration's numbers, so that no value the service cannot represent turns masking off.
 fn redact(mut error: ApiError, config: &RawValue) -> ApiError {
-    fn strings(value: &Value, out: &mut Vec<String>) {
-        match value {
-            Value::String(s) if s.len() >= 3 => out.push(s.clone()),
-            Value::Object(map) => map.values().for_each(|v| strings(v, out)),
-            Value::Array(items) => items.iter().for_each(|v| strings(v, out)),
-            _ => {}
-        }
-    }
     let mut values = Vec::new();
-    if let Ok(parsed) = serde_json::from_str::<Value>(config.get()) {
-        strings(&parsed, &mut values);
-    }
+    json::for_each_scalar(config, &mut Vec::new(), &mut |_, value| {
+        values.extend(value.as_str().filter(|s| s.len() >= 3));
+    });
     values.sort_by_key(|v| std::cmp::Reverse(v.len()));
     for value in values {
         if error.detail.contains(&value) {
@@ -298,6 +292,16 @@ mod tests {
                 "api_token": MASK, "Private_Key_Id": MASK, "monkey": "not a secret"
             })
         );
+    }
+
+    /// The configuration used to be parsed whole to find its strings: a number too large for a
+    /// float made that fail, and the message went out unmasked.
+    #[test]
+    fn redacting_never_depends_on_reading_the_numbers() {
+        let config =
+            RawValue::from_string(r#"{"password":"hunter2","port":1e400000000}"#.into()).unwrap();
+        let e = redact(ApiError::unprocessable("bad password hunter2"), &config);
+        assert_eq!(e.detail, format!("bad password {MASK}"));
     }
 
     #[test]

@@ -8,6 +8,7 @@ use time::{OffsetDateTime, UtcOffset};
 use uuid::Uuid;
 
 use crate::error::ApiError;
+use crate::json;
 
 /// Deepest nesting of arrays and objects accepted anywhere in a body. Connector configurations
 /// are shallow; the limit keeps hostile bodies from costing recursion anywhere downstream.
@@ -26,7 +27,8 @@ pub fn parse_object<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiErro
         Some(b'{') => {}
         Some(_) => return Err(ApiError::invalid("the request body must be a JSON object")),
     }
-    if nesting_exceeds(body, MAX_DEPTH) {
+    let scan = scan(body);
+    if scan.too_deep {
         return Err(ApiError::invalid(format!(
             "the request body is nested too deeply (more than {MAX_DEPTH} levels)"
         )));
@@ -39,6 +41,13 @@ pub fn parse_object<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiErro
             e.valid_up_to() + 1
         ))
     })?;
+    if scan.huge_number {
+        if let Some(field) = unrepresentable_number(text) {
+            return Err(ApiError::invalid(format!(
+                "field '{field}' holds a number that does not fit a 64-bit float or integer; send a smaller number"
+            )));
+        }
+    }
     serde_json::from_str(text).map_err(|e| {
         let message = e.to_string();
         let detail = if let Some(field) = message
@@ -64,11 +73,23 @@ pub fn parse_object<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiErro
     })
 }
 
-/// Whether arrays and objects in `body` nest deeper than `limit`, counting outside strings only.
-/// Cheap and single-pass; run before parsing so no parser recurses on hostile input.
-fn nesting_exceeds(body: &[u8], limit: usize) -> bool {
+/// What one pass over a body's bytes found, before any parser reads it.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Scan {
+    /// Arrays and objects nest deeper than [`MAX_DEPTH`].
+    too_deep: bool,
+    /// A number too large for a 64-bit float (`1e400`): serde_json skips the numbers of raw values
+    /// and unknown fields unread, so such a number would otherwise reach Airbyte.
+    huge_number: bool,
+}
+
+/// Looks at a body once, outside strings: cheap and single-pass, run before parsing so that no
+/// parser recurses on hostile input and no number is passed on that nobody can read.
+fn scan(body: &[u8]) -> Scan {
+    let mut found = Scan::default();
     let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
-    for &b in body {
+    let mut number: Option<usize> = None;
+    for (i, &b) in body.iter().enumerate() {
         if in_string {
             match (escaped, b) {
                 (true, _) => escaped = false,
@@ -78,19 +99,57 @@ fn nesting_exceeds(body: &[u8], limit: usize) -> bool {
             }
             continue;
         }
+        match (number, b) {
+            (Some(_), b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-') => continue,
+            (Some(start), _) => {
+                found.huge_number |= overflows(&body[start..i]);
+                number = None;
+            }
+            (None, b'0'..=b'9' | b'-') => {
+                number = Some(i);
+                continue;
+            }
+            (None, _) => {}
+        }
         match b {
             b'"' => in_string = true,
             b'[' | b'{' => {
                 depth += 1;
-                if depth > limit {
-                    return true;
+                if depth > MAX_DEPTH {
+                    found.too_deep = true;
+                    return found;
                 }
             }
             b']' | b'}' => depth = depth.saturating_sub(1),
             _ => {}
         }
     }
-    false
+    if let Some(start) = number {
+        found.huge_number |= overflows(&body[start..]);
+    }
+    found
+}
+
+/// Whether a number's text overflows a 64-bit float. Only a number with an exponent or of more
+/// than 300 digits can, so most are not parsed at all.
+fn overflows(number: &[u8]) -> bool {
+    (number.len() > 300 || number.iter().any(|&b| b == b'e' || b == b'E'))
+        && std::str::from_utf8(number)
+            .ok()
+            .and_then(|n| n.parse::<f64>().ok())
+            .is_some_and(f64::is_infinite)
+}
+
+/// The path of the first number in `text` that a 64-bit float cannot hold, when `text` is JSON.
+fn unrepresentable_number(text: &str) -> Option<String> {
+    let raw: &RawValue = serde_json::from_str(text).ok()?;
+    let mut found = None;
+    json::for_each_scalar(raw, &mut Vec::new(), &mut |path, value| {
+        if found.is_none() && value.is_unrepresentable_number() {
+            found = Some(crate::error::truncate(&json::Path(path).to_string(), 200));
+        }
+    });
+    found
 }
 
 /// serde_json's reason without its position suffix (which is reported separately).
@@ -286,6 +345,37 @@ mod tests {
         assert!(detail(parse_object::<Body>(b"{name: 1}")).starts_with(
             "the request body is not valid JSON (key must be a string at line 1 column 2"
         ));
+    }
+
+    /// Found by a raw-socket review (issue 10): a number no 64-bit float holds was passed on to
+    /// Airbyte, since serde_json skips the numbers of raw values and unknown fields unread.
+    #[test]
+    fn numbers_no_float_can_hold_are_refused_by_name() {
+        for (body, field) in [
+            (
+                r#"{"name":"a","config":{"port":1e400000000}}"#,
+                "config.port",
+            ),
+            (
+                r#"{"name":"a","config":{"t":[1,{"x":-1E999}]}}"#,
+                "config.t[1].x",
+            ),
+            (r#"{"name":"a","other":1e309}"#, "other"),
+        ] {
+            assert_eq!(
+                detail(parse_object::<Body>(body.as_bytes())),
+                format!("field '{field}' holds a number that does not fit a 64-bit float or integer; send a smaller number"),
+                "{body}"
+            );
+        }
+        let huge = format!(r#"{{"name":"a","n":{}}}"#, "9".repeat(400));
+        assert!(detail(parse_object::<Body>(huge.as_bytes())).starts_with("field 'n' holds"));
+        for fine in [
+            r#"{"name":"a","config":{"port":12345678901234567890,"f":1e300,"g":-2.5e-400}}"#,
+            r#"{"name":"1e400","config":{"1e400":"1e999"}}"#,
+        ] {
+            assert!(parse_object::<Body>(fine.as_bytes()).is_ok(), "{fine}");
+        }
     }
 
     /// Found by fuzzing: invalid UTF-8 in an unknown field was accepted, as serde_json does not

@@ -12,6 +12,7 @@ pub mod http;
 pub mod idempotency;
 pub mod ingestion;
 pub mod input;
+pub mod json;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;

@@ -45,6 +45,12 @@ fn malformed_requests_are_4xx_problems_that_name_the_fault() {
         ),
         (
             "/datasource",
+            r#"{"name":"n","type":"mysql","config":{"host":"h","port":1e400000000}}"#.into(),
+            400,
+            "field 'config.port' holds a number that does not fit a 64-bit float or integer",
+        ),
+        (
+            "/datasource",
             r#"{"name":null,"type":"mysql","config":{}}"#.into(),
             400,
             "field 'name' is required",

@@ -1,0 +1,176 @@
+//! Raw JSON walked without parsing its numbers. A client's configuration is passed to Airbyte as
+//! the bytes it sent; what the service needs to know about it (where a value sits, which strings
+//! it holds) is read here with every number left as its text, so that no number, however large,
+//! can make that reading fail.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+/// One step of a path into a JSON document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Segment<'a> {
+    Key(Cow<'a, str>),
+    Index(usize),
+}
+
+/// A path as the service names fields: `config.tunnel[0].port`.
+pub struct Path<'p, 'a>(pub &'p [Segment<'a>]);
+
+impl fmt::Display for Path<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, segment) in self.0.iter().enumerate() {
+            match segment {
+                Segment::Key(key) if i == 0 => write!(f, "{key}")?,
+                Segment::Key(key) => write!(f, ".{key}")?,
+                Segment::Index(n) => write!(f, "[{n}]")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A value that holds no other values: a string, number, boolean or null, as its JSON text.
+pub struct Scalar<'a>(pub &'a RawValue);
+
+impl<'a> Scalar<'a> {
+    /// The string it is, unescaped; `None` for numbers, booleans and null.
+    pub fn as_str(&self) -> Option<String> {
+        self.0
+            .get()
+            .starts_with('"')
+            .then(|| serde_json::from_str(self.0.get()).ok())
+            .flatten()
+    }
+
+    /// Whether it is a number.
+    pub fn is_number(&self) -> bool {
+        self.0
+            .get()
+            .starts_with(|c: char| c == '-' || c.is_ascii_digit())
+    }
+
+    /// Whether it is a number a 64-bit float cannot hold (`1e400`): one that Airbyte, a JVM
+    /// service, could only read as infinity or refuse.
+    pub fn is_unrepresentable_number(&self) -> bool {
+        self.is_number() && !self.0.get().parse::<f64>().is_ok_and(f64::is_finite)
+    }
+}
+
+/// Calls `visit` with the path and value of every scalar in `raw`, in document order. `path` is
+/// the path of `raw` itself (usually empty, or the field it came from).
+pub fn for_each_scalar<'a>(
+    raw: &'a RawValue,
+    path: &mut Vec<Segment<'a>>,
+    visit: &mut impl FnMut(&[Segment<'a>], Scalar<'a>),
+) {
+    match raw.get().as_bytes().first() {
+        Some(b'{') => {
+            let Ok(Entries(entries)) = serde_json::from_str::<Entries<'a>>(raw.get()) else {
+                return;
+            };
+            for (key, value) in entries {
+                path.push(Segment::Key(key));
+                for_each_scalar(value, path, visit);
+                path.pop();
+            }
+        }
+        Some(b'[') => {
+            let Ok(items) = serde_json::from_str::<Vec<&'a RawValue>>(raw.get()) else {
+                return;
+            };
+            for (i, item) in items.into_iter().enumerate() {
+                path.push(Segment::Index(i));
+                for_each_scalar(item, path, visit);
+                path.pop();
+            }
+        }
+        _ => visit(path, Scalar(raw)),
+    }
+}
+
+/// An object's members in order, each value left raw.
+struct Entries<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+
+impl<'de> Deserialize<'de> for Entries<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct EntriesVisitor;
+
+        impl<'de> Visitor<'de> for EntriesVisitor {
+            type Value = Entries<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Entries<'de>, M::Error> {
+                let mut entries = Vec::new();
+                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                    entries.push((key, map.next_value::<&'de RawValue>()?));
+                }
+                Ok(Entries(entries))
+            }
+        }
+
+        deserializer.deserialize_map(EntriesVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scalars(json: &str) -> Vec<(String, String)> {
+        let raw: &RawValue = serde_json::from_str(json).unwrap();
+        let mut found = Vec::new();
+        for_each_scalar(raw, &mut Vec::new(), &mut |path, value| {
+            found.push((Path(path).to_string(), value.0.get().to_string()))
+        });
+        found
+    }
+
+    #[test]
+    fn every_scalar_is_visited_with_its_path_and_numbers_stay_text() {
+        let found = scalars(
+            r#"{"host":"db","port":1e400000000,"tunnel":[{"key":"k\"1"},7],"a.b":null,"n":12345678901234567890123}"#,
+        );
+        let found: Vec<(&str, &str)> = found
+            .iter()
+            .map(|(p, v)| (p.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("host", r#""db""#),
+                ("port", "1e400000000"),
+                ("tunnel[0].key", r#""k\"1""#),
+                ("tunnel[1]", "7"),
+                ("a.b", "null"),
+                ("n", "12345678901234567890123"),
+            ]
+        );
+    }
+
+    #[test]
+    fn scalars_say_what_they_are() {
+        let raw = |s: &str| -> Box<RawValue> { RawValue::from_string(s.to_string()).unwrap() };
+        assert_eq!(
+            Scalar(&raw(r#""a\u00e9""#)).as_str().as_deref(),
+            Some("a\u{e9}")
+        );
+        assert_eq!(Scalar(&raw("1")).as_str(), None);
+        assert!(Scalar(&raw("1e400")).is_unrepresentable_number());
+        assert!(Scalar(&raw("-1e400")).is_unrepresentable_number());
+        assert!(!Scalar(&raw("1e300")).is_unrepresentable_number());
+        assert!(
+            !Scalar(&raw("1e-400")).is_unrepresentable_number(),
+            "0, as near as it gets"
+        );
+        assert!(!Scalar(&raw(&"9".repeat(300))).is_unrepresentable_number());
+        assert!(Scalar(&raw(&"9".repeat(400))).is_unrepresentable_number());
+        assert!(!Scalar(&raw(r#""1e400""#)).is_unrepresentable_number());
+    }
+}
