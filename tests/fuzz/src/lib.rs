@@ -10,6 +10,8 @@
 //!
 //! Panics are the failures libFuzzer reports, so every check is an `assert!`.
 
+pub mod framing;
+
 use std::collections::BTreeMap;
 
 use airbyte_wrapper::actors::NewActor;
