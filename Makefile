@@ -67,17 +67,18 @@ callgrind: ## Count the instructions a warm POST /sink costs the service, and wh
 # coverage alone (-use_counters=0): the same edges in a tenth of the files, small enough to commit.
 CARGO_FUZZ_VERSION := 0.13.2
 FUZZ_DIR := tests/fuzz
-FUZZ_TARGETS ?= parse_bodies input_fields
+FUZZ_TARGETS ?= parse_bodies input_fields request_framing
 FUZZ_SECONDS ?= 600
 FUZZ := RUSTC_BOOTSTRAP=1 $(CARGO) fuzz
 
-fuzz: ## Fuzz request parsing, FUZZ_SECONDS (600) per target, then minimise the corpus
+fuzz: ## Fuzz request framing and body parsing, FUZZ_SECONDS (600) per target, then minimise the corpus
 	@$(CARGO) fuzz --version 2>/dev/null | grep -qx 'cargo-fuzz $(CARGO_FUZZ_VERSION)' \
 		|| $(CARGO) install cargo-fuzz --locked --version $(CARGO_FUZZ_VERSION)
 	$(CARGO) fetch --locked --manifest-path $(FUZZ_DIR)/Cargo.toml
 	set -e; for t in $(FUZZ_TARGETS); do \
+		seeds=$(FUZZ_DIR)/seeds; [ $$t != request_framing ] || seeds=$(FUZZ_DIR)/seeds-framing; \
 		mkdir -p $(FUZZ_DIR)/corpus/$$t; \
-		$(FUZZ) run --fuzz-dir $(FUZZ_DIR) $$t $(FUZZ_DIR)/corpus/$$t $(FUZZ_DIR)/seeds \
+		$(FUZZ) run --fuzz-dir $(FUZZ_DIR) $$t $(FUZZ_DIR)/corpus/$$t $$seeds \
 			-- -max_total_time=$(FUZZ_SECONDS); \
 		$(FUZZ) cmin --fuzz-dir $(FUZZ_DIR) $$t $(FUZZ_DIR)/corpus/$$t -- -use_counters=0; \
 	done

@@ -27,7 +27,11 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "127.0.0.1:8080",
         "address and port to listen on (port 0 picks a free one)",
     ),
-    ("WORKERS", "8", "worker threads handling requests (1-1024)"),
+    (
+        "WORKERS",
+        "8",
+        "requests that call Airbyte handled at once (1-1024); more wait for a slot",
+    ),
     (
         "AIRBYTE_CLIENT_ID",
         "(none)",
@@ -88,7 +92,7 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
     (
         "CLIENT_TIMEOUT_SECS",
         "15",
-        "client socket read/write timeout; idle connections close after it",
+        "client socket timeout; idle connections close after it, a request's head and then its body must arrive within it",
     ),
     (
         "MAX_CONNECTIONS",

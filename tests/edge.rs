@@ -4,6 +4,7 @@
 mod support;
 
 use std::collections::HashMap;
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::thread;
 use std::time::Duration;
@@ -298,6 +299,57 @@ fn sigterm_lets_the_request_in_flight_finish_then_exits_0() {
         TcpStream::connect(url.trim_start_matches("http://")).is_err(),
         "nothing listens any more"
     );
+}
+
+/// A load balancer keeps idle connections to each replica; a stopping replica closes them at once
+/// (so the balancer moves on), and the answer to a request in progress on another connection says
+/// `Connection: close`.
+#[test]
+fn sigterm_closes_idle_keep_alive_connections_at_once_and_busy_ones_after_their_answer() {
+    let fake = FakeAirbyte::start();
+    fake.fail("sources/create", Fault::Slow(Duration::from_millis(1500)));
+    let mut service = Service::start(&fake, &[("CLIENT_TIMEOUT_SECS", "60")]);
+    let address = service.url.trim_start_matches("http://").to_string();
+    let request = |conn: &mut TcpStream, head: &str, body: &str| {
+        write!(
+            conn,
+            "{head}Host: x\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+    };
+    let mut idle = TcpStream::connect(&address).unwrap();
+    idle.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    request(&mut idle, "GET /healthz HTTP/1.1\r\n", "");
+    let mut first = [0u8; 12];
+    idle.read_exact(&mut first).unwrap();
+    assert_eq!(&first, b"HTTP/1.1 200");
+
+    let mut busy = TcpStream::connect(&address).unwrap();
+    busy.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    request(
+        &mut busy,
+        "POST /datasource HTTP/1.1\r\nContent-Type: application/json\r\n",
+        MYSQL_SOURCE,
+    );
+    fake.wait_for_call("sources/create");
+    service.signal("TERM");
+
+    let mut rest = Vec::new();
+    idle.read_to_end(&mut rest).unwrap();
+    let rest = String::from_utf8_lossy(&rest);
+    assert!(
+        !rest.contains("HTTP/1.1"),
+        "the idle connection is closed without another answer: {rest}"
+    );
+    let mut answer = Vec::new();
+    busy.read_to_end(&mut answer).unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+    assert!(answer.contains("Connection: close\r\n"), "{answer}");
+    assert_eq!(service.wait_exit(), Some(0));
 }
 
 #[test]
