@@ -15,18 +15,17 @@
 //! 3). The report is Markdown on standard output, also written to `target/bench-report.md`;
 //! progress goes to standard error.
 
+mod common;
 #[path = "../support/mod.rs"]
 mod support;
 
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::thread;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use common::{free_address, load_average, mib, spawn, thousands, until_ready, Service};
 use support::fake_airbyte::{catalog, FakeAirbyte, Options};
 use support::{MYSQL_SOURCE, S3_SINK};
 
@@ -42,8 +41,6 @@ const COLD_STARTS: usize = 5;
 const WARM_REQUESTS: usize = 40;
 /// Starts timed from spawn to the first `200` from `/healthz`.
 const READY_STARTS: usize = 20;
-/// Waiting longer than this for the service to do something means it is broken.
-const PATIENCE: Duration = Duration::from_secs(20);
 
 fn main() {
     let settings = Settings::from_env();
@@ -55,10 +52,10 @@ fn main() {
     fake.set_destination_definitions(catalog("destination", DESTINATION_DEFINITIONS));
     let airbyte = fake.base_url();
 
-    let service = Service::start(&settings.bin, &airbyte);
+    let service = Service::start(&settings.bin, &airbyte, None);
     let idle_kib = service.status_kib("VmRSS");
     let cases = prepare(&fake, &service);
-    let results = load(&settings, &cases, service.child.id());
+    let results = load(&settings, &cases, service.pid());
     report.throughput(&cases, &results);
     let memory = Memory {
         idle_kib,
@@ -107,138 +104,6 @@ impl Settings {
             rounds: number("BENCH_ROUNDS", 3) as usize,
             script: root.join("tests/bench/wrk.lua"),
         }
-    }
-}
-
-/// The service binary as a child process with its default settings; killed when dropped. Its log
-/// (one access line per request at the default `info`) goes to `/dev/null`: the service pays for
-/// writing it, and no reader's wake-ups are counted against it.
-struct Service {
-    child: Child,
-    addr: String,
-}
-
-impl Service {
-    fn start(bin: &Path, airbyte: &str) -> Service {
-        let mut attempts = 0;
-        loop {
-            // The port is chosen here so that readiness can be polled without reading the log;
-            // another process may take it first, hence the second try.
-            let addr = free_address();
-            let started = Instant::now();
-            let mut child = spawn(bin, &addr, airbyte);
-            match until_ready(&addr, &mut child, started) {
-                Ok(_) => return Service { child, addr },
-                Err(e) => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    attempts += 1;
-                    assert!(
-                        attempts < 3,
-                        "the service did not start ({e}); run {} by hand to see its log",
-                        bin.display()
-                    );
-                }
-            }
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    fn connect(&self) -> Connection {
-        Connection::open(&self.addr).unwrap_or_else(|e| panic!("connect to the service: {e}"))
-    }
-
-    /// A size from `/proc/PID/status` (`VmRSS`, `VmHWM`), in KiB.
-    fn status_kib(&self, field: &str) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .expect("read the service's /proc status");
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
-            .and_then(|v| v.split_whitespace().next()?.parse().ok())
-            .unwrap_or_else(|| panic!("no {field} in /proc status"))
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A keep-alive HTTP/1.1 client connection that times nothing itself: enough for answers with a
-/// `Content-Length`, which is all the service and the fake send.
-struct Connection {
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
-    host: String,
-}
-
-impl Connection {
-    fn open(addr: &str) -> io::Result<Connection> {
-        let stream = TcpStream::connect(addr)?;
-        stream.set_nodelay(true)?;
-        stream.set_read_timeout(Some(PATIENCE))?;
-        Ok(Connection {
-            writer: stream.try_clone()?,
-            reader: BufReader::new(stream),
-            host: addr.to_string(),
-        })
-    }
-
-    /// Sends one request and reads its answer: `(status, body)`.
-    fn exchange(&mut self, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
-        self.try_exchange(method, path, body)
-            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
-    }
-
-    fn try_exchange(
-        &mut self,
-        method: &str,
-        path: &str,
-        body: Option<&str>,
-    ) -> io::Result<(u16, String)> {
-        let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\n", self.host);
-        if let Some(body) = body {
-            request += &format!(
-                "Content-Type: application/json\r\nContent-Length: {}\r\n",
-                body.len()
-            );
-        }
-        request += "\r\n";
-        request += body.unwrap_or("");
-        self.writer.write_all(request.as_bytes())?;
-
-        let mut line = String::new();
-        self.reader.read_line(&mut line)?;
-        let status = line
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| io::Error::other(format!("not an HTTP answer: {line:?}")))?;
-        let mut length = 0;
-        loop {
-            line.clear();
-            if self.reader.read_line(&mut line)? == 0 {
-                return Err(io::ErrorKind::UnexpectedEof.into());
-            }
-            let header = line.trim_end();
-            if header.is_empty() {
-                break;
-            }
-            if let Some((name, value)) = header.split_once(':') {
-                if name.eq_ignore_ascii_case("content-length") {
-                    length = value.trim().parse().unwrap_or(0);
-                }
-            }
-        }
-        let mut body = vec![0; length];
-        self.reader.read_exact(&mut body)?;
-        Ok((status, String::from_utf8_lossy(&body).into_owned()))
     }
 }
 
@@ -426,46 +291,6 @@ struct Memory {
     after_kib: u64,
 }
 
-/// A loopback address with a port that was free a moment ago.
-fn free_address() -> String {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("find a free port")
-        .port();
-    format!("127.0.0.1:{port}")
-}
-
-/// Starts the binary on `addr` against `airbyte`, all else at its defaults, its output discarded.
-fn spawn(bin: &Path, addr: &str, airbyte: &str) -> Child {
-    Command::new(bin)
-        .env_clear()
-        .env("LISTEN_ADDR", addr)
-        .env("AIRBYTE_BASE_URL", airbyte)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()))
-}
-
-/// Polls `/healthz` without pause until it answers `200`; returns the time since `started`.
-fn until_ready(addr: &str, child: &mut Child, started: Instant) -> Result<Duration, String> {
-    loop {
-        let answer =
-            Connection::open(addr).and_then(|mut c| c.try_exchange("GET", "/healthz", None));
-        if let Ok((200, _)) = answer {
-            return Ok(started.elapsed());
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            return Err(format!("it exited: {status}"));
-        }
-        if started.elapsed() > PATIENCE {
-            return Err(format!("not ready after {PATIENCE:?}: {answer:?}"));
-        }
-        thread::yield_now();
-    }
-}
-
 /// Times from spawning the binary to its first `200` from `/healthz`.
 fn start_to_ready(bin: &Path, airbyte: &str) -> Vec<Duration> {
     progress(&format!("start to ready, {READY_STARTS} starts"));
@@ -473,7 +298,7 @@ fn start_to_ready(bin: &Path, airbyte: &str) -> Vec<Duration> {
         .map(|_| {
             let addr = free_address();
             let started = Instant::now();
-            let mut child = spawn(bin, &addr, airbyte);
+            let mut child = spawn(bin, &addr, airbyte, Stdio::null());
             let ready = until_ready(&addr, &mut child, started);
             let _ = child.kill();
             let _ = child.wait();
@@ -511,7 +336,7 @@ fn cold_and_warm(bin: &Path, fake: &FakeAirbyte) -> Vec<Catalogue> {
                 rss_kib: Vec::new(),
             };
             for _ in 0..COLD_STARTS {
-                let service = Service::start(bin, &fake.base_url());
+                let service = Service::start(bin, &fake.base_url(), None);
                 let mut client = service.connect();
                 let mut timed = || {
                     let started = Instant::now();
@@ -548,22 +373,6 @@ fn progress(what: &str) {
     eprintln!("bench: {what}");
 }
 
-fn thousands(n: f64) -> String {
-    let digits = format!("{:.0}", n);
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-fn mib(kib: u64) -> String {
-    format!("{:.1} MiB", kib as f64 / 1024.0)
-}
-
 /// The report, printed at the end and written to `target/bench-report.md`.
 #[derive(Default)]
 struct Report {
@@ -577,21 +386,6 @@ impl Report {
     }
 
     fn machine(&mut self, settings: &Settings) {
-        let cpu = std::fs::read_to_string("/proc/cpuinfo")
-            .ok()
-            .and_then(|c| {
-                c.lines().find_map(|l| {
-                    Some(
-                        l.strip_prefix("model name")?
-                            .split(':')
-                            .nth(1)?
-                            .trim()
-                            .to_string(),
-                    )
-                })
-            })
-            .unwrap_or_else(|| "unknown CPU".to_string());
-        let cores = thread::available_parallelism().map_or(0, |n| n.get());
         let wrk_version = Command::new("wrk")
             .arg("--version")
             .output()
@@ -604,10 +398,11 @@ impl Report {
         self.line("## airbyte-wrapper benchmark");
         self.line("");
         self.line(&format!(
-            "Machine: {cores} cores ({cpu}), load average before the run {}. wrk {wrk_version}, \
+            "Machine: {}, load average before the run {}. wrk {wrk_version}, \
              {CONNECTIONS} connections, 2 threads; load generator, fake Airbyte and service share \
              the cores. Each case {} × {} s, medians. Catalogue: {SOURCE_DEFINITIONS} source and \
              {DESTINATION_DEFINITIONS} destination definitions. Service: `{}`, default settings.",
+            common::machine(),
             load_average(),
             settings.rounds,
             settings.seconds,
@@ -731,15 +526,8 @@ impl Report {
     fn finish(&mut self) {
         self.line(&format!("Load average after the run: {}.", load_average()));
         print!("{}", self.text);
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-report.md");
-        if std::fs::write(&path, &self.text).is_ok() {
+        if let Some(path) = common::write_report("bench-report.md", &self.text) {
             progress(&format!("report written to {}", path.display()));
         }
     }
-}
-
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "unknown".to_string())
 }
