@@ -5,7 +5,7 @@ STATIC_BIN := target/x86_64-unknown-linux-gnu/release/airbyte-wrapper
 # Prism, pinned in tests/contract/package-lock.json; Schemathesis, pinned in tests/contract/requirements.txt.
 PRISM := tests/contract/node_modules/.bin/prism
 VENV := .venv
-# apt-get needs root; `make bench` installs wrk through sudo when run as another user.
+# apt-get needs root; `make bench` installs wrk and nginx through sudo when run as another user.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SCHEMATHESIS := $(VENV)/bin/schemathesis
 
@@ -46,8 +46,9 @@ size: static ## Print the static binary's size (budget: 3.5 MiB)
 scratch-test: static ## Run the static binary alone under chroot, as in a scratch container
 	bash tests/scratch/run.sh
 
-bench: static ## Measure the static binary against a fast fake Airbyte, side by side with direct calls (prints, asserts nothing)
+bench: static ## Measure the static binary against a fast fake Airbyte, side by side with direct calls and nginx (prints, asserts nothing)
 	@command -v wrk >/dev/null || { echo "installing wrk (Debian package)"; $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wrk; }
+	@{ command -v nginx || test -x /usr/sbin/nginx; } >/dev/null || { echo "installing nginx-light (Debian package)"; $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq nginx-light; }
 	BENCH_BIN=$(CURDIR)/$(STATIC_BIN) $(CARGO) test --locked --profile bench-harness --test bench
 
 # Instructions per warm request, counted by valgrind (README, "Performance"): the steady number to

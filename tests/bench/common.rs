@@ -97,6 +97,18 @@ pub fn status_kib(pid: u32, field: &str) -> Option<u64> {
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
 }
 
+/// The fields of `/proc/PID/stat` after the command name (which is in parentheses and may hold
+/// spaces): the state is the first. Empty once the process is gone.
+pub fn stat_fields(pid: u32) -> Vec<String> {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .unwrap_or_default()
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
 /// A keep-alive HTTP/1.1 client connection that times nothing itself: enough for answers with a
 /// `Content-Length`, which is all the service and the fake send.
 pub struct Connection {
