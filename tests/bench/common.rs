@@ -110,11 +110,14 @@ pub fn stat_fields(pid: u32) -> Vec<String> {
 }
 
 /// A keep-alive HTTP/1.1 client connection that times nothing itself: enough for answers with a
-/// `Content-Length`, which is all the service and the fake send.
+/// `Content-Length` or in chunks (the service sends long lists that way), which is all the service
+/// and the fake send.
 pub struct Connection {
     reader: BufReader<TcpStream>,
     writer: TcpStream,
     host: String,
+    /// Whether the last answer said `Connection: close`.
+    pub closing: bool,
 }
 
 impl Connection {
@@ -126,6 +129,7 @@ impl Connection {
             writer: stream.try_clone()?,
             reader: BufReader::new(stream),
             host: addr.to_string(),
+            closing: false,
         })
     }
 
@@ -160,6 +164,8 @@ impl Connection {
             .and_then(|s| s.parse().ok())
             .ok_or_else(|| io::Error::other(format!("not an HTTP answer: {line:?}")))?;
         let mut length = 0;
+        let mut chunked = false;
+        self.closing = false;
         loop {
             line.clear();
             if self.reader.read_line(&mut line)? == 0 {
@@ -173,11 +179,50 @@ impl Connection {
                 if name.eq_ignore_ascii_case("content-length") {
                     length = value.trim().parse().unwrap_or(0);
                 }
+                if name.eq_ignore_ascii_case("connection") {
+                    self.closing = value.trim().eq_ignore_ascii_case("close");
+                }
+                if name.eq_ignore_ascii_case("transfer-encoding") {
+                    chunked = value.trim().eq_ignore_ascii_case("chunked");
+                }
             }
         }
-        let mut body = vec![0; length];
-        self.reader.read_exact(&mut body)?;
+        let body = match chunked {
+            true => self.chunks()?,
+            false => {
+                let mut body = vec![0; length];
+                self.reader.read_exact(&mut body)?;
+                body
+            }
+        };
         Ok((status, String::from_utf8_lossy(&body).into_owned()))
+    }
+
+    /// A body sent in chunks: each a hexadecimal size line and that many bytes, until size 0 and
+    /// the (empty) trailer.
+    fn chunks(&mut self) -> io::Result<Vec<u8>> {
+        let mut body = Vec::new();
+        let mut line = String::new();
+        loop {
+            line.clear();
+            self.reader.read_line(&mut line)?;
+            let size = line.split(';').next().unwrap_or("").trim();
+            let size = usize::from_str_radix(size, 16)
+                .map_err(|_| io::Error::other(format!("not a chunk size: {line:?}")))?;
+            if size == 0 {
+                loop {
+                    line.clear();
+                    if self.reader.read_line(&mut line)? == 0 || line.trim_end().is_empty() {
+                        return Ok(body);
+                    }
+                }
+            }
+            let start = body.len();
+            body.resize(start + size, 0);
+            self.reader.read_exact(&mut body[start..])?;
+            line.clear();
+            self.reader.read_line(&mut line)?;
+        }
     }
 }
 
