@@ -10,7 +10,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SCHEMATHESIS := $(VENV)/bin/schemathesis
 
 .DEFAULT_GOAL := help
-.PHONY: help build run demo test lint release static size scratch-test bench callgrind contract venv schemathesis fuzz
+.PHONY: help build run demo test lint release static size scratch-test bench soak callgrind contract venv schemathesis fuzz
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -50,6 +50,9 @@ bench: static ## Measure the static binary against a fast fake Airbyte, side by 
 	@command -v wrk >/dev/null || { echo "installing wrk (Debian package)"; $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wrk; }
 	@{ command -v nginx || test -x /usr/sbin/nginx; } >/dev/null || { echo "installing nginx-light (Debian package)"; $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq nginx-light; }
 	BENCH_BIN=$(CURDIR)/$(STATIC_BIN) $(CARGO) test --locked --profile bench-harness --test bench
+
+soak: static ## Run the static binary through SOAK_SECONDS (180) of mixed load with Airbyte faults and hang-ups, its memory sampled (prints; fails only if it crashes or stops answering)
+	BENCH_BIN=$(CURDIR)/$(STATIC_BIN) $(CARGO) test --locked --profile bench-harness --test soak
 
 # Instructions per warm request, counted by valgrind (README, "Performance"): the steady number to
 # compare two builds by. A release build that keeps its symbols, in a directory of its own.
