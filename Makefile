@@ -5,12 +5,12 @@ STATIC_BIN := target/x86_64-unknown-linux-gnu/release/airbyte-wrapper
 # Prism, pinned in tests/contract/package-lock.json; Schemathesis, pinned in tests/contract/requirements.txt.
 PRISM := tests/contract/node_modules/.bin/prism
 VENV := .venv
-# apt-get needs root; `make bench` installs wrk through sudo when run as another user.
+# apt-get needs root; `make bench` installs wrk and nginx through sudo when run as another user.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SCHEMATHESIS := $(VENV)/bin/schemathesis
 
 .DEFAULT_GOAL := help
-.PHONY: help build run demo test lint release static size scratch-test bench callgrind contract venv schemathesis fuzz
+.PHONY: help build run demo test lint release static size scratch-test bench soak callgrind contract venv schemathesis fuzz
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -46,9 +46,13 @@ size: static ## Print the static binary's size (budget: 3.5 MiB)
 scratch-test: static ## Run the static binary alone under chroot, as in a scratch container
 	bash tests/scratch/run.sh
 
-bench: static ## Measure the static binary against a fast fake Airbyte, side by side with direct calls (prints, asserts nothing)
+bench: static ## Measure the static binary against a fast fake Airbyte, side by side with direct calls and nginx (prints, asserts nothing)
 	@command -v wrk >/dev/null || { echo "installing wrk (Debian package)"; $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wrk; }
+	@{ command -v nginx || test -x /usr/sbin/nginx; } >/dev/null || { echo "installing nginx-light (Debian package)"; $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq nginx-light; }
 	BENCH_BIN=$(CURDIR)/$(STATIC_BIN) $(CARGO) test --locked --profile bench-harness --test bench
+
+soak: static ## Run the static binary through SOAK_SECONDS (180) of mixed load with Airbyte faults and hang-ups, its memory sampled (prints; fails only if it crashes or stops answering)
+	BENCH_BIN=$(CURDIR)/$(STATIC_BIN) $(CARGO) test --locked --profile bench-harness --test soak
 
 # Instructions per warm request, counted by valgrind (README, "Performance"): the steady number to
 # compare two builds by. A release build that keeps its symbols, in a directory of its own.

@@ -1,37 +1,58 @@
 //! `make bench`: what the service adds to the Airbyte calls it must make, measured side by side in
-//! one run, and printed; nothing is asserted about timings.
+//! one run, and printed; nothing is asserted about timings, targets are printed beside what was
+//! measured with "met" or "missed".
 //!
 //! A fast fake Airbyte (`tests/support/fake_airbyte.rs`: realistic definition lists, recording off,
 //! a bounded store) runs inside this process; the release binary runs against it with its default
 //! settings; `wrk` drives each endpoint and, in the same run, the one Airbyte call that endpoint
-//! needs, with the same body the service sends, at the same concurrency for the same time. Each
-//! case runs `BENCH_ROUNDS` times, the cases interleaved so that a service endpoint and its direct
-//! call see the same machine, and the medians are reported. Then: binary size, resident memory,
-//! start-to-ready time, and cold versus warm `/datasource` latency against catalogues of growing
-//! size.
+//! needs, with the same body the service sends, at the same concurrency for the same time. For
+//! `/datasource` and `/sink` that call is also made through nginx as a plain reverse proxy
+//! (`nginx.rs`): the reference for what one HTTP hop costs, at 16 connections (requests/s) and at
+//! 1 (the latency each hop adds to the direct call). `/healthz` is also measured while 4 ×
+//! `WORKERS` uploads stall on the service, which shows whether a slow client can hold up the rest.
+//! Each measurement runs `BENCH_ROUNDS` times, interleaved so that a service endpoint, nginx and
+//! the direct call see the same machine, and the medians are reported. Then: binary size,
+//! resident memory, start-to-ready time, the targets, and cold versus warm `/datasource` latency
+//! against catalogues of growing size.
 //!
 //! Settings (environment): `BENCH_BIN` the binary to measure (default
 //! `target/release/airbyte-wrapper`), `BENCH_SECONDS` per run (default 5), `BENCH_ROUNDS` (default
 //! 3). The report is Markdown on standard output, also written to `target/bench-report.md`;
 //! progress goes to standard error.
 
+mod common;
+mod nginx;
 #[path = "../support/mod.rs"]
 mod support;
 
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{self, Write};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::thread;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use common::{
+    free_address, load_average, mib, spawn, stat_fields, thousands, until_ready, verdict, Service,
+    IDLE_TARGET_KIB, PEAK_TARGET_KIB,
+};
+use nginx::Nginx;
 use support::fake_airbyte::{catalog, FakeAirbyte, Options};
 use support::{MYSQL_SOURCE, S3_SINK};
 
-/// Client connections the load generator keeps open, for every case.
+/// Client connections the load generator keeps open to measure the rate of every case.
 const CONNECTIONS: u32 = 16;
+/// The service's worker threads at its default settings, with which it runs here.
+const WORKERS: usize = 8;
+/// Uploads that stall while `/healthz` is measured, and the body each of them promises.
+const STALLED_UPLOADS: usize = 4 * WORKERS;
+const STALLED_BODY_BYTES: usize = 100_000;
+/// The project's targets (README, "Performance"): the rate of `/datasource` and `/sink` against
+/// nginx's, the latency they add against what nginx adds, and `/healthz` with uploads stalled.
+const RATE_OF_NGINX_TARGET: f64 = 0.6;
+const ADDED_LATENCY_TARGET: f64 = 2.0;
+const STALLED_HEALTHZ_P99_TARGET_MS: f64 = 5.0;
 /// The catalogue the load runs against: a current Airbyte's size.
 const SOURCE_DEFINITIONS: usize = 600;
 const DESTINATION_DEFINITIONS: usize = 60;
@@ -42,8 +63,6 @@ const COLD_STARTS: usize = 5;
 const WARM_REQUESTS: usize = 40;
 /// Starts timed from spawn to the first `200` from `/healthz`.
 const READY_STARTS: usize = 20;
-/// Waiting longer than this for the service to do something means it is broken.
-const PATIENCE: Duration = Duration::from_secs(20);
 
 fn main() {
     let settings = Settings::from_env();
@@ -55,19 +74,24 @@ fn main() {
     fake.set_destination_definitions(catalog("destination", DESTINATION_DEFINITIONS));
     let airbyte = fake.base_url();
 
-    let service = Service::start(&settings.bin, &airbyte);
+    let nginx = Nginx::start(fake.port);
+    let service = Service::start(&settings.bin, &airbyte, None);
     let idle_kib = service.status_kib("VmRSS");
-    let cases = prepare(&fake, &service);
-    let results = load(&settings, &cases, service.child.id());
+    let cases = prepare(&fake, &service, &nginx);
+    let results = load(&settings, &cases, &plan(&cases), &service.addr);
     report.throughput(&cases, &results);
+    report.one_hop(&cases, &results, &nginx.version);
+    report.stalled(&cases, &results);
     let memory = Memory {
         idle_kib,
         peak_kib: service.status_kib("VmHWM"),
         after_kib: service.status_kib("VmRSS"),
     };
     drop(service);
+    drop(nginx);
 
     report.footprint(&settings, &memory, &start_to_ready(&settings.bin, &airbyte));
+    report.targets(&cases, &results, &memory);
     report.catalogue(&cold_and_warm(&settings.bin, &fake));
     report.finish();
 }
@@ -110,164 +134,48 @@ impl Settings {
     }
 }
 
-/// The service binary as a child process with its default settings; killed when dropped. Its log
-/// (one access line per request at the default `info`) goes to `/dev/null`: the service pays for
-/// writing it, and no reader's wake-ups are counted against it.
-struct Service {
-    child: Child,
-    addr: String,
-}
-
-impl Service {
-    fn start(bin: &Path, airbyte: &str) -> Service {
-        let mut attempts = 0;
-        loop {
-            // The port is chosen here so that readiness can be polled without reading the log;
-            // another process may take it first, hence the second try.
-            let addr = free_address();
-            let started = Instant::now();
-            let mut child = spawn(bin, &addr, airbyte);
-            match until_ready(&addr, &mut child, started) {
-                Ok(_) => return Service { child, addr },
-                Err(e) => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    attempts += 1;
-                    assert!(
-                        attempts < 3,
-                        "the service did not start ({e}); run {} by hand to see its log",
-                        bin.display()
-                    );
-                }
-            }
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    fn connect(&self) -> Connection {
-        Connection::open(&self.addr).unwrap_or_else(|e| panic!("connect to the service: {e}"))
-    }
-
-    /// A size from `/proc/PID/status` (`VmRSS`, `VmHWM`), in KiB.
-    fn status_kib(&self, field: &str) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .expect("read the service's /proc status");
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
-            .and_then(|v| v.split_whitespace().next()?.parse().ok())
-            .unwrap_or_else(|| panic!("no {field} in /proc status"))
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A keep-alive HTTP/1.1 client connection that times nothing itself: enough for answers with a
-/// `Content-Length`, which is all the service and the fake send.
-struct Connection {
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
-    host: String,
-}
-
-impl Connection {
-    fn open(addr: &str) -> io::Result<Connection> {
-        let stream = TcpStream::connect(addr)?;
-        stream.set_nodelay(true)?;
-        stream.set_read_timeout(Some(PATIENCE))?;
-        Ok(Connection {
-            writer: stream.try_clone()?,
-            reader: BufReader::new(stream),
-            host: addr.to_string(),
-        })
-    }
-
-    /// Sends one request and reads its answer: `(status, body)`.
-    fn exchange(&mut self, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
-        self.try_exchange(method, path, body)
-            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
-    }
-
-    fn try_exchange(
-        &mut self,
-        method: &str,
-        path: &str,
-        body: Option<&str>,
-    ) -> io::Result<(u16, String)> {
-        let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\n", self.host);
-        if let Some(body) = body {
-            request += &format!(
-                "Content-Type: application/json\r\nContent-Length: {}\r\n",
-                body.len()
-            );
-        }
-        request += "\r\n";
-        request += body.unwrap_or("");
-        self.writer.write_all(request.as_bytes())?;
-
-        let mut line = String::new();
-        self.reader.read_line(&mut line)?;
-        let status = line
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| io::Error::other(format!("not an HTTP answer: {line:?}")))?;
-        let mut length = 0;
-        loop {
-            line.clear();
-            if self.reader.read_line(&mut line)? == 0 {
-                return Err(io::ErrorKind::UnexpectedEof.into());
-            }
-            let header = line.trim_end();
-            if header.is_empty() {
-                break;
-            }
-            if let Some((name, value)) = header.split_once(':') {
-                if name.eq_ignore_ascii_case("content-length") {
-                    length = value.trim().parse().unwrap_or(0);
-                }
-            }
-        }
-        let mut body = vec![0; length];
-        self.reader.read_exact(&mut body)?;
-        Ok((status, String::from_utf8_lossy(&body).into_owned()))
-    }
-}
-
-/// One thing driven by the load generator: a service endpoint or a direct Airbyte call.
+/// One thing driven by the load generator: a service endpoint, a direct Airbyte call, or the same
+/// call through nginx.
 struct Case {
     label: String,
     url: String,
     method: &'static str,
     body: String,
-    /// For a service endpoint, the index of the direct call it is compared with.
+    /// For a service endpoint or a call through nginx, the index of the direct call it is
+    /// compared with.
     direct: Option<usize>,
+    /// For a service endpoint, the index of the same call through nginx.
+    nginx: Option<usize>,
+    /// The processes that answer it, whose processor time is counted: the service, or nginx's
+    /// master and workers; none for a direct call (the fake runs in this process).
+    processes: Vec<u32>,
 }
 
 impl Case {
-    fn new(label: String, url: String, method: &'static str, body: String) -> Case {
+    fn new(
+        label: String,
+        url: String,
+        method: &'static str,
+        body: String,
+        processes: Vec<u32>,
+    ) -> Case {
         Case {
             label,
             url,
             method,
             body,
             direct: None,
+            nginx: None,
+            processes,
         }
     }
 }
 
 /// Creates a source and a sink through the service (so the definition caches are warm and the
 /// ingestion has real ids), records the Airbyte calls that made, and returns every case: each
-/// service endpoint next to the direct call it needs, with the very body the service sent.
-fn prepare(fake: &FakeAirbyte, service: &Service) -> Vec<Case> {
+/// service endpoint next to the direct call it needs, with the very body the service sent, and
+/// for `/datasource` and `/sink` the same call through nginx.
+fn prepare(fake: &FakeAirbyte, service: &Service, nginx: &Nginx) -> Vec<Case> {
     let mut client = service.connect();
     fake.set_recording(true);
     let created = |answer: (u16, String)| -> String {
@@ -292,7 +200,22 @@ fn prepare(fake: &FakeAirbyte, service: &Service) -> Vec<Case> {
         } else {
             sent(call)
         };
-        Case::new(format!("↳ direct `{call}`"), upstream(call), method, body)
+        Case::new(
+            format!("↳ direct `{call}`"),
+            upstream(call),
+            method,
+            body,
+            Vec::new(),
+        )
+    };
+    let proxied = |call: &str| {
+        Case::new(
+            format!("↳ nginx `{call}`"),
+            nginx.url(call),
+            "POST",
+            sent(call),
+            nginx.pids.clone(),
+        )
     };
     let endpoint = |method, path: &str, body: &str| {
         Case::new(
@@ -300,6 +223,7 @@ fn prepare(fake: &FakeAirbyte, service: &Service) -> Vec<Case> {
             service.url(path),
             method,
             body.to_string(),
+            vec![service.pid()],
         )
     };
     let mut cases = vec![
@@ -308,57 +232,149 @@ fn prepare(fake: &FakeAirbyte, service: &Service) -> Vec<Case> {
         direct("health", "GET"),
         endpoint("POST", "/datasource", MYSQL_SOURCE),
         direct("sources/create", "POST"),
+        proxied("sources/create"),
         endpoint("POST", "/sink", S3_SINK),
         direct("destinations/create", "POST"),
+        proxied("destinations/create"),
         endpoint("POST", "/ingestion", &ingestion),
         direct("connections/create", "POST"),
         direct("sources/discover_schema", "POST"),
     ];
-    for (service, call) in [(1, 2), (3, 4), (5, 6), (7, 8)] {
-        cases[service].direct = Some(call);
+    for (case, call) in [(1, 2), (3, 4), (5, 4), (6, 7), (8, 7), (9, 10)] {
+        cases[case].direct = Some(call);
+    }
+    for (endpoint, proxied) in [(3, 5), (6, 8)] {
+        cases[endpoint].nginx = Some(proxied);
     }
     fake.clear_requests();
     cases
 }
 
-/// What one run measured: wrk's numbers, and the processor time the service and the fake Airbyte
-/// spent per request.
+/// How wrk drives a case: with how many connections, and whether uploads stall on the service
+/// meanwhile.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Shape {
+    connections: u32,
+    stalled: bool,
+}
+
+/// The rate of every case.
+const LOADED: Shape = Shape {
+    connections: CONNECTIONS,
+    stalled: false,
+};
+/// Latency with nothing queued: one request at a time.
+const ALONE: Shape = Shape {
+    connections: 1,
+    stalled: false,
+};
+/// `/healthz` with `STALLED_UPLOADS` uploads stalled, one request at a time and under load.
+const STALLED: [Shape; 2] = [
+    Shape {
+        connections: 1,
+        stalled: true,
+    },
+    Shape {
+        connections: CONNECTIONS,
+        stalled: true,
+    },
+];
+
+impl Shape {
+    /// wrk's threads: two, as there are two cores, unless there is one connection.
+    fn threads(self) -> u32 {
+        self.connections.min(2)
+    }
+
+    /// wrk's timeout, in seconds: shorter with stalled uploads, where answers may never come.
+    fn timeout_s(self) -> u32 {
+        if self.stalled {
+            2
+        } else {
+            5
+        }
+    }
+
+    fn describe(self) -> String {
+        let connections = match self.connections {
+            1 => "1 connection".to_string(),
+            n => format!("{n} connections"),
+        };
+        if self.stalled {
+            format!("{connections}, {STALLED_UPLOADS} uploads stalled")
+        } else {
+            connections
+        }
+    }
+}
+
+/// One measurement: a case driven in one shape.
+#[derive(Clone, Copy)]
+struct Measure {
+    case: usize,
+    shape: Shape,
+}
+
+/// Every case's rate at 16 connections; direct, nginx and the service at 1 connection, for each
+/// endpoint compared with nginx; `/healthz` with uploads stalled.
+fn plan(cases: &[Case]) -> Vec<Measure> {
+    let measure = |shape| move |case| Measure { case, shape };
+    let mut plan: Vec<Measure> = (0..cases.len()).map(measure(LOADED)).collect();
+    for (i, case) in cases.iter().enumerate() {
+        if let (Some(direct), Some(nginx)) = (case.direct, case.nginx) {
+            plan.extend([direct, nginx, i].map(measure(ALONE)));
+        }
+    }
+    plan.extend(STALLED.map(|shape| Measure {
+        case: healthz(cases),
+        shape,
+    }));
+    plan
+}
+
+/// What one run measured: wrk's numbers, and the processor time the answering processes (the
+/// service or nginx) and the fake Airbyte spent per request.
 #[derive(Clone, Copy, Debug, Default)]
 struct Run {
+    /// Answers received, slow ones included.
+    requests: u64,
     per_second: f64,
     p50_us: f64,
     p99_us: f64,
+    /// Socket errors, timeouts and statuses other than 2xx and 3xx.
     errors: u64,
-    service_us: f64,
+    /// Requests not answered within wrk's timeout (counted again every 2 s while they wait).
+    timeouts: u64,
+    /// For a run with stalled uploads: how many the service still held open at its end.
+    stalled_left: usize,
+    server_us: f64,
     airbyte_us: f64,
 }
 
-/// Processor time (user and system) a process has used so far, all its threads, in microseconds.
-/// `/proc` counts it in clock ticks of 10 ms (`USER_HZ` is 100 on Linux): over a run of seconds,
-/// a fraction of a percent.
-fn cpu_us(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // The fields after the command name, which is in parentheses and may hold spaces.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map_or("", |(_, rest)| rest)
-        .split_whitespace()
-        .collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
+/// Processor time (user and system) some processes have used so far, all their threads, in
+/// microseconds. `/proc` counts it in clock ticks of 10 ms (`USER_HZ` is 100 on Linux): over a run
+/// of seconds, a fraction of a percent.
+fn cpu_us(pids: &[u32]) -> f64 {
+    let ticks = |pid: u32| {
+        let fields = stat_fields(pid);
+        // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+        [11, 12]
+            .iter()
+            .filter_map(|&i| fields.get(i)?.parse::<f64>().ok())
+            .sum::<f64>()
     };
-    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
-    (ticks(11) + ticks(12)) * 10_000.0
+    pids.iter().map(|&pid| ticks(pid)).sum::<f64>() * 10_000.0
 }
 
-fn wrk(settings: &Settings, case: &Case, seconds: u32, service: u32) -> Run {
-    let before = (cpu_us(service), cpu_us(std::process::id()));
+fn wrk(settings: &Settings, case: &Case, shape: Shape, seconds: u32) -> Run {
+    let this = [std::process::id()];
+    let before = (cpu_us(&case.processes), cpu_us(&this));
     let output = Command::new("wrk")
-        .args(["-t2", &format!("-c{CONNECTIONS}"), &format!("-d{seconds}s")])
-        .args(["--timeout", "5s", "-s"])
+        .arg(format!("-t{}", shape.threads()))
+        .arg(format!("-c{}", shape.connections))
+        .arg(format!("-d{seconds}s"))
+        .arg(format!("--timeout={}s", shape.timeout_s()))
+        .arg("-s")
         .arg(&settings.script)
         .arg(&case.url)
         .env("BENCH_METHOD", case.method)
@@ -381,89 +397,127 @@ fn wrk(settings: &Settings, case: &Case, seconds: u32, service: u32) -> Run {
             .and_then(|v| v.parse().ok())
             .unwrap_or_else(|| panic!("wrk summary without {name}: {summary}"))
     };
-    let requests = field("requests").max(1.0);
+    let requests = field("requests");
+    // Per request, with a floor of one so that a run without answers divides by something.
+    let per_request = |us: f64| us / requests.max(1.0);
     Run {
+        requests: requests as u64,
         per_second: requests / (field("duration_us") / 1e6),
         p50_us: field("p50_us"),
         p99_us: field("p99_us"),
-        errors: (field("socket_errors") + field("bad_status")) as u64,
-        service_us: (cpu_us(service) - before.0) / requests,
-        airbyte_us: (cpu_us(std::process::id()) - before.1) / requests,
+        errors: (field("socket_errors") + field("timeouts") + field("bad_status")) as u64,
+        timeouts: field("timeouts") as u64,
+        stalled_left: 0,
+        server_us: per_request(cpu_us(&case.processes) - before.0),
+        airbyte_us: per_request(cpu_us(&this) - before.1),
     }
 }
 
-/// Every case once for a second to warm up, then `rounds` times in turn; the median of each.
-fn load(settings: &Settings, cases: &[Case], service: u32) -> Vec<Run> {
+/// Uploads that stall: connections that send the head of a `POST /datasource` promising
+/// `STALLED_BODY_BYTES`, the first byte of that body, and then nothing. Closed when dropped.
+struct Stalls(Vec<TcpStream>);
+
+impl Stalls {
+    fn open(addr: &str) -> Stalls {
+        let head = format!(
+            "POST /datasource HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+             Content-Length: {STALLED_BODY_BYTES}\r\n\r\n{{"
+        );
+        let stall = |_| {
+            let mut stream = TcpStream::connect(addr)?;
+            stream.write_all(head.as_bytes())?;
+            Ok(stream)
+        };
+        let streams: io::Result<Vec<TcpStream>> = (0..STALLED_UPLOADS).map(stall).collect();
+        Stalls(streams.unwrap_or_else(|e| panic!("open a stalled upload to the service: {e}")))
+    }
+
+    /// How many the service still holds open: it has neither answered nor closed them.
+    fn still_open(&self) -> usize {
+        let waiting = |s: &TcpStream| {
+            s.set_nonblocking(true).is_ok()
+                && matches!(s.peek(&mut [0]), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+        };
+        self.0.iter().filter(|s| waiting(s)).count()
+    }
+}
+
+/// One measurement once; stalled uploads, when its shape has them, are opened before and closed
+/// after, so that each run sees them fresh (the service may drop one after `CLIENT_TIMEOUT_SECS`).
+fn run(settings: &Settings, case: &Case, shape: Shape, seconds: u32, service: &str) -> Run {
+    if !shape.stalled {
+        return wrk(settings, case, shape, seconds);
+    }
+    let stalls = Stalls::open(service);
+    let run = wrk(settings, case, shape, seconds);
+    Run {
+        stalled_left: stalls.still_open(),
+        ..run
+    }
+}
+
+/// The medians of each measurement of the plan, in its order.
+struct Results {
+    plan: Vec<Measure>,
+    runs: Vec<Run>,
+}
+
+impl Results {
+    fn of(&self, case: usize, shape: Shape) -> Run {
+        self.plan
+            .iter()
+            .zip(&self.runs)
+            .find(|(m, _)| m.case == case && m.shape == shape)
+            .map(|(_, run)| *run)
+            .expect("every case in the report was measured")
+    }
+}
+
+/// Every case once for a second at 16 connections to warm up, then the plan `rounds` times in
+/// turn; the median of each measurement. `service` is the address stalled uploads go to.
+fn load(settings: &Settings, cases: &[Case], plan: &[Measure], service: &str) -> Results {
     for case in cases {
         progress(&format!("warming up {}", case.label));
-        wrk(settings, case, 1, service);
+        wrk(settings, case, LOADED, 1);
     }
-    let mut runs: Vec<Vec<Run>> = vec![Vec::new(); cases.len()];
+    let mut runs: Vec<Vec<Run>> = vec![Vec::new(); plan.len()];
     for round in 1..=settings.rounds {
-        for (case, runs) in cases.iter().zip(&mut runs) {
+        for (m, runs) in plan.iter().zip(&mut runs) {
+            let case = &cases[m.case];
             progress(&format!(
-                "round {round}/{}: {} for {} s",
-                settings.rounds, case.label, settings.seconds
+                "round {round}/{}: {} at {} for {} s",
+                settings.rounds,
+                case.label,
+                m.shape.describe(),
+                settings.seconds
             ));
-            runs.push(wrk(settings, case, settings.seconds, service));
+            runs.push(run(settings, case, m.shape, settings.seconds, service));
         }
     }
-    runs.iter()
+    let runs = runs
+        .iter()
         .map(|runs| Run {
+            requests: runs.iter().map(|r| r.requests).sum(),
             per_second: median(runs.iter().map(|r| r.per_second)),
             p50_us: median(runs.iter().map(|r| r.p50_us)),
             p99_us: median(runs.iter().map(|r| r.p99_us)),
             errors: runs.iter().map(|r| r.errors).sum(),
-            service_us: median(runs.iter().map(|r| r.service_us)),
+            timeouts: runs.iter().map(|r| r.timeouts).sum(),
+            stalled_left: runs.iter().map(|r| r.stalled_left).min().unwrap_or(0),
+            server_us: median(runs.iter().map(|r| r.server_us)),
             airbyte_us: median(runs.iter().map(|r| r.airbyte_us)),
         })
-        .collect()
+        .collect();
+    Results {
+        plan: plan.to_vec(),
+        runs,
+    }
 }
 
 struct Memory {
     idle_kib: u64,
     peak_kib: u64,
     after_kib: u64,
-}
-
-/// A loopback address with a port that was free a moment ago.
-fn free_address() -> String {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("find a free port")
-        .port();
-    format!("127.0.0.1:{port}")
-}
-
-/// Starts the binary on `addr` against `airbyte`, all else at its defaults, its output discarded.
-fn spawn(bin: &Path, addr: &str, airbyte: &str) -> Child {
-    Command::new(bin)
-        .env_clear()
-        .env("LISTEN_ADDR", addr)
-        .env("AIRBYTE_BASE_URL", airbyte)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()))
-}
-
-/// Polls `/healthz` without pause until it answers `200`; returns the time since `started`.
-fn until_ready(addr: &str, child: &mut Child, started: Instant) -> Result<Duration, String> {
-    loop {
-        let answer =
-            Connection::open(addr).and_then(|mut c| c.try_exchange("GET", "/healthz", None));
-        if let Ok((200, _)) = answer {
-            return Ok(started.elapsed());
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            return Err(format!("it exited: {status}"));
-        }
-        if started.elapsed() > PATIENCE {
-            return Err(format!("not ready after {PATIENCE:?}: {answer:?}"));
-        }
-        thread::yield_now();
-    }
 }
 
 /// Times from spawning the binary to its first `200` from `/healthz`.
@@ -473,7 +527,7 @@ fn start_to_ready(bin: &Path, airbyte: &str) -> Vec<Duration> {
         .map(|_| {
             let addr = free_address();
             let started = Instant::now();
-            let mut child = spawn(bin, &addr, airbyte);
+            let mut child = spawn(bin, &addr, airbyte, Stdio::null());
             let ready = until_ready(&addr, &mut child, started);
             let _ = child.kill();
             let _ = child.wait();
@@ -511,7 +565,7 @@ fn cold_and_warm(bin: &Path, fake: &FakeAirbyte) -> Vec<Catalogue> {
                 rss_kib: Vec::new(),
             };
             for _ in 0..COLD_STARTS {
-                let service = Service::start(bin, &fake.base_url());
+                let service = Service::start(bin, &fake.base_url(), None);
                 let mut client = service.connect();
                 let mut timed = || {
                     let started = Instant::now();
@@ -530,6 +584,32 @@ fn cold_and_warm(bin: &Path, fake: &FakeAirbyte) -> Vec<Catalogue> {
         .collect()
 }
 
+/// An endpoint measured against nginx: the indexes of its case, its direct call's and nginx's.
+struct Hop {
+    endpoint: usize,
+    direct: usize,
+    nginx: usize,
+}
+
+fn hops(cases: &[Case]) -> Vec<Hop> {
+    (0..cases.len())
+        .filter_map(|endpoint| {
+            Some(Hop {
+                endpoint,
+                direct: cases[endpoint].direct?,
+                nginx: cases[endpoint].nginx?,
+            })
+        })
+        .collect()
+}
+
+fn healthz(cases: &[Case]) -> usize {
+    cases
+        .iter()
+        .position(|c| c.label.contains("/healthz"))
+        .expect("a /healthz case")
+}
+
 fn median(values: impl Iterator<Item = f64>) -> f64 {
     let mut values: Vec<f64> = values.collect();
     values.sort_by(f64::total_cmp);
@@ -544,24 +624,17 @@ fn median_ms(values: &[Duration]) -> f64 {
     median(values.iter().map(|d| d.as_secs_f64() * 1000.0))
 }
 
+/// Microseconds as milliseconds with a sign: what a hop adds.
+fn signed_ms(us: f64) -> String {
+    format!(
+        "{}{:.2} ms",
+        if us < 0.0 { "−" } else { "+" },
+        us.abs() / 1000.0
+    )
+}
+
 fn progress(what: &str) {
     eprintln!("bench: {what}");
-}
-
-fn thousands(n: f64) -> String {
-    let digits = format!("{:.0}", n);
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-fn mib(kib: u64) -> String {
-    format!("{:.1} MiB", kib as f64 / 1024.0)
 }
 
 /// The report, printed at the end and written to `target/bench-report.md`.
@@ -577,21 +650,6 @@ impl Report {
     }
 
     fn machine(&mut self, settings: &Settings) {
-        let cpu = std::fs::read_to_string("/proc/cpuinfo")
-            .ok()
-            .and_then(|c| {
-                c.lines().find_map(|l| {
-                    Some(
-                        l.strip_prefix("model name")?
-                            .split(':')
-                            .nth(1)?
-                            .trim()
-                            .to_string(),
-                    )
-                })
-            })
-            .unwrap_or_else(|| "unknown CPU".to_string());
-        let cores = thread::available_parallelism().map_or(0, |n| n.get());
         let wrk_version = Command::new("wrk")
             .arg("--version")
             .output()
@@ -604,10 +662,11 @@ impl Report {
         self.line("## airbyte-wrapper benchmark");
         self.line("");
         self.line(&format!(
-            "Machine: {cores} cores ({cpu}), load average before the run {}. wrk {wrk_version}, \
+            "Machine: {}, load average before the run {}. wrk {wrk_version}, \
              {CONNECTIONS} connections, 2 threads; load generator, fake Airbyte and service share \
              the cores. Each case {} × {} s, medians. Catalogue: {SOURCE_DEFINITIONS} source and \
              {DESTINATION_DEFINITIONS} destination definitions. Service: `{}`, default settings.",
+            common::machine(),
             load_average(),
             settings.rounds,
             settings.seconds,
@@ -616,13 +675,14 @@ impl Report {
         self.line("");
     }
 
-    fn throughput(&mut self, cases: &[Case], runs: &[Run]) {
+    fn throughput(&mut self, cases: &[Case], results: &Results) {
+        let runs: Vec<Run> = (0..cases.len()).map(|i| results.of(i, LOADED)).collect();
         self.line(
             "| endpoint | requests/s | p50 | p99 | errors | of the direct upstream call \
-             | CPU per request: service | fake Airbyte |",
+             | CPU per request: service or nginx | fake Airbyte |",
         );
         self.line("| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |");
-        for (case, run) in cases.iter().zip(runs) {
+        for (case, run) in cases.iter().zip(&runs) {
             let ratio = match case.direct {
                 Some(d) => format!(
                     "{:.2} of `{}`",
@@ -632,12 +692,12 @@ impl Report {
                 None if case.url.contains("/api/v1/") => "(the limit)".to_string(),
                 None => "(calls nothing)".to_string(),
             };
-            let service_cpu = match case.url.contains("/api/v1/") {
+            let server_cpu = match case.processes.is_empty() {
                 true => "—".to_string(),
-                false => format!("{:.0} µs", run.service_us),
+                false => format!("{:.0} µs", run.server_us),
             };
             self.line(&format!(
-                "| {} | {} | {:.2} ms | {:.2} ms | {} | {ratio} | {service_cpu} | {:.0} µs |",
+                "| {} | {} | {:.2} ms | {:.2} ms | {} | {ratio} | {server_cpu} | {:.0} µs |",
                 case.label,
                 thousands(run.per_second),
                 run.p50_us / 1000.0,
@@ -663,6 +723,166 @@ impl Report {
                  turn allow {} requests/s, of which it reaches {:.2}.",
                 thousands(both),
                 runs[i].per_second / both
+            ));
+        }
+        self.line("");
+    }
+
+    /// Direct, nginx and the service side by side, for each endpoint measured against nginx.
+    fn one_hop(&mut self, cases: &[Case], results: &Results, nginx: &str) {
+        self.line(&format!(
+            "One HTTP hop: the Airbyte call an endpoint needs made directly, through {nginx} as a \
+             plain reverse proxy (`proxy_pass`, upstream keep-alive, one worker per core), and \
+             through the service. Requests/s at {CONNECTIONS} connections; p50 and p99 at 1 \
+             connection (one request at a time), and what each hop adds to the direct call's."
+        ));
+        self.line("");
+        self.line(
+            "| endpoint | way | requests/s | of nginx's | p50 | p99 | p50 added | p99 added \
+             | errors |",
+        );
+        self.line("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        for hop in hops(cases) {
+            let direct = results.of(hop.direct, ALONE);
+            let nginx_rate = results.of(hop.nginx, LOADED).per_second;
+            for (way, case) in [
+                (cases[hop.direct].label.replace("↳ ", ""), hop.direct),
+                ("nginx".to_string(), hop.nginx),
+                ("service".to_string(), hop.endpoint),
+            ] {
+                let (loaded, alone) = (results.of(case, LOADED), results.of(case, ALONE));
+                let (endpoint, added) = match case == hop.direct {
+                    true => (
+                        cases[hop.endpoint].label.as_str(),
+                        ["—".to_string(), "—".to_string()],
+                    ),
+                    false => (
+                        "",
+                        [
+                            signed_ms(alone.p50_us - direct.p50_us),
+                            signed_ms(alone.p99_us - direct.p99_us),
+                        ],
+                    ),
+                };
+                self.line(&format!(
+                    "| {endpoint} | {way} | {} | {:.2} | {:.2} ms | {:.2} ms | {} | {} | {} |",
+                    thousands(loaded.per_second),
+                    loaded.per_second / nginx_rate,
+                    alone.p50_us / 1000.0,
+                    alone.p99_us / 1000.0,
+                    added[0],
+                    added[1],
+                    loaded.errors + alone.errors,
+                ));
+            }
+        }
+        self.line("");
+    }
+
+    /// `/healthz` while uploads stall.
+    fn stalled(&mut self, cases: &[Case], results: &Results) {
+        self.line(&format!(
+            "`GET /healthz` while {STALLED_UPLOADS} uploads stall (4 × the default `WORKERS`): \
+             before each run, {STALLED_UPLOADS} connections send the head of a \
+             `POST /datasource` with `Content-Length: {STALLED_BODY_BYTES}` and the body's first \
+             byte, then nothing; they are closed after it. A request that waits {} s counts as a \
+             timeout, and again every 2 s it goes on waiting (none are counted in a run shorter \
+             than that: see the answers).",
+            STALLED[0].timeout_s()
+        ));
+        self.line("");
+        self.line(
+            "| connections | requests/s | p50 | p99 | answers | timeouts | other errors \
+             | uploads still stalled at the end |",
+        );
+        self.line("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        let healthz = healthz(cases);
+        for shape in STALLED {
+            let run = results.of(healthz, shape);
+            let ms = |us: f64| match run.requests {
+                0 => "–".to_string(),
+                _ => format!("{:.2} ms", us / 1000.0),
+            };
+            self.line(&format!(
+                "| {} | {} | {} | {} | {} | {} | {} | {} of {STALLED_UPLOADS} |",
+                shape.connections,
+                thousands(run.per_second),
+                ms(run.p50_us),
+                ms(run.p99_us),
+                thousands(run.requests as f64),
+                run.timeouts,
+                run.errors - run.timeouts,
+                run.stalled_left,
+            ));
+        }
+        self.line("");
+    }
+
+    /// The project's targets next to what this run measured.
+    fn targets(&mut self, cases: &[Case], results: &Results, memory: &Memory) {
+        self.line("| target | measured | |");
+        self.line("| --- | ---: | --- |");
+        let hops = hops(cases);
+        for hop in &hops {
+            let ratio = results.of(hop.endpoint, LOADED).per_second
+                / results.of(hop.nginx, LOADED).per_second;
+            self.line(&format!(
+                "| {} requests/s at {CONNECTIONS} connections, at least {RATE_OF_NGINX_TARGET} × \
+                 nginx's | {ratio:.2} | {} |",
+                cases[hop.endpoint].label,
+                verdict(ratio >= RATE_OF_NGINX_TARGET),
+            ));
+        }
+        for hop in &hops {
+            let p50 = |case| results.of(case, ALONE).p50_us;
+            let nginx = p50(hop.nginx) - p50(hop.direct);
+            let service = p50(hop.endpoint) - p50(hop.direct);
+            let ratio = match nginx > 0.0 {
+                true => format!("{:.1} ×", service / nginx),
+                false => "–".to_string(),
+            };
+            self.line(&format!(
+                "| {} at 1 connection: p50 added to the direct call, at most \
+                 {ADDED_LATENCY_TARGET} × what nginx adds | {ratio} ({} against {}) | {} |",
+                cases[hop.endpoint].label,
+                signed_ms(service),
+                signed_ms(nginx),
+                verdict(service <= ADDED_LATENCY_TARGET * nginx),
+            ));
+        }
+        let healthz = healthz(cases);
+        for shape in STALLED {
+            let run = results.of(healthz, shape);
+            let p99_ms = run.p99_us / 1000.0;
+            let measured = match (run.requests, run.timeouts) {
+                (0, _) => "no answer".to_string(),
+                (_, 0) => format!("{p99_ms:.2} ms"),
+                (_, t) => format!("{p99_ms:.2} ms, and {t} timeouts"),
+            };
+            self.line(&format!(
+                "| `GET /healthz` p99 at {}, under {STALLED_HEALTHZ_P99_TARGET_MS} ms | {measured} \
+                 | {} |",
+                shape.describe(),
+                verdict(
+                    run.requests > 0
+                        && run.errors == 0
+                        && p99_ms < STALLED_HEALTHZ_P99_TARGET_MS
+                ),
+            ));
+        }
+        for (what, kib, target) in [
+            ("idle (`VmRSS`)", memory.idle_kib, IDLE_TARGET_KIB),
+            (
+                "peak under load (`VmHWM`)",
+                memory.peak_kib,
+                PEAK_TARGET_KIB,
+            ),
+        ] {
+            self.line(&format!(
+                "| resident memory {what}, under {} | {} | {} |",
+                mib(target),
+                mib(kib),
+                verdict(kib < target),
             ));
         }
         self.line("");
@@ -731,15 +951,8 @@ impl Report {
     fn finish(&mut self) {
         self.line(&format!("Load average after the run: {}.", load_average()));
         print!("{}", self.text);
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-report.md");
-        if std::fs::write(&path, &self.text).is_ok() {
+        if let Some(path) = common::write_report("bench-report.md", &self.text) {
             progress(&format!("report written to {}", path.display()));
         }
     }
-}
-
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "unknown".to_string())
 }

@@ -10,7 +10,7 @@ end
 function done(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
-    "BENCH requests=%d duration_us=%d p50_us=%d p99_us=%d socket_errors=%d bad_status=%d\n",
+    "BENCH requests=%d duration_us=%d p50_us=%d p99_us=%d socket_errors=%d timeouts=%d bad_status=%d\n",
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
-    e.connect + e.read + e.write + e.timeout, e.status))
+    e.connect + e.read + e.write, e.timeout, e.status))
 end

@@ -131,7 +131,9 @@ pub struct FakeAirbyte {
     state: Arc<Mutex<State>>,
     received: Arc<Condvar>,
     stop: Arc<AtomicBool>,
-    connections: Arc<Mutex<Vec<TcpStream>>>,
+    /// The connections being served, by the number of their accept, so that dropping the fake
+    /// can end them; each is forgotten when it ends, and its socket closed with it.
+    connections: Arc<Mutex<HashMap<usize, TcpStream>>>,
 }
 
 pub fn definition(kind: &str, id: &str, name: &str, repository: &str) -> Value {
@@ -287,7 +289,7 @@ impl FakeAirbyte {
         let port = listener.local_addr().unwrap().port();
         let state = Arc::new(Mutex::new(state));
         let stop = Arc::new(AtomicBool::new(false));
-        let connections = Arc::new(Mutex::new(Vec::new()));
+        let connections = Arc::new(Mutex::new(HashMap::new()));
         let received = Arc::new(Condvar::new());
         let (s, st, open, rx) = (
             state.clone(),
@@ -296,17 +298,20 @@ impl FakeAirbyte {
             received.clone(),
         );
         thread::spawn(move || {
-            for conn in listener.incoming() {
+            for (n, conn) in listener.incoming().enumerate() {
                 if st.load(Ordering::SeqCst) {
                     break;
                 }
                 let Ok(conn) = conn else { continue };
                 if let Ok(clone) = conn.try_clone() {
-                    open.lock().unwrap().push(clone);
+                    open.lock().unwrap().insert(n, clone);
                 }
                 let s = s.clone();
-                let (st, rx) = (st.clone(), rx.clone());
-                thread::spawn(move || serve_connection(conn, &s, &st, &rx));
+                let (st, rx, open) = (st.clone(), rx.clone(), open.clone());
+                thread::spawn(move || {
+                    serve_connection(conn, &s, &st, &rx);
+                    open.lock().unwrap_or_else(|p| p.into_inner()).remove(&n);
+                });
             }
         });
         FakeAirbyte {
@@ -482,7 +487,8 @@ impl Drop for FakeAirbyte {
             .connections
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .drain(..)
+            .drain()
+            .map(|(_, conn)| conn)
         {
             let _ = conn.shutdown(std::net::Shutdown::Both);
         }
