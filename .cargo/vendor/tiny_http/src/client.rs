@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -58,8 +58,48 @@ pub(crate) struct Connections {
 /// A connection as the registry sees it.
 struct Tracked {
     socket: Arc<Connection>,
-    /// Waiting for the first byte of a next request: a stop may close it at once.
-    idle: AtomicBool,
+    /// [`IDLE`], [`BUSY`] or [`CLOSED`]: whether a stop may close the connection now. A
+    /// connection claims the request that arrives on it (`IDLE` to `BUSY`), or a stop closes it
+    /// (`IDLE` to `CLOSED`), never both: a request is either handled and answered, or never seen.
+    state: AtomicU8,
+}
+
+/// Waiting for the first byte of a next request.
+const IDLE: u8 = 0;
+/// Reading or handling a request.
+const BUSY: u8 = 1;
+/// Closed by a stop while idle.
+const CLOSED: u8 = 2;
+
+impl Tracked {
+    /// Marks the connection idle; `false` if a stop closed it already.
+    fn idle(&self) -> bool {
+        match self
+            .state
+            .compare_exchange(BUSY, IDLE, Ordering::SeqCst, Ordering::SeqCst)
+        {
+            Ok(_) => true,
+            Err(now) => now == IDLE,
+        }
+    }
+
+    /// Claims the request that arrived; `false` if a stop closed the connection first.
+    fn claim(&self) -> bool {
+        self.state
+            .compare_exchange(IDLE, BUSY, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+    }
+
+    /// Closes the connection if it is idle.
+    fn close_if_idle(&self) {
+        if self
+            .state
+            .compare_exchange(IDLE, CLOSED, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+        {
+            let _ = self.socket.shutdown(Shutdown::Both);
+        }
+    }
 }
 
 impl Connections {
@@ -83,9 +123,7 @@ impl Connections {
     pub fn drain(&self) {
         self.draining.store(true, Ordering::SeqCst);
         for tracked in lock(&self.open).values() {
-            if tracked.idle.load(Ordering::SeqCst) {
-                let _ = tracked.socket.shutdown(Shutdown::Both);
-            }
+            tracked.close_if_idle();
         }
     }
 
@@ -112,7 +150,7 @@ impl Connections {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let tracked = Arc::new(Tracked {
             socket: Arc::new(socket),
-            idle: AtomicBool::new(true),
+            state: AtomicU8::new(BUSY),
         });
         lock(&self.open).insert(id, tracked.clone());
         Registration {
@@ -183,15 +221,17 @@ fn serve_requests(
     remote_addr: Option<SocketAddr>,
 ) -> End {
     let limits = &connections.limits;
+    let tracked = &registration.tracked;
     loop {
-        registration.tracked.idle.store(true, Ordering::SeqCst);
-        if connections.draining.load(Ordering::SeqCst) && wire.is_empty() {
-            return End::Gone;
+        // Only a connection with nothing buffered is idle: a pipelined request is already claimed.
+        if wire.is_empty() {
+            if !tracked.idle() || connections.draining.load(Ordering::SeqCst) {
+                return End::Gone;
+            }
+            if !wire.await_request() || !tracked.claim() {
+                return End::Gone;
+            }
         }
-        if !wire.await_request() {
-            return End::Gone;
-        }
-        registration.tracked.idle.store(false, Ordering::SeqCst);
         let deadline = limits.request_timeout.map(|t| Instant::now() + t);
         let head = match wire.read_head(deadline) {
             Ok(head) => head,
