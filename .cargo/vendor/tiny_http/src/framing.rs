@@ -562,21 +562,21 @@ impl ChunkedDecoder {
 
     /// A chunk-size line; `None` when it is not complete yet.
     fn size(&mut self, rest: &[u8]) -> Result<Option<usize>, Refusal> {
-        // Parsed once its line has arrived, so that a line arriving a byte at a time costs one parse.
-        if !rest.contains(&b'\n') {
-            return match rest.len() > MAX_CHUNK_LINE_BYTES {
+        // Parsed once its line has arrived, so that a line arriving a byte at a time costs one
+        // parse; whether it is too long is decided by its first bytes alone, so that the verdict
+        // never depends on how the bytes arrived.
+        let window = &rest[..rest.len().min(MAX_CHUNK_LINE_BYTES)];
+        let Some(lf) = window.iter().position(|&b| b == b'\n') else {
+            return match rest.len() >= MAX_CHUNK_LINE_BYTES {
                 true => Err(Refusal::bad("a chunk-size line is too long")),
                 false => Ok(None),
             };
-        }
-        let (end, size) = match httparse::parse_chunk_size(rest) {
+        };
+        let (end, size) = match httparse::parse_chunk_size(&rest[..=lf]) {
             Ok(httparse::Status::Complete(found)) => found,
-            Ok(httparse::Status::Partial) => return Ok(None),
-            Err(_) => {
-                return Err(Refusal::bad(
-                    "a chunk size is not a hexadecimal number of at most 15 digits",
-                ))
-            }
+            Ok(httparse::Status::Partial) | Err(_) => return Err(Refusal::bad(
+                "a chunk size is not a hexadecimal number of at most 15 digits followed by CRLF",
+            )),
         };
         // httparse takes any byte in a chunk extension, a bare LF among them: refuse control
         // characters there, as in a field value.
@@ -922,6 +922,22 @@ mod tests {
             assert_eq!(used, input.len() - 4, "stops before the next request");
         }
         assert_eq!(chunked(b"0\r\n\r\n", 1, 0).unwrap().0, b"");
+    }
+
+    /// Found by the request_framing fuzz target: a chunk-size line over the limit was refused as
+    /// too long (400) when it arrived in pieces, but judged by its size (413) when it arrived whole.
+    #[test]
+    fn a_long_chunk_line_is_refused_alike_however_it_arrives() {
+        let mut input = b"66666;".to_vec();
+        input.extend(std::iter::repeat_n(b'6', MAX_CHUNK_LINE_BYTES));
+        input.extend_from_slice(b"\r\n");
+        for step in [1, 3, 17, input.len()] {
+            assert_eq!(
+                chunked(&input, step, 10).unwrap_err().status.0,
+                400,
+                "pieces of {step}"
+            );
+        }
     }
 
     #[test]
