@@ -678,26 +678,25 @@ impl Client {
         authorization: Option<&Secret>,
     ) -> Result<T, Error> {
         let url = self.url(call);
+        // The agent's own timeout is the usual one; only discoveries and checks, whose jobs take
+        // longer, pay for a configuration of their own.
+        let custom = (timeout != self.timeout).then_some(timeout);
         let sent = match method {
             Method::Get => {
-                let request = self
-                    .agent
-                    .get(url)
-                    .config()
-                    .timeout_global(Some(timeout))
-                    .build();
+                let mut request = self.agent.get(url);
+                if let Some(timeout) = custom {
+                    request = request.config().timeout_global(Some(timeout)).build();
+                }
                 match authorization {
                     Some(value) => request.header("Authorization", value.expose()).call(),
                     None => request.call(),
                 }
             }
             Method::Post => {
-                let mut request = self
-                    .agent
-                    .post(url)
-                    .config()
-                    .timeout_global(Some(timeout))
-                    .build();
+                let mut request = self.agent.post(url);
+                if let Some(timeout) = custom {
+                    request = request.config().timeout_global(Some(timeout)).build();
+                }
                 if let Some(value) = authorization {
                     request = request.header("Authorization", value.expose());
                 }

@@ -8,7 +8,8 @@
 //! for its framing. The server is generic over what it serves ([`Service`]).
 
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use log::{error, info, warn};
@@ -313,9 +314,29 @@ fn is_usable_request_id(id: &str) -> bool {
     (1..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic())
 }
 
-/// A new request id, for requests that did not bring a usable `X-Request-Id`.
+/// A new request id, for requests that did not bring a usable `X-Request-Id`: a version-4 UUID
+/// made from a random seed drawn once and a counter, mixed (SplitMix64, a bijection, so no two
+/// requests of a process share an id), rather than from the system's random source: that is a
+/// system call per request.
 fn new_request_id() -> String {
-    Uuid::new_v4().to_string()
+    static SEED: OnceLock<(u64, u64)> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let (high, low) = *SEED.get_or_init(|| Uuid::new_v4().as_u64_pair());
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&split_mix(high ^ n).to_be_bytes());
+    bytes[8..].copy_from_slice(&split_mix(low.wrapping_add(n)).to_be_bytes());
+    uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .to_string()
+}
+
+/// SplitMix64's finaliser: a bijection on 64-bit numbers that scatters neighbours.
+fn split_mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 fn header(name: &str, value: &str) -> Header {
@@ -405,7 +426,6 @@ mod tests {
     #[test]
     fn the_gate_lets_at_most_its_limit_in() {
         let gate = Arc::new(Gate::new(2));
-        use std::sync::atomic::Ordering;
         let inside = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let most = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let threads: Vec<_> = (0..8)
@@ -427,6 +447,18 @@ mod tests {
         }
         assert_eq!(most.load(Ordering::SeqCst), 2);
         assert_eq!(gate.state.lock().unwrap().free, 2);
+    }
+
+    #[test]
+    fn new_request_ids_are_distinct_version_4_uuids() {
+        let ids: std::collections::HashSet<String> =
+            (0..10_000).map(|_| new_request_id()).collect();
+        assert_eq!(ids.len(), 10_000);
+        for id in ids.iter().take(100) {
+            let uuid = Uuid::parse_str(id).unwrap();
+            assert_eq!(uuid.get_version_num(), 4, "{id}");
+            assert_eq!(uuid.get_variant(), uuid::Variant::RFC4122, "{id}");
+        }
     }
 
     #[test]

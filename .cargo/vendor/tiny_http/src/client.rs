@@ -222,6 +222,8 @@ fn serve_requests(
 ) -> End {
     let limits = &connections.limits;
     let tracked = &registration.tracked;
+    // Set by an answer that closes the connection.
+    let closes = Arc::new(AtomicBool::new(false));
     loop {
         // Only a connection with nothing buffered is idle: a pipelined request is already claimed.
         if wire.is_empty() {
@@ -249,7 +251,6 @@ fn serve_requests(
                 );
             }
         }
-        let closes = Arc::new(AtomicBool::new(false));
         let exchange = Exchange {
             keep_alive: head.keep_alive,
             draining: connections.draining.clone(),
@@ -257,8 +258,13 @@ fn serve_requests(
         };
         if head.expects_continue {
             if let Dispatch::Direct(handler) = &connections.dispatch {
-                let probe =
-                    Request::from_head(&head, remote_addr, writers.next(), exchange.clone());
+                let probe = Request::from_head(
+                    head.clone(),
+                    Vec::new(),
+                    remote_addr,
+                    writers.next(),
+                    exchange.clone(),
+                );
                 if let Some(answer) = handler.refuse_before_body(&probe) {
                     probe.respond_and_close(answer);
                     return End::Close;
@@ -278,8 +284,8 @@ fn serve_requests(
                 return refuse(writers, connections, refusal, Some(&head))
             }
         };
-        let request =
-            Request::from_head(&head, remote_addr, writers.next(), exchange).with_body(body);
+        let keep_alive = head.keep_alive;
+        let request = Request::from_head(head, body, remote_addr, writers.next(), exchange);
         match &connections.dispatch {
             Dispatch::Direct(handler) => {
                 // A panicking handler drops the request, which answers 500; the connection, whose
@@ -293,7 +299,7 @@ fn serve_requests(
                 writers.wait_answered(MAX_QUEUED_PER_CONNECTION - 1);
                 let request = request.with_notify_sender(writers.notify());
                 queue.push(Message::NewRequest(request));
-                if !head.keep_alive {
+                if !keep_alive {
                     return End::Close;
                 }
             }

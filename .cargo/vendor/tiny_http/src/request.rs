@@ -70,21 +70,22 @@ impl Exchange {
 }
 
 impl Request {
-    /// A request whose head has been read; its body is set once read.
+    /// A request whose head has been read, and its body.
     pub(crate) fn from_head(
-        head: &Head,
+        head: Head,
+        body: Vec<u8>,
         remote_addr: Option<SocketAddr>,
         writer: Box<dyn Write + Send + 'static>,
         exchange: Exchange,
     ) -> Request {
         Request {
-            body: Cursor::new(Vec::new()),
+            body: Cursor::new(body),
             response_writer: Some(writer),
             remote_addr,
-            method: head.method.clone(),
-            path: head.target.clone(),
-            http_version: head.version.clone(),
-            headers: head.headers.clone(),
+            method: head.method,
+            path: head.target,
+            http_version: head.version,
+            headers: head.headers,
             exchange,
             notify_when_responded: None,
         }
@@ -111,11 +112,6 @@ impl Request {
             exchange: Exchange::closing(),
             notify_when_responded: None,
         }
-    }
-
-    pub(crate) fn with_body(mut self, body: Vec<u8>) -> Request {
-        self.body = Cursor::new(body);
-        self
     }
 
     /// Always `false`: this copy of tiny_http serves plain HTTP (TLS ends in front of it).
