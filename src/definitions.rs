@@ -7,13 +7,15 @@
 //! definitions as with 60.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
 use crate::airbyte::{Client, Definition, Kind};
 use crate::error::ApiError;
+use crate::sync::lock;
+use crate::text::truncate;
 
 /// How many near matches an unknown-type answer suggests.
 const SUGGESTIONS: usize = 5;
@@ -191,11 +193,6 @@ impl Directory {
     }
 }
 
-/// A poisoned cache only means a request panicked while holding it; the data is still usable.
-fn lock<T>(slot: &Mutex<T>) -> MutexGuard<'_, T> {
-    slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 /// The short connector name clients use: `mysql` for `airbyte/source-mysql`.
 fn slug(definition: &Definition, kind: Kind) -> &str {
     let repo = definition.docker_repository.as_str();
@@ -234,7 +231,7 @@ fn unknown_type(definitions: &[Definition], kind: Kind, type_name: &str) -> ApiE
     ApiError::unprocessable(format!(
         "unknown {} type '{}'; {hint}",
         kind.noun(),
-        crate::error::truncate(type_name.trim(), 100)
+        truncate(type_name.trim(), 100)
     ))
 }
 

@@ -10,6 +10,7 @@ use std::fmt;
 use serde_json::json;
 
 use crate::airbyte;
+use crate::text::truncate;
 
 /// A failure that is answered to the client with a problem body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -232,14 +233,6 @@ impl From<airbyte::Error> for ApiError {
     }
 }
 
-/// Cuts `s` to at most `max` characters, on a character boundary, marking the cut.
-pub fn truncate(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => format!("{}…", &s[..i]),
-        None => s.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -321,11 +314,5 @@ mod tests {
         let e = ApiError::method_not_allowed("GET", "/sink", "POST");
         assert_eq!(e.status, 405);
         assert_eq!(e.headers, vec![("Allow", "POST".to_string())]);
-    }
-
-    #[test]
-    fn truncate_marks_the_cut_on_a_char_boundary() {
-        assert_eq!(truncate("héllo", 2), "hé…");
-        assert_eq!(truncate("hi", 5), "hi");
     }
 }

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::ApiError;
 use crate::http::Reply;
+use crate::sync::lock;
 
 /// What a handler answered, as stored for replay.
 pub type Answer = Result<Reply, ApiError>;
@@ -83,9 +84,7 @@ impl Store {
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.inner)
     }
 
     /// Looks `key` up for a request to `route` with `body`. A request whose twin is still

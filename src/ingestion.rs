@@ -15,6 +15,7 @@ use crate::error::ApiError;
 use crate::http::Reply;
 use crate::input;
 use crate::routes::App;
+use crate::text::quote_list;
 
 /// Most streams a request may name; larger sources are synced whole by leaving `streams` out.
 const MAX_STREAMS: usize = 10_000;
@@ -234,14 +235,6 @@ fn select_streams(
         ));
     }
     Ok((streams, selected))
-}
-
-fn quote_list(names: &[&str]) -> String {
-    names
-        .iter()
-        .map(|n| format!("'{}'", crate::error::truncate(n, 100)))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// Sets `config.selected`, and for a selected stream sync modes it supports: Airbyte's suggested

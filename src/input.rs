@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::json;
+use crate::text::truncate;
 
 /// Deepest nesting of arrays and objects accepted anywhere in a body. Connector configurations
 /// are shallow; the limit keeps hostile bodies from costing recursion anywhere downstream.
@@ -146,7 +147,7 @@ fn unrepresentable_number(text: &str) -> Option<String> {
     let mut found = None;
     json::for_each_scalar(raw, &mut Vec::new(), &mut |path, value| {
         if found.is_none() && value.is_unrepresentable_number() {
-            found = Some(crate::error::truncate(&json::Path(path).to_string(), 200));
+            found = Some(truncate(&json::Path(path).to_string(), 200));
         }
     });
     found

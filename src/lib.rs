@@ -17,4 +17,5 @@ pub mod metrics;
 pub mod openapi;
 pub mod routes;
 pub mod server;
-pub mod transport;
+pub mod sync;
+pub mod text;

@@ -4,10 +4,10 @@
 //! Labels come from fixed sets (the routes, the Airbyte calls, the outcomes), never from client
 //! input, so the number of series stays bounded whatever clients send.
 
+use crate::sync::{lock, Mutex};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 /// Upper bounds of the latency buckets, in seconds.
@@ -76,12 +76,6 @@ impl Drop for InFlight<'_> {
     fn drop(&mut self) {
         self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
     }
-}
-
-fn lock(series: &Mutex<Series>) -> MutexGuard<'_, Series> {
-    series
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// HTTP status codes as static labels (the service answers only these).

@@ -19,6 +19,7 @@ use uuid::Uuid;
 use crate::error::ApiError;
 use crate::http::{path_of, Incoming, Reply};
 use crate::metrics::Metrics;
+use crate::sync::lock;
 
 /// What the server serves: the router in production.
 pub trait Service: Send + Sync + 'static {
@@ -77,7 +78,7 @@ impl Stopper {
     /// returns once every connection has closed.
     pub fn stop(&self) {
         let (stopped, changed) = &*self.stopped;
-        let mut stopped = stopped.lock().unwrap_or_else(|p| p.into_inner());
+        let mut stopped = lock(stopped);
         if !*stopped {
             self.listener.drain();
             *stopped = true;
@@ -125,7 +126,7 @@ impl Server {
     /// Serves until stopped (see [`Stopper::stop`]), then until every connection has closed.
     pub fn wait(&self) {
         let (stopped, changed) = &*self.stopped;
-        let stopped = stopped.lock().unwrap_or_else(|p| p.into_inner());
+        let stopped = lock(stopped);
         drop(
             changed
                 .wait_while(stopped, |s| !*s)
@@ -161,7 +162,7 @@ impl Gate {
     }
 
     fn enter(&self) -> Slot<'_> {
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut state = lock(&self.state);
         while state.free == 0 {
             state.waiting += 1;
             state = self.freed.wait(state).unwrap_or_else(|p| p.into_inner());
@@ -174,7 +175,7 @@ impl Gate {
 
 impl Drop for Slot<'_> {
     fn drop(&mut self) {
-        let mut state = self.0.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut state = lock(&self.0.state);
         state.free += 1;
         // A wake-up is a system call even with nobody to wake: only when someone waits.
         if state.waiting > 0 {

@@ -4,7 +4,7 @@
 //!
 //! - [`LoopbackAwareResolver`]: `localhost` without `/etc/hosts` (a scratch container has none),
 //!   and an IP address without a lookup.
-//! - [`Coalesced`]: ureq sends a request's head and its body in two writes, so Airbyte's server is
+//! - [`PooledConnection`]: ureq sends a request's head and its body in two writes, so Airbyte's server is
 //!   woken twice for one request and reads it in two pieces; here they leave in one write. And ureq
 //!   probes a pooled connection twice between two calls (three system calls each); here once. And
 //!   a socket timeout is set only when it changes, so the timeouts ureq gives are made steady.
@@ -23,7 +23,7 @@ use ureq::unversioned::transport::{
 pub fn agent(config: ureq::config::Config) -> ureq::Agent {
     ureq::Agent::with_parts(
         config,
-        DefaultConnector::new().chain(Coalesce),
+        DefaultConnector::new().chain(WrapConnections),
         LoopbackAwareResolver::default(),
     )
 }
@@ -66,19 +66,19 @@ impl Resolver for LoopbackAwareResolver {
     }
 }
 
-/// Wraps every connection ureq makes (plain or TLS) in [`Coalesced`].
+/// Wraps every connection ureq makes (plain or TLS) in [`PooledConnection`].
 #[derive(Debug)]
-struct Coalesce;
+struct WrapConnections;
 
-impl Connector<Box<dyn Transport>> for Coalesce {
-    type Out = Coalesced;
+impl Connector<Box<dyn Transport>> for WrapConnections {
+    type Out = PooledConnection;
 
     fn connect(
         &self,
         _: &ConnectionDetails,
         chained: Option<Box<dyn Transport>>,
-    ) -> Result<Option<Coalesced>, ureq::Error> {
-        Ok(chained.map(|inner| Coalesced {
+    ) -> Result<Option<PooledConnection>, ureq::Error> {
+        Ok(chained.map(|inner| PooledConnection {
             inner,
             pending: Vec::new(),
             probe_next: false,
@@ -94,7 +94,7 @@ const HOLD_AT_MOST: usize = 64 * 1024;
 /// [`HOLD_AT_MOST`] is reached), so that a request's head and body leave in one write. Input passes
 /// straight through.
 #[derive(Debug)]
-struct Coalesced {
+struct PooledConnection {
     inner: Box<dyn Transport>,
     /// Output ureq has handed over that is not sent yet.
     pending: Vec<u8>,
@@ -102,7 +102,7 @@ struct Coalesced {
     probe_next: bool,
 }
 
-impl Coalesced {
+impl PooledConnection {
     /// Sends what is held back, through the inner connection's output buffer.
     fn flush(&mut self, timeout: NextTimeout) -> Result<(), ureq::Error> {
         let timeout = steady(timeout);
@@ -119,7 +119,7 @@ impl Coalesced {
     }
 }
 
-impl Transport for Coalesced {
+impl Transport for PooledConnection {
     fn buffers(&mut self) -> &mut dyn Buffers {
         self.inner.buffers()
     }
@@ -345,13 +345,13 @@ mod tests {
         }
     }
 
-    fn coalesced(output_size: usize) -> (Coalesced, Arc<Mutex<Vec<Vec<u8>>>>) {
+    fn coalesced(output_size: usize) -> (PooledConnection, Arc<Mutex<Vec<Vec<u8>>>>) {
         let writes = Arc::new(Mutex::new(Vec::new()));
         let inner = Recording {
             buffers: LazyBuffers::new(1024, output_size),
             writes: writes.clone(),
         };
-        let connection = Coalesced {
+        let connection = PooledConnection {
             inner: Box::new(inner),
             pending: Vec::new(),
             probe_next: false,
@@ -360,7 +360,7 @@ mod tests {
     }
 
     /// Hands `bytes` over the way ureq does: written into the output buffer, then transmitted.
-    fn hand_over(connection: &mut Coalesced, bytes: &[u8]) {
+    fn hand_over(connection: &mut PooledConnection, bytes: &[u8]) {
         for piece in bytes.chunks(connection.buffers().output().len()) {
             connection.buffers().output()[..piece.len()].copy_from_slice(piece);
             connection

@@ -1,0 +1,220 @@
+//! The Airbyte Config API client: one short method per Airbyte call, what a newcomer reads first.
+//!
+//! Every call is a blocking `POST` with a JSON body (except `GET /health`), made as a
+//! [`Call`](exchange::Call) value down one path ([`exchange`]): sent with the current credentials
+//! ([`credentials`]), renewed once on a 401, decoded, recorded in the metrics. Statuses are
+//! handled there, not by ureq, so that each failure becomes an [`Error`] that says what
+//! happened; the crate's `error.rs` decides what the client is told. [`transport`] is how
+//! connections reach Airbyte. Adding a call is one method here and its types in [`wire`].
+//!
+//! The contract is Airbyte's published OpenAPI document (`../shared/airbyte` in the development
+//! tree).
+
+mod credentials;
+mod error;
+mod exchange;
+mod kind;
+mod transport;
+mod wire;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+use serde_json::value::RawValue;
+use uuid::Uuid;
+
+pub use error::Error;
+pub use kind::{Kind, KindNames};
+pub use wire::{Actor, Catalog, Check, Connection, Definition, Discovery, NewConnection};
+
+use credentials::Credentials;
+use exchange::{Call, Exchange};
+use wire::{
+    ActorCreate, ActorList, ConnectionRead, DefinitionList, DiscoverRead, Empty, HealthRead,
+    JobOptionalRead, WorkspaceList,
+};
+
+use crate::config::Config;
+use crate::metrics::Metrics;
+
+/// The default organization of a self-managed Airbyte install (used to list workspaces on
+/// Airbyte 1.7 and later).
+pub const DEFAULT_ORGANIZATION_ID: &str = "00000000-0000-0000-0000-000000000000";
+
+/// A blocking client for one Airbyte install.
+pub struct Client {
+    exchange: Exchange,
+    timeout: Duration,
+    discover_timeout: Duration,
+}
+
+impl Client {
+    /// A client for the Airbyte at `config.airbyte_base_url`, recording its calls in `metrics`.
+    pub fn new(config: &Config, metrics: Arc<Metrics>) -> Client {
+        let agent_config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(config.airbyte_timeout))
+            .max_redirects(0)
+            .max_idle_connections(config.workers)
+            .max_idle_connections_per_host(config.workers)
+            .user_agent(concat!("airbyte-wrapper/", env!("CARGO_PKG_VERSION")))
+            .build();
+        Client {
+            exchange: Exchange {
+                agent: transport::agent(agent_config),
+                base_url: config.airbyte_base_url.trim_end_matches('/').to_string(),
+                timeout: config.airbyte_timeout,
+                credentials: Credentials::new(config.airbyte_auth.clone()),
+                metrics,
+            },
+            timeout: config.airbyte_timeout,
+            discover_timeout: config.discover_timeout,
+        }
+    }
+
+    /// `GET /health`: whether Airbyte says it is available.
+    pub fn health(&self) -> Result<bool, Error> {
+        let health: HealthRead = self.exchange.run(&Call::get("health", self.timeout))?;
+        Ok(health.available)
+    }
+
+    /// `POST /workspaces/list` (Airbyte up to 1.6). `Ok(None)` when this Airbyte no longer has the
+    /// call (404, Airbyte 1.7 and later).
+    pub fn list_workspaces(&self) -> Result<Option<Vec<Uuid>>, Error> {
+        let call = Call::post_empty("workspaces/list", self.timeout);
+        match self.exchange.run::<WorkspaceList>(&call) {
+            Ok(list) => Ok(Some(list.ids())),
+            Err(Error::Status { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `POST /workspaces/list_by_organization_id` for the default organization (Airbyte 1.7 and later).
+    pub fn list_workspaces_in_default_organization(&self) -> Result<Vec<Uuid>, Error> {
+        let body = json!({ "organizationId": DEFAULT_ORGANIZATION_ID });
+        let call = Call::post("workspaces/list_by_organization_id", &body, self.timeout);
+        Ok(self.exchange.run::<WorkspaceList>(&call)?.ids())
+    }
+
+    /// `POST /{source,destination}_definitions/list_for_workspace`: Airbyte's connectors and the
+    /// workspace's custom ones.
+    pub fn list_definitions(
+        &self,
+        kind: Kind,
+        workspace_id: Uuid,
+    ) -> Result<Vec<Definition>, Error> {
+        let body = json!({ "workspaceId": workspace_id });
+        let call = Call::post(kind.names().definitions_call, &body, self.timeout);
+        Ok(self.exchange.run::<DefinitionList>(&call)?.definitions)
+    }
+
+    /// `POST /sources/create` / `POST /destinations/create`.
+    pub fn create_actor(
+        &self,
+        kind: Kind,
+        workspace_id: Uuid,
+        definition_id: Uuid,
+        name: &str,
+        config: &RawValue,
+    ) -> Result<Actor, Error> {
+        let body = ActorCreate {
+            kind,
+            workspace_id,
+            definition_id,
+            name,
+            config,
+        };
+        let call = Call::post(kind.names().create_call, &body, self.timeout);
+        self.exchange.run(&call)
+    }
+
+    /// `POST /sources/get` / `POST /destinations/get`.
+    pub fn get_actor(&self, kind: Kind, id: Uuid) -> Result<Actor, Error> {
+        let body = json!({ kind.names().id_field: id });
+        self.exchange
+            .run(&Call::post(kind.names().get_call, &body, self.timeout))
+    }
+
+    /// `POST /sources/delete` / `POST /destinations/delete` (204, no body).
+    pub fn delete_actor(&self, kind: Kind, id: Uuid) -> Result<(), Error> {
+        let body = json!({ kind.names().id_field: id });
+        let call = Call::post(kind.names().delete_call, &body, self.timeout);
+        self.exchange.run::<Empty>(&call).map(drop)
+    }
+
+    /// `POST /sources/check_connection` / `POST /destinations/check_connection`: runs a check
+    /// job (with the discovery timeout: it starts the connector). Airbyte answers 200 either
+    /// way; the outcome is in [`Check::status`].
+    pub fn check_actor(&self, kind: Kind, id: Uuid) -> Result<Check, Error> {
+        let body = json!({ kind.names().id_field: id });
+        self.exchange.run(&Call::post(
+            kind.names().check_call,
+            &body,
+            self.discover_timeout,
+        ))
+    }
+
+    /// `POST /sources/list` / `POST /destinations/list`, page after page (cursor pagination on
+    /// current Airbyte; older ones answer everything at once and ignore the paging fields).
+    pub fn list_actors(&self, kind: Kind, workspace_id: Uuid) -> Result<Vec<Actor>, Error> {
+        const PAGE: usize = 100;
+        const MAX_PAGES: usize = 10_000;
+        let mut all: Vec<Actor> = Vec::new();
+        let mut seen = HashSet::new();
+        for _ in 0..MAX_PAGES {
+            let mut body = json!({ "workspaceId": workspace_id, "pageSize": PAGE });
+            if let Some(last) = all.last() {
+                body["cursor"] = json!(last.id);
+            }
+            let call = Call::post(kind.names().list_call, &body, self.timeout);
+            let page: ActorList = self.exchange.run(&call)?;
+            let size = page.actors.len();
+            let before = all.len();
+            all.extend(page.actors.into_iter().filter(|a| seen.insert(a.id)));
+            if size < PAGE || all.len() == before {
+                break;
+            }
+        }
+        Ok(all)
+    }
+
+    /// `POST /connections/get`.
+    pub fn get_connection(&self, id: Uuid) -> Result<Connection, Error> {
+        let body = json!({ "connectionId": id });
+        self.exchange
+            .run(&Call::post("connections/get", &body, self.timeout))
+    }
+
+    /// `POST /connections/delete` (204, no body).
+    pub fn delete_connection(&self, id: Uuid) -> Result<(), Error> {
+        let body = json!({ "connectionId": id });
+        let call = Call::post("connections/delete", &body, self.timeout);
+        self.exchange.run::<Empty>(&call).map(drop)
+    }
+
+    /// `POST /jobs/get_last_replication_job`: the status of the connection's latest sync job, if
+    /// it has had one.
+    pub fn last_sync_status(&self, connection_id: Uuid) -> Result<Option<String>, Error> {
+        let body = json!({ "connectionId": connection_id });
+        let call = Call::post("jobs/get_last_replication_job", &body, self.timeout);
+        let read: JobOptionalRead = self.exchange.run(&call)?;
+        Ok(read.job.map(|job| job.status))
+    }
+
+    /// `POST /sources/discover_schema`: runs a discovery job (its own, longer timeout).
+    pub fn discover_schema(&self, source_id: Uuid) -> Result<Discovery, Error> {
+        let body = json!({ "sourceId": source_id });
+        let call = Call::post("sources/discover_schema", &body, self.discover_timeout);
+        let read: DiscoverRead = self.exchange.run(&call)?;
+        read.discovery(call.path)
+    }
+
+    /// `POST /connections/create`; returns the new connection's id.
+    pub fn create_connection(&self, new: &NewConnection) -> Result<Uuid, Error> {
+        let call = Call::post("connections/create", &new.body(), self.timeout);
+        let read: ConnectionRead = self.exchange.run(&call)?;
+        Ok(read.connection_id)
+    }
+}

@@ -1,0 +1,292 @@
+//! Airbyte's request and answer bodies, as far as the service reads or writes them (the names
+//! are the schema names of Airbyte's OpenAPI document). Unknown fields are ignored; the parts
+//! passed back to Airbyte (stream catalogs, configurations) are kept as opaque JSON.
+
+use serde::{Deserialize, Serialize, Serializer};
+use serde_json::value::RawValue;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use super::{Error, Kind};
+
+/// A connector definition (`SourceDefinitionRead` / `DestinationDefinitionRead`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Definition {
+    #[serde(rename = "sourceDefinitionId", alias = "destinationDefinitionId")]
+    pub id: Uuid,
+    pub name: String,
+    pub docker_repository: String,
+}
+
+/// `SourceDefinitionReadList` / `DestinationDefinitionReadList`.
+#[derive(Deserialize)]
+pub(super) struct DefinitionList {
+    #[serde(rename = "sourceDefinitions", alias = "destinationDefinitions")]
+    pub definitions: Vec<Definition>,
+}
+
+/// A stored source or destination (`SourceRead` / `DestinationRead`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Actor {
+    #[serde(rename = "sourceId", alias = "destinationId")]
+    pub id: Uuid,
+    pub workspace_id: Uuid,
+    #[serde(rename = "sourceDefinitionId", alias = "destinationDefinitionId")]
+    pub definition_id: Uuid,
+    pub name: String,
+    /// The configuration as Airbyte stored it, secrets masked by Airbyte.
+    #[serde(rename = "connectionConfiguration")]
+    pub config: Value,
+}
+
+/// `SourceReadList` / `DestinationReadList`.
+#[derive(Deserialize)]
+pub(super) struct ActorList {
+    #[serde(rename = "sources", alias = "destinations")]
+    pub actors: Vec<Actor>,
+}
+
+/// What `check_connection` found (`CheckConnectionRead`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Check {
+    /// `succeeded` or `failed`; absent when the check job did not run.
+    pub status: Option<String>,
+    pub message: Option<String>,
+}
+
+impl Check {
+    pub fn succeeded(&self) -> bool {
+        self.status.as_deref() == Some("succeeded")
+    }
+}
+
+/// A stored connection (`ConnectionRead`), as far as the service reports it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Connection {
+    pub connection_id: Uuid,
+    pub name: String,
+    pub source_id: Uuid,
+    pub destination_id: Uuid,
+    pub status: String,
+    pub schedule_type: Option<String>,
+    pub schedule_data: Option<Value>,
+    pub sync_catalog: Catalog,
+}
+
+/// A stream catalog (`AirbyteCatalog`); streams kept as Airbyte sent them.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Catalog {
+    pub streams: Vec<Value>,
+}
+
+/// `JobOptionalRead`.
+#[derive(Deserialize)]
+pub(super) struct JobOptionalRead {
+    pub job: Option<JobRead>,
+}
+
+/// `JobRead`, as far as the latest sync's status goes.
+#[derive(Deserialize)]
+pub(super) struct JobRead {
+    pub status: String,
+}
+
+/// `WorkspaceReadList`.
+#[derive(Deserialize)]
+pub(super) struct WorkspaceList {
+    pub workspaces: Vec<Workspace>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct Workspace {
+    pub workspace_id: Uuid,
+}
+
+impl WorkspaceList {
+    pub fn ids(self) -> Vec<Uuid> {
+        self.workspaces
+            .into_iter()
+            .map(|w| w.workspace_id)
+            .collect()
+    }
+}
+
+/// What `sources/discover_schema` found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Discovery {
+    /// `AirbyteStreamAndConfiguration` items, kept as Airbyte sent them.
+    pub streams: Vec<Value>,
+    pub catalog_id: Option<Uuid>,
+}
+
+/// `SourceDiscoverSchemaRead`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct DiscoverRead {
+    pub catalog: Option<Catalog>,
+    pub job_info: JobInfo,
+    pub catalog_id: Option<Uuid>,
+}
+
+impl DiscoverRead {
+    /// The streams found, or why the discovery job failed.
+    pub fn discovery(self, call: &'static str) -> Result<Discovery, Error> {
+        let failed = |message: Option<String>| Error::JobFailed {
+            call,
+            message: message.unwrap_or_else(|| "Airbyte gave no reason".to_string()),
+        };
+        let job = self.job_info;
+        match self.catalog {
+            _ if !job.succeeded => Err(failed(job.failure_reason.and_then(|r| r.external_message))),
+            None => Err(failed(None)),
+            Some(catalog) => Ok(Discovery {
+                streams: catalog.streams,
+                catalog_id: self.catalog_id,
+            }),
+        }
+    }
+}
+
+/// `SynchronousJobRead`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct JobInfo {
+    pub succeeded: bool,
+    pub failure_reason: Option<FailureReason>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct FailureReason {
+    pub external_message: Option<String>,
+}
+
+/// `ConnectionRead`, as far as a create's answer goes.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct ConnectionRead {
+    pub connection_id: Uuid,
+}
+
+/// An answer whose body is ignored (204 No Content).
+pub(super) struct Empty;
+
+impl<'de> Deserialize<'de> for Empty {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        serde::de::IgnoredAny::deserialize(d).map(|_| Empty)
+    }
+}
+
+/// `AccessTokenResponse` of `applications/token`.
+#[derive(Deserialize)]
+pub(super) struct AccessToken {
+    pub access_token: String,
+}
+
+/// `HealthCheckRead`.
+#[derive(Deserialize)]
+pub(super) struct HealthRead {
+    pub available: bool,
+}
+
+/// The body of `sources/create` / `destinations/create`. The client's configuration is passed
+/// through byte for byte, never re-encoded.
+pub(super) struct ActorCreate<'a> {
+    pub kind: Kind,
+    pub workspace_id: Uuid,
+    pub definition_id: Uuid,
+    pub name: &'a str,
+    pub config: &'a RawValue,
+}
+
+impl Serialize for ActorCreate<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(4))?;
+        map.serialize_entry("workspaceId", &self.workspace_id)?;
+        map.serialize_entry(self.kind.names().definition_id_field, &self.definition_id)?;
+        map.serialize_entry("name", self.name)?;
+        map.serialize_entry("connectionConfiguration", self.config)?;
+        map.end()
+    }
+}
+
+/// What `connections/create` is asked to make.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewConnection {
+    pub source_id: Uuid,
+    pub destination_id: Uuid,
+    pub name: Option<String>,
+    /// A Quartz cron expression, evaluated in UTC; `None` is a manual schedule.
+    pub cron: Option<String>,
+    pub streams: Vec<Value>,
+    pub source_catalog_id: Option<Uuid>,
+}
+
+impl NewConnection {
+    /// The body of `connections/create`: an active connection syncing `streams`.
+    pub(super) fn body(&self) -> Value {
+        let mut body = json!({
+            "sourceId": self.source_id,
+            "destinationId": self.destination_id,
+            "status": "active",
+            "syncCatalog": { "streams": self.streams },
+            "scheduleType": "manual",
+        });
+        if let Some(name) = &self.name {
+            body["name"] = json!(name);
+        }
+        if let Some(cron) = &self.cron {
+            body["scheduleType"] = json!("cron");
+            body["scheduleData"] =
+                json!({ "cron": { "cronExpression": cron, "cronTimeZone": "UTC" } });
+        }
+        if let Some(id) = self.source_catalog_id {
+            body["sourceCatalogId"] = json!(id);
+        }
+        body
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn create_body_uses_the_kind_field_names_and_keeps_config_verbatim() {
+        let config =
+            RawValue::from_string(r#"{"port": 12345678901234567890, "b":1,"a":2}"#.to_string())
+                .unwrap();
+        let id = Uuid::nil();
+        let body = ActorCreate {
+            kind: Kind::Destination,
+            workspace_id: id,
+            definition_id: id,
+            name: "s3",
+            config: &config,
+        };
+        let text = serde_json::to_string(&body).unwrap();
+        assert_eq!(
+            text,
+            r#"{"workspaceId":"00000000-0000-0000-0000-000000000000","destinationDefinitionId":"00000000-0000-0000-0000-000000000000","name":"s3","connectionConfiguration":{"port": 12345678901234567890, "b":1,"a":2}}"#
+        );
+    }
+
+    #[test]
+    fn definitions_parse_for_both_kinds() {
+        let s: DefinitionList = serde_json::from_str(
+            r#"{"sourceDefinitions":[{"sourceDefinitionId":"435bb9a5-7887-4809-aa58-28c27df0d7ad","name":"MySQL","dockerRepository":"airbyte/source-mysql","dockerImageTag":"3.0.0"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(s.definitions[0].docker_repository, "airbyte/source-mysql");
+        let d: DefinitionList = serde_json::from_str(
+            r#"{"destinationDefinitions":[{"destinationDefinitionId":"4816b78f-1489-44c1-9060-4b19d5fa9362","name":"S3","dockerRepository":"airbyte/destination-s3"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(d.definitions[0].name, "S3");
+    }
+}
