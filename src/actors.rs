@@ -13,11 +13,11 @@ use log::warn;
 use uuid::Uuid;
 
 use crate::airbyte::{Actor, Kind};
+use crate::app::App;
 use crate::error::ApiError;
 use crate::http::Reply;
 use crate::input;
 use crate::json;
-use crate::routes::App;
 
 /// What Airbyte shows in place of a secret, and what the service shows too.
 const MASK: &str = "**********";

@@ -1,5 +1,8 @@
 //! Configuration: environment variables, read once at start-up into a [`Config`].
 //!
+//! Each variable is defined once, as a [`Variable`]: its name, its default, what it means and
+//! what it accepts. The parser reads that definition (a default is parsed like a set value, so the
+//! two cannot disagree), and so do `--help` and the test that holds the README's table to it.
 //! Parsing takes an injected lookup function rather than reading the process environment, so tests
 //! can check every rule without touching global state. A bad value is an error that names the
 //! variable and what was expected; `main` turns it into exit code 2.
@@ -10,100 +13,250 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
-/// Every variable the service reads: name, default (as shown in `--help`), description.
-pub const VARIABLES: &[(&str, &str, &str)] = &[
-    (
-        "AIRBYTE_BASE_URL",
-        "http://localhost:8000/api/v1",
-        "Airbyte Config API base URL (http or https)",
-    ),
-    (
-        "AIRBYTE_WORKSPACE_ID",
-        "(first workspace Airbyte lists)",
-        "workspace to create sources and destinations in",
-    ),
-    (
-        "LISTEN_ADDR",
-        "127.0.0.1:8080",
-        "address and port to listen on (port 0 picks a free one)",
-    ),
-    (
-        "WORKERS",
-        "8",
-        "requests that call Airbyte handled at once (1-1024); more wait for a slot",
-    ),
-    (
-        "AIRBYTE_CLIENT_ID",
-        "(none)",
-        "with AIRBYTE_CLIENT_SECRET: exchanged at /applications/token for bearer tokens",
-    ),
-    ("AIRBYTE_CLIENT_SECRET", "(none)", "see AIRBYTE_CLIENT_ID"),
-    (
-        "AIRBYTE_API_TOKEN",
-        "(none)",
-        "a fixed bearer token for Airbyte",
-    ),
-    (
-        "AIRBYTE_USERNAME",
-        "(none)",
-        "with AIRBYTE_PASSWORD: HTTP basic auth for Airbyte (older installs)",
-    ),
-    ("AIRBYTE_PASSWORD", "(none)", "see AIRBYTE_USERNAME"),
-    (
-        "API_TOKEN",
-        "(none: no inbound auth)",
-        "clients must send 'Authorization: Bearer <token>' (all routes but /healthz, /readyz)",
-    ),
-    (
-        "IDEMPOTENCY_TTL_SECS",
-        "86400",
-        "how long an Idempotency-Key's answer is replayed",
-    ),
-    (
-        "IDEMPOTENCY_MAX_KEYS",
-        "10000",
-        "most Idempotency-Keys remembered (oldest out first)",
-    ),
-    (
-        "SHUTDOWN_GRACE_SECS",
-        "20",
-        "on SIGTERM/SIGINT, how long in-flight requests may take to finish",
-    ),
-    (
-        "AIRBYTE_TIMEOUT_SECS",
-        "30",
-        "timeout for each Airbyte call, in seconds",
-    ),
-    (
-        "AIRBYTE_DISCOVER_TIMEOUT_SECS",
-        "600",
-        "timeout for Airbyte schema discovery, in seconds",
-    ),
-    (
-        "DEFINITIONS_TTL_SECS",
-        "300",
-        "how long the workspace id and connector definitions are cached",
-    ),
-    (
-        "MAX_BODY_BYTES",
-        "1048576",
-        "largest request body accepted, in bytes",
-    ),
-    (
-        "CLIENT_TIMEOUT_SECS",
-        "15",
-        "client socket timeout; idle connections close after it, a request's head and then its body must arrive within it",
-    ),
-    (
-        "MAX_CONNECTIONS",
-        "1024",
-        "client connections served at once; more are answered 503",
-    ),
-    (
-        "RUST_LOG",
-        "info",
-        "log filter (error, warn, info, debug, trace)",
-    ),
+/// One environment variable, all there is to know about it in one place.
+pub struct Variable {
+    pub name: &'static str,
+    /// The value used when it is unset, read like a set one; `None` when unset means something
+    /// else, which [`Variable::unset`] says.
+    pub default: Option<&'static str>,
+    /// What leaving it unset means, when it has no default value.
+    pub unset: &'static str,
+    /// What it is for, as `--help` prints it.
+    pub meaning: &'static str,
+    pub accepts: Accepts,
+}
+
+/// What a variable's value may be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accepts {
+    /// An `http://` or `https://` URL.
+    BaseUrl,
+    Uuid,
+    /// An IP address and a port.
+    Address,
+    /// A whole number within bounds.
+    Number {
+        min: u64,
+        max: u64,
+    },
+    /// Whole seconds, at least `min` (0 where "none" makes sense: no caching, no grace).
+    Seconds {
+        min: u64,
+    },
+    /// Any text.
+    Text,
+    /// A credential: any text, never printed back.
+    Secret,
+}
+
+impl Accepts {
+    /// What is expected, for error messages.
+    fn expected(self) -> String {
+        match self {
+            Accepts::BaseUrl => {
+                "an http:// or https:// URL with a host, without query or fragment".into()
+            }
+            Accepts::Uuid => "a UUID".into(),
+            Accepts::Address => "an IP address and port, such as 0.0.0.0:8080".into(),
+            Accepts::Number { min, max: u64::MAX } => format!("a whole number, {min} or more"),
+            Accepts::Number { min, max } => format!("a whole number from {min} to {max}"),
+            Accepts::Seconds { min } => format!("a whole number of seconds, {min} or more"),
+            Accepts::Text | Accepts::Secret => "any text".into(),
+        }
+    }
+}
+
+impl Variable {
+    /// The default as `--help` and the README show it.
+    pub fn shown_default(&self) -> &'static str {
+        self.default.unwrap_or(self.unset)
+    }
+}
+
+const fn variable(
+    name: &'static str,
+    default: &'static str,
+    accepts: Accepts,
+    meaning: &'static str,
+) -> Variable {
+    Variable {
+        name,
+        default: Some(default),
+        unset: "",
+        meaning,
+        accepts,
+    }
+}
+
+const fn optional(
+    name: &'static str,
+    unset: &'static str,
+    accepts: Accepts,
+    meaning: &'static str,
+) -> Variable {
+    Variable {
+        name,
+        default: None,
+        unset,
+        meaning,
+        accepts,
+    }
+}
+
+const fn seconds(min: u64) -> Accepts {
+    Accepts::Seconds { min }
+}
+
+const fn at_least_one() -> Accepts {
+    Accepts::Number {
+        min: 1,
+        max: u64::MAX,
+    }
+}
+
+pub const AIRBYTE_BASE_URL: Variable = variable(
+    "AIRBYTE_BASE_URL",
+    "http://localhost:8000/api/v1",
+    Accepts::BaseUrl,
+    "Airbyte Config API base URL (http or https)",
+);
+pub const AIRBYTE_WORKSPACE_ID: Variable = optional(
+    "AIRBYTE_WORKSPACE_ID",
+    "(first workspace Airbyte lists)",
+    Accepts::Uuid,
+    "workspace to create sources and destinations in",
+);
+pub const LISTEN_ADDR: Variable = variable(
+    "LISTEN_ADDR",
+    "127.0.0.1:8080",
+    Accepts::Address,
+    "address and port to listen on (port 0 picks a free one)",
+);
+pub const WORKERS: Variable = variable(
+    "WORKERS",
+    "8",
+    Accepts::Number { min: 1, max: 1024 },
+    "requests that call Airbyte handled at once (1-1024); more wait for a slot",
+);
+pub const AIRBYTE_CLIENT_ID: Variable = optional(
+    "AIRBYTE_CLIENT_ID",
+    "(none)",
+    Accepts::Text,
+    "with AIRBYTE_CLIENT_SECRET: exchanged at /applications/token for bearer tokens",
+);
+pub const AIRBYTE_CLIENT_SECRET: Variable = optional(
+    "AIRBYTE_CLIENT_SECRET",
+    "(none)",
+    Accepts::Secret,
+    "see AIRBYTE_CLIENT_ID",
+);
+pub const AIRBYTE_API_TOKEN: Variable = optional(
+    "AIRBYTE_API_TOKEN",
+    "(none)",
+    Accepts::Secret,
+    "a fixed bearer token for Airbyte",
+);
+pub const AIRBYTE_USERNAME: Variable = optional(
+    "AIRBYTE_USERNAME",
+    "(none)",
+    Accepts::Text,
+    "with AIRBYTE_PASSWORD: HTTP basic auth for Airbyte (older installs)",
+);
+pub const AIRBYTE_PASSWORD: Variable = optional(
+    "AIRBYTE_PASSWORD",
+    "(none)",
+    Accepts::Secret,
+    "see AIRBYTE_USERNAME",
+);
+pub const API_TOKEN: Variable = optional(
+    "API_TOKEN",
+    "(none: no inbound auth)",
+    Accepts::Secret,
+    "clients must send 'Authorization: Bearer <token>' (all routes but /healthz, /readyz)",
+);
+pub const IDEMPOTENCY_TTL_SECS: Variable = variable(
+    "IDEMPOTENCY_TTL_SECS",
+    "86400",
+    seconds(1),
+    "how long an Idempotency-Key's answer is replayed",
+);
+pub const IDEMPOTENCY_MAX_KEYS: Variable = variable(
+    "IDEMPOTENCY_MAX_KEYS",
+    "10000",
+    at_least_one(),
+    "most Idempotency-Keys remembered (oldest out first)",
+);
+pub const SHUTDOWN_GRACE_SECS: Variable = variable(
+    "SHUTDOWN_GRACE_SECS",
+    "20",
+    seconds(0),
+    "on SIGTERM/SIGINT, how long in-flight requests may take to finish",
+);
+pub const AIRBYTE_TIMEOUT_SECS: Variable = variable(
+    "AIRBYTE_TIMEOUT_SECS",
+    "30",
+    seconds(1),
+    "timeout for each Airbyte call, in seconds",
+);
+pub const AIRBYTE_DISCOVER_TIMEOUT_SECS: Variable = variable(
+    "AIRBYTE_DISCOVER_TIMEOUT_SECS",
+    "600",
+    seconds(1),
+    "timeout for Airbyte schema discovery and checks, in seconds",
+);
+pub const DEFINITIONS_TTL_SECS: Variable = variable(
+    "DEFINITIONS_TTL_SECS",
+    "300",
+    seconds(0),
+    "how long the workspace id and connector definitions are cached (0: not at all)",
+);
+pub const MAX_BODY_BYTES: Variable = variable(
+    "MAX_BODY_BYTES",
+    "1048576",
+    at_least_one(),
+    "largest request body accepted, in bytes",
+);
+pub const CLIENT_TIMEOUT_SECS: Variable = variable(
+    "CLIENT_TIMEOUT_SECS",
+    "15",
+    seconds(1),
+    "client socket timeout; idle connections close after it, a request's head and then its body must arrive within it",
+);
+pub const MAX_CONNECTIONS: Variable = variable(
+    "MAX_CONNECTIONS",
+    "1024",
+    at_least_one(),
+    "client connections served at once; more are answered 503",
+);
+pub const RUST_LOG: Variable = variable(
+    "RUST_LOG",
+    "info",
+    Accepts::Text,
+    "log filter (error, warn, info, debug, trace)",
+);
+
+/// Every variable the service reads, in the order `--help` lists them.
+pub const VARIABLES: &[&Variable] = &[
+    &AIRBYTE_BASE_URL,
+    &AIRBYTE_WORKSPACE_ID,
+    &LISTEN_ADDR,
+    &WORKERS,
+    &AIRBYTE_CLIENT_ID,
+    &AIRBYTE_CLIENT_SECRET,
+    &AIRBYTE_API_TOKEN,
+    &AIRBYTE_USERNAME,
+    &AIRBYTE_PASSWORD,
+    &API_TOKEN,
+    &IDEMPOTENCY_TTL_SECS,
+    &IDEMPOTENCY_MAX_KEYS,
+    &SHUTDOWN_GRACE_SECS,
+    &AIRBYTE_TIMEOUT_SECS,
+    &AIRBYTE_DISCOVER_TIMEOUT_SECS,
+    &DEFINITIONS_TTL_SECS,
+    &MAX_BODY_BYTES,
+    &CLIENT_TIMEOUT_SECS,
+    &MAX_CONNECTIONS,
+    &RUST_LOG,
 ];
 
 /// The service's settings.
@@ -119,7 +272,8 @@ pub struct Config {
     pub discover_timeout: Duration,
     pub definitions_ttl: Duration,
     pub max_body_bytes: usize,
-    /// Timeout of each read and write on a client socket, and the most a request body may take.
+    /// Timeout of each read and write on a client socket, and the most a request head or body
+    /// may take.
     pub client_timeout: Duration,
     pub max_connections: usize,
     /// How the service authenticates to Airbyte.
@@ -174,7 +328,7 @@ pub enum AirbyteAuth {
 pub struct ConfigError {
     pub variable: &'static str,
     pub value: String,
-    pub expected: &'static str,
+    pub expected: String,
 }
 
 impl fmt::Display for ConfigError {
@@ -189,6 +343,86 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+/// The environment as the parser sees it: a variable's trimmed value, or `None` when it is unset
+/// or empty.
+struct Env<F: Fn(&str) -> Option<String>>(F);
+
+impl<F: Fn(&str) -> Option<String>> Env<F> {
+    fn set(&self, variable: &Variable) -> Option<String> {
+        (self.0)(variable.name)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// The value, or the default; `None` when it is unset and has none.
+    fn value(&self, variable: &Variable) -> Option<String> {
+        self.set(variable)
+            .or_else(|| variable.default.map(str::to_string))
+    }
+
+    /// The value read as `read` reads it, refused as the variable's [`Accepts`] says.
+    fn read<T>(
+        &self,
+        variable: &'static Variable,
+        read: impl FnOnce(&str) -> Option<T>,
+    ) -> Result<Option<T>, ConfigError> {
+        let Some(value) = self.value(variable) else {
+            return Ok(None);
+        };
+        read(&value).map(Some).ok_or_else(|| ConfigError {
+            variable: variable.name,
+            // A URL with user info may hold a password: never print it back.
+            value: match variable.accepts {
+                Accepts::Secret => "(redacted)".to_string(),
+                Accepts::BaseUrl if value.contains('@') => "(redacted)".to_string(),
+                _ => value.clone(),
+            },
+            expected: variable.accepts.expected(),
+        })
+    }
+
+    /// A variable with a default: always has a value.
+    fn required<T>(
+        &self,
+        variable: &'static Variable,
+        read: impl FnOnce(&str) -> Option<T>,
+    ) -> Result<T, ConfigError> {
+        Ok(self
+            .read(variable, read)?
+            .expect("a variable with a default has a value"))
+    }
+
+    /// A whole number within the bounds its [`Accepts::Number`] gives.
+    fn number(&self, variable: &'static Variable) -> Result<usize, ConfigError> {
+        let Accepts::Number { min, max } = variable.accepts else {
+            unreachable!("{} is not a number", variable.name)
+        };
+        self.required(variable, |v| {
+            v.parse::<u64>()
+                .ok()
+                .filter(|n| (min..=max).contains(n))
+                .and_then(|n| usize::try_from(n).ok())
+        })
+    }
+
+    /// Whole seconds, at least the minimum its [`Accepts::Seconds`] gives.
+    fn seconds(&self, variable: &'static Variable) -> Result<Duration, ConfigError> {
+        let Accepts::Seconds { min } = variable.accepts else {
+            unreachable!("{} is not a duration", variable.name)
+        };
+        self.required(variable, |v| {
+            v.parse::<u64>()
+                .ok()
+                .filter(|n| *n >= min)
+                .map(Duration::from_secs)
+        })
+    }
+
+    fn secret(&self, variable: &Variable) -> Option<Secret> {
+        self.set(variable).map(Secret)
+    }
+}
+
 impl Config {
     /// Reads the configuration from the process environment.
     pub fn from_env() -> Result<Config, ConfigError> {
@@ -198,88 +432,47 @@ impl Config {
     /// Reads the configuration through `lookup` (a variable's value, or `None` when unset).
     /// An empty value counts as unset.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let get = |name: &str| {
-            lookup(name)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
-
-        let airbyte_base_url = match get("AIRBYTE_BASE_URL") {
-            None => "http://localhost:8000/api/v1".to_string(),
-            Some(url) => parse_base_url(&url).ok_or_else(|| ConfigError {
-                variable: "AIRBYTE_BASE_URL",
-                // A URL with user info may hold a password: never print it back.
-                value: if url.contains('@') {
-                    "(redacted)".to_string()
-                } else {
-                    url.clone()
-                },
-                expected: "an http:// or https:// URL with a host, without query or fragment",
-            })?,
-        };
-        let workspace_id = match get("AIRBYTE_WORKSPACE_ID") {
-            None => None,
-            Some(v) => Some(Uuid::parse_str(&v).map_err(|_| ConfigError {
-                variable: "AIRBYTE_WORKSPACE_ID",
-                value: v,
-                expected: "a UUID",
-            })?),
-        };
-        let listen_addr = parse(
-            &get,
-            "LISTEN_ADDR",
-            "127.0.0.1:8080",
-            "an IP address and port, such as 0.0.0.0:8080",
-        )?;
-        let workers: usize = parse(&get, "WORKERS", "8", "a whole number from 1 to 1024")?;
-        if !(1..=1024).contains(&workers) {
-            return Err(ConfigError {
-                variable: "WORKERS",
-                value: workers.to_string(),
-                expected: "a whole number from 1 to 1024",
-            });
-        }
+        let env = Env(lookup);
         Ok(Config {
-            airbyte_base_url,
-            workspace_id,
-            listen_addr,
-            workers,
-            airbyte_timeout: seconds(&get, "AIRBYTE_TIMEOUT_SECS", "30")?,
-            discover_timeout: seconds(&get, "AIRBYTE_DISCOVER_TIMEOUT_SECS", "600")?,
-            definitions_ttl: whole_seconds(&get, "DEFINITIONS_TTL_SECS", "300")?,
-            max_body_bytes: positive(&get, "MAX_BODY_BYTES", "1048576")?,
-            client_timeout: seconds(&get, "CLIENT_TIMEOUT_SECS", "15")?,
-            max_connections: positive(&get, "MAX_CONNECTIONS", "1024")?,
-            airbyte_auth: airbyte_auth(&get)?,
-            api_token: get("API_TOKEN").map(Secret),
-            shutdown_grace: whole_seconds(&get, "SHUTDOWN_GRACE_SECS", "20")?,
-            idempotency_ttl: seconds(&get, "IDEMPOTENCY_TTL_SECS", "86400")?,
-            idempotency_max_keys: positive(&get, "IDEMPOTENCY_MAX_KEYS", "10000")?,
-            log_filter: get("RUST_LOG").unwrap_or_else(|| "info".to_string()),
+            airbyte_base_url: env.required(&AIRBYTE_BASE_URL, parse_base_url)?,
+            workspace_id: env.read(&AIRBYTE_WORKSPACE_ID, |v| Uuid::parse_str(v).ok())?,
+            listen_addr: env.required(&LISTEN_ADDR, |v| v.parse().ok())?,
+            workers: env.number(&WORKERS)?,
+            airbyte_timeout: env.seconds(&AIRBYTE_TIMEOUT_SECS)?,
+            discover_timeout: env.seconds(&AIRBYTE_DISCOVER_TIMEOUT_SECS)?,
+            definitions_ttl: env.seconds(&DEFINITIONS_TTL_SECS)?,
+            max_body_bytes: env.number(&MAX_BODY_BYTES)?,
+            client_timeout: env.seconds(&CLIENT_TIMEOUT_SECS)?,
+            max_connections: env.number(&MAX_CONNECTIONS)?,
+            airbyte_auth: airbyte_auth(&env)?,
+            api_token: env.secret(&API_TOKEN),
+            shutdown_grace: env.seconds(&SHUTDOWN_GRACE_SECS)?,
+            idempotency_ttl: env.seconds(&IDEMPOTENCY_TTL_SECS)?,
+            idempotency_max_keys: env.number(&IDEMPOTENCY_MAX_KEYS)?,
+            log_filter: env.required(&RUST_LOG, |v| Some(v.to_string()))?,
         })
     }
 }
 
 /// At most one way to authenticate to Airbyte, each complete. Values are never echoed back.
-fn airbyte_auth(get: &impl Fn(&str) -> Option<String>) -> Result<AirbyteAuth, ConfigError> {
-    let conflict = |variable: &'static str, expected: &'static str| ConfigError {
-        variable,
+fn airbyte_auth<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<AirbyteAuth, ConfigError> {
+    let conflict = |variable: &Variable, expected: &str| ConfigError {
+        variable: variable.name,
         value: "(set)".to_string(),
-        expected,
+        expected: expected.to_string(),
     };
-    let pair = |a: &'static str,
-                b: &'static str|
-     -> Result<Option<(String, Secret)>, ConfigError> {
-        match (get(a), get(b)) {
-            (Some(x), Some(y)) => Ok(Some((x, Secret(y)))),
+    let pair = |a: &Variable, b: &Variable| -> Result<Option<(String, Secret)>, ConfigError> {
+        const PAIRED: &str = "to be set together with its pair (see --help)";
+        match (env.set(a), env.secret(b)) {
+            (Some(x), Some(y)) => Ok(Some((x, y))),
             (None, None) => Ok(None),
-            (Some(_), None) => Err(conflict(a, "to be set together with its pair (see --help)")),
-            (None, Some(_)) => Err(conflict(b, "to be set together with its pair (see --help)")),
+            (Some(_), None) => Err(conflict(a, PAIRED)),
+            (None, Some(_)) => Err(conflict(b, PAIRED)),
         }
     };
-    let client = pair("AIRBYTE_CLIENT_ID", "AIRBYTE_CLIENT_SECRET")?;
-    let basic = pair("AIRBYTE_USERNAME", "AIRBYTE_PASSWORD")?;
-    let token = get("AIRBYTE_API_TOKEN").map(Secret);
+    let client = pair(&AIRBYTE_CLIENT_ID, &AIRBYTE_CLIENT_SECRET)?;
+    let basic = pair(&AIRBYTE_USERNAME, &AIRBYTE_PASSWORD)?;
+    let token = env.secret(&AIRBYTE_API_TOKEN);
     const ONE: &str = "only one Airbyte authentication: client id and secret, API token, or username and password";
     match (client, token, basic) {
         (None, None, None) => Ok(AirbyteAuth::None),
@@ -289,62 +482,9 @@ fn airbyte_auth(get: &impl Fn(&str) -> Option<String>) -> Result<AirbyteAuth, Co
         }),
         (None, Some(token), None) => Ok(AirbyteAuth::Bearer(token)),
         (None, None, Some((username, password))) => Ok(AirbyteAuth::Basic { username, password }),
-        (Some(_), _, _) => Err(conflict("AIRBYTE_CLIENT_ID", ONE)),
-        (None, Some(_), Some(_)) => Err(conflict("AIRBYTE_API_TOKEN", ONE)),
+        (Some(_), _, _) => Err(conflict(&AIRBYTE_CLIENT_ID, ONE)),
+        (None, Some(_), Some(_)) => Err(conflict(&AIRBYTE_API_TOKEN, ONE)),
     }
-}
-
-fn parse<T: std::str::FromStr>(
-    get: &impl Fn(&str) -> Option<String>,
-    variable: &'static str,
-    default: &str,
-    expected: &'static str,
-) -> Result<T, ConfigError> {
-    let value = get(variable).unwrap_or_else(|| default.to_string());
-    value.parse().map_err(|_| ConfigError {
-        variable,
-        value,
-        expected,
-    })
-}
-
-fn positive(
-    get: &impl Fn(&str) -> Option<String>,
-    variable: &'static str,
-    default: &str,
-) -> Result<usize, ConfigError> {
-    const EXPECTED: &str = "a whole number greater than 0";
-    let n: usize = parse(get, variable, default, EXPECTED)?;
-    if n == 0 {
-        return Err(ConfigError {
-            variable,
-            value: n.to_string(),
-            expected: EXPECTED,
-        });
-    }
-    Ok(n)
-}
-
-fn seconds(
-    get: &impl Fn(&str) -> Option<String>,
-    variable: &'static str,
-    default: &str,
-) -> Result<Duration, ConfigError> {
-    Ok(Duration::from_secs(positive(get, variable, default)? as u64))
-}
-
-/// A duration in whole seconds where 0 is allowed (no caching, no grace).
-fn whole_seconds(
-    get: &impl Fn(&str) -> Option<String>,
-    variable: &'static str,
-    default: &str,
-) -> Result<Duration, ConfigError> {
-    Ok(Duration::from_secs(parse(
-        get,
-        variable,
-        default,
-        "a whole number of seconds",
-    )?))
 }
 
 /// Accepts `http(s)://host[:port][/path]`, returns it without a trailing slash.
@@ -485,16 +625,47 @@ mod tests {
         assert_eq!(c.max_connections, 20);
         assert_eq!(c.log_filter, "debug");
         assert_eq!(VARIABLES.len(), 20);
+        for variable in VARIABLES {
+            assert!(
+                variable.default.is_some() != !variable.unset.is_empty(),
+                "{}: a default value, or what unset means",
+                variable.name
+            );
+        }
     }
 
     #[test]
     fn the_readme_documents_every_variable() {
         let readme = include_str!("../README.md");
-        for (name, _, _) in VARIABLES {
-            assert!(
-                readme.contains(&format!("| `{name}` |")),
-                "README's configuration table lacks {name}"
-            );
+        for variable in VARIABLES {
+            let row = readme
+                .lines()
+                .find(|l| l.starts_with(&format!("| `{}` |", variable.name)))
+                .unwrap_or_else(|| panic!("README's configuration table lacks {}", variable.name));
+            if let Some(default) = variable.default {
+                assert!(
+                    row.contains(&format!("| `{default}` |")),
+                    "README's row for {} does not give the default `{default}`: {row}",
+                    variable.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_base_url_with_user_info_is_not_printed_back() {
+        let err = config(&[("AIRBYTE_BASE_URL", "http://user:pw@host/api")]).unwrap_err();
+        assert_eq!(err.value, "(redacted)");
+        assert!(!err.to_string().contains("pw"), "{err}");
+    }
+
+    #[test]
+    fn every_default_is_a_value_its_variable_accepts() {
+        let c = config(&[]).unwrap();
+        for variable in VARIABLES.iter().filter(|v| v.default.is_some()) {
+            let default = variable.default.unwrap();
+            let set = config(&[(variable.name, default)]).unwrap();
+            assert_eq!(set, c, "{} set to its default", variable.name);
         }
     }
 

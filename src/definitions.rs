@@ -32,13 +32,13 @@ pub struct Directory {
     configured_workspace: Option<Uuid>,
     ttl: Duration,
     workspace: Slot<Uuid>,
-    sources: Slot<Arc<Catalogue>>,
-    destinations: Slot<Arc<Catalogue>>,
+    sources: Slot<Arc<DefinitionIndex>>,
+    destinations: Slot<Arc<DefinitionIndex>>,
 }
 
 /// One kind's definitions, as Airbyte listed them, and where to find each by the names a client
 /// may use (all but the id in ASCII lower case). Where names repeat, the first definition wins.
-pub struct Catalogue {
+pub struct DefinitionIndex {
     definitions: Vec<Definition>,
     by_id: HashMap<Uuid, usize>,
     /// The connector name (`mysql`) and the full docker repository.
@@ -47,13 +47,13 @@ pub struct Catalogue {
     by_name: HashMap<String, usize>,
 }
 
-impl Catalogue {
+impl DefinitionIndex {
     /// The definition with this id.
     pub fn get(&self, id: Uuid) -> Option<&Definition> {
         self.by_id.get(&id).map(|&i| &self.definitions[i])
     }
 
-    pub fn new(definitions: Vec<Definition>, kind: Kind) -> Catalogue {
+    pub fn new(definitions: Vec<Definition>, kind: Kind) -> DefinitionIndex {
         let (mut by_id, mut by_repository, mut by_name) =
             (HashMap::new(), HashMap::new(), HashMap::new());
         for (i, d) in definitions.iter().enumerate() {
@@ -66,7 +66,7 @@ impl Catalogue {
                 .or_insert(i);
             by_name.entry(d.name.to_ascii_lowercase()).or_insert(i);
         }
-        Catalogue {
+        DefinitionIndex {
             definitions,
             by_id,
             by_repository,
@@ -138,18 +138,18 @@ impl Directory {
         workspace: Uuid,
         type_name: &str,
     ) -> Result<Definition, ApiError> {
-        let (catalogue, fresh) = self.fetch(client, kind, workspace, false)?;
-        if let Some(found) = catalogue.find(type_name) {
+        let (index, fresh) = self.fetch(client, kind, workspace, false)?;
+        if let Some(found) = index.find(type_name) {
             return Ok(found.clone());
         }
-        let catalogue = if fresh {
-            catalogue
+        let index = if fresh {
+            index
         } else {
             self.fetch(client, kind, workspace, true)?.0
         };
-        match catalogue.find(type_name) {
+        match index.find(type_name) {
             Some(found) => Ok(found.clone()),
-            None => Err(unknown_type(&catalogue.definitions, kind, type_name)),
+            None => Err(unknown_type(&index.definitions, kind, type_name)),
         }
     }
 
@@ -159,7 +159,7 @@ impl Directory {
         client: &Client,
         kind: Kind,
         workspace: Uuid,
-    ) -> Result<Arc<Catalogue>, ApiError> {
+    ) -> Result<Arc<DefinitionIndex>, ApiError> {
         Ok(self.fetch(client, kind, workspace, false)?.0)
     }
 
@@ -170,7 +170,7 @@ impl Directory {
         kind: Kind,
         workspace: Uuid,
         refresh: bool,
-    ) -> Result<(Arc<Catalogue>, bool), ApiError> {
+    ) -> Result<(Arc<DefinitionIndex>, bool), ApiError> {
         let mut slot = lock(match kind {
             Kind::Source => &self.sources,
             Kind::Destination => &self.destinations,
@@ -181,7 +181,7 @@ impl Directory {
         {
             return Ok((cached.value.clone(), false));
         }
-        let list = Arc::new(Catalogue::new(
+        let list = Arc::new(DefinitionIndex::new(
             client.list_definitions(kind, workspace)?,
             kind,
         ));
@@ -279,7 +279,7 @@ mod tests {
 
     #[test]
     fn finds_by_slug_repository_name_and_id() {
-        let s = Catalogue::new(sources(), Kind::Source);
+        let s = DefinitionIndex::new(sources(), Kind::Source);
         let id = |t: &str| s.find(t).map(|d| d.id.as_u128());
         assert_eq!(id("mysql"), Some(1));
         assert_eq!(id("MySQL"), Some(1));
@@ -295,7 +295,7 @@ mod tests {
 
     #[test]
     fn repository_names_win_over_display_names_and_the_first_of_equals_wins() {
-        let s = Catalogue::new(
+        let s = DefinitionIndex::new(
             vec![
                 def(1, "postgres", "acme/source-pg"),
                 def(2, "Postgres", "airbyte/source-postgres"),
@@ -343,7 +343,7 @@ mod tests {
             "unknown source type 'mysql'; closest known types: 'oracle'"
         );
         assert_eq!(
-            Catalogue::new(defs.clone(), Kind::Source)
+            DefinitionIndex::new(defs.clone(), Kind::Source)
                 .find("empty")
                 .map(|d| d.id),
             Some(Uuid::from_u128(1))

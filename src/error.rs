@@ -18,7 +18,7 @@ pub struct ApiError {
     /// HTTP status code.
     pub status: u16,
     /// Short machine-readable slug; the problem `type` is derived from it.
-    pub kind: &'static str,
+    pub slug: &'static str,
     /// Human-readable summary of the problem type.
     pub title: &'static str,
     /// What went wrong with this request, and what the client can do about it.
@@ -30,13 +30,13 @@ pub struct ApiError {
 impl ApiError {
     fn new(
         status: u16,
-        kind: &'static str,
+        slug: &'static str,
         title: &'static str,
         detail: impl Into<String>,
     ) -> Self {
         ApiError {
             status,
-            kind,
+            slug,
             title,
             detail: detail.into(),
             headers: Vec::new(),
@@ -130,7 +130,7 @@ impl ApiError {
     /// A request the server refused for its framing, before any handler saw it (400, 408, 413,
     /// 414, 417, 431, 501, 505); the detail names what is wrong and what to send instead.
     pub fn refused(status: u16, detail: &str) -> Self {
-        let (kind, title) = match status {
+        let (slug, title) = match status {
             408 => ("request-timeout", "Request timeout"),
             413 => ("payload-too-large", "Payload too large"),
             414 => ("uri-too-long", "URI too long"),
@@ -140,12 +140,12 @@ impl ApiError {
             505 => ("http-version-not-supported", "HTTP version not supported"),
             _ => ("invalid-request", "Invalid request"),
         };
-        let status = if kind == "invalid-request" {
+        let status = if slug == "invalid-request" {
             400
         } else {
             status
         };
-        Self::new(status, kind, title, detail.to_string())
+        Self::new(status, slug, title, detail.to_string())
     }
 
     /// 422: the request is well-formed but cannot be carried out as asked.
@@ -175,7 +175,7 @@ impl ApiError {
 
     /// The problem `type` URI.
     pub fn type_uri(&self) -> String {
-        format!("urn:airbyte-wrapper:problem:{}", self.kind)
+        format!("urn:airbyte-wrapper:problem:{}", self.slug)
     }
 
     /// The problem body.
@@ -193,7 +193,7 @@ impl ApiError {
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}: {}", self.status, self.kind, self.detail)
+        write!(f, "{} {}: {}", self.status, self.slug, self.detail)
     }
 }
 

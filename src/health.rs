@@ -2,9 +2,9 @@
 
 use serde_json::json;
 
+use crate::app::App;
 use crate::error::ApiError;
 use crate::http::Reply;
-use crate::routes::App;
 
 /// Liveness: answers without touching Airbyte.
 pub fn live() -> Reply {

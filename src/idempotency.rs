@@ -14,8 +14,8 @@ use crate::error::ApiError;
 use crate::http::Reply;
 use crate::sync::lock;
 
-/// What a handler answered, as stored for replay.
-pub type Answer = Result<Reply, ApiError>;
+/// What a handler answered (a reply or a problem), as stored for replay.
+pub type Handled = Result<Reply, ApiError>;
 
 /// The key a client chose, scoped to the route it was used on.
 type Key = (&'static str, String);
@@ -26,7 +26,7 @@ enum State {
     /// It finished; its answer is replayed until `expires`.
     Done {
         fingerprint: u64,
-        answer: Answer,
+        answer: Handled,
         expires: Instant,
     },
 }
@@ -51,12 +51,12 @@ pub struct Claim<'a> {
     key: Option<Key>,
 }
 
-/// What to do with a request that carries a key.
-pub enum Begin<'a> {
+/// What looking a key up found: what to do with the request that carries it.
+pub enum Lookup<'a> {
     /// First use (or the earlier attempt failed): run the handler, then [`Claim::finish`].
     Run(Claim<'a>),
     /// Seen before with the same body: answer this.
-    Replay(Answer),
+    Replay(Handled),
 }
 
 /// A key is 1 to 255 printable ASCII characters.
@@ -89,12 +89,12 @@ impl Store {
 
     /// Looks `key` up for a request to `route` with `body`. A request whose twin is still
     /// running waits for it. The same key with another body is a 422.
-    pub fn begin(
+    pub fn look_up(
         &self,
         route: &'static str,
         key: &str,
         body: &[u8],
-    ) -> Result<Begin<'_>, ApiError> {
+    ) -> Result<Lookup<'_>, ApiError> {
         let fingerprint = fingerprint(body);
         let key: Key = (route, key.to_string());
         let mut inner = self.lock();
@@ -117,7 +117,7 @@ impl Store {
                 }
                 Some(State::Done {
                     answer, expires, ..
-                }) if *expires > now => return Ok(Begin::Replay(answer.clone())),
+                }) if *expires > now => return Ok(Lookup::Replay(answer.clone())),
                 _ => break,
             }
         }
@@ -131,7 +131,7 @@ impl Store {
                 inner.order.push_back(key.clone());
             }
         }
-        Ok(Begin::Run(Claim {
+        Ok(Lookup::Run(Claim {
             store: self,
             key: Some(key),
         }))
@@ -159,7 +159,7 @@ impl Store {
 impl Claim<'_> {
     /// Stores the answer for replay, unless it is a server-side failure (5xx): those are
     /// forgotten, so a retry tries again.
-    pub fn finish(mut self, answer: &Answer) {
+    pub fn finish(mut self, answer: &Handled) {
         let key = self.key.take().expect("a claim is finished once");
         let status = match answer {
             Ok(reply) => reply.status,
@@ -204,14 +204,14 @@ mod tests {
     use std::sync::Arc;
     use std::thread;
 
-    fn created(n: u8) -> Answer {
+    fn created(n: u8) -> Handled {
         Ok(Reply::json(201, &serde_json::json!({ "n": n })))
     }
 
     fn run<'a>(store: &'a Store, key: &str, body: &[u8]) -> Option<Claim<'a>> {
-        match store.begin("/sink", key, body).unwrap() {
-            Begin::Run(claim) => Some(claim),
-            Begin::Replay(_) => None,
+        match store.look_up("/sink", key, body).unwrap() {
+            Lookup::Run(claim) => Some(claim),
+            Lookup::Replay(_) => None,
         }
     }
 
@@ -219,16 +219,16 @@ mod tests {
     fn the_same_key_and_body_replays() {
         let store = Store::new(Duration::from_secs(60), 10);
         run(&store, "k", b"{}").unwrap().finish(&created(1));
-        match store.begin("/sink", "k", b"{}").unwrap() {
-            Begin::Replay(answer) => assert_eq!(answer, created(1)),
-            Begin::Run(_) => panic!("expected a replay"),
+        match store.look_up("/sink", "k", b"{}").unwrap() {
+            Lookup::Replay(answer) => assert_eq!(answer, created(1)),
+            Lookup::Run(_) => panic!("expected a replay"),
         }
         assert!(run(&store, "k", b"{}").is_none());
         assert!(run(&store, "k2", b"{}").is_some(), "another key runs");
         assert!(
             store
-                .begin("/datasource", "k", b"{}")
-                .is_ok_and(|b| matches!(b, Begin::Run(_))),
+                .look_up("/datasource", "k", b"{}")
+                .is_ok_and(|b| matches!(b, Lookup::Run(_))),
             "keys are per route"
         );
     }
@@ -237,7 +237,7 @@ mod tests {
     fn another_body_is_422() {
         let store = Store::new(Duration::from_secs(60), 10);
         run(&store, "k", b"{}").unwrap().finish(&created(1));
-        let err = store.begin("/sink", "k", b"{\"x\":1}").err().unwrap();
+        let err = store.look_up("/sink", "k", b"{\"x\":1}").err().unwrap();
         assert_eq!(err.status, 422);
     }
 
@@ -281,15 +281,15 @@ mod tests {
     fn a_concurrent_twin_waits_for_the_first() {
         let store = Arc::new(Store::new(Duration::from_secs(60), 10));
         let claim_store = store.clone();
-        let claim = match claim_store.begin("/sink", "k", b"{}").unwrap() {
-            Begin::Run(c) => c,
-            Begin::Replay(_) => unreachable!(),
+        let claim = match claim_store.look_up("/sink", "k", b"{}").unwrap() {
+            Lookup::Run(c) => c,
+            Lookup::Replay(_) => unreachable!(),
         };
         let waiter = {
             let store = store.clone();
-            thread::spawn(move || match store.begin("/sink", "k", b"{}").unwrap() {
-                Begin::Replay(answer) => answer,
-                Begin::Run(_) => panic!("the twin ran too"),
+            thread::spawn(move || match store.look_up("/sink", "k", b"{}").unwrap() {
+                Lookup::Replay(answer) => answer,
+                Lookup::Run(_) => panic!("the twin ran too"),
             })
         };
         claim.finish(&created(7));

@@ -11,10 +11,10 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::airbyte::NewConnection;
+use crate::app::App;
 use crate::error::ApiError;
 use crate::http::Reply;
 use crate::input;
-use crate::routes::App;
 use crate::text::quote_list;
 
 /// Most streams a request may name; larger sources are synced whole by leaving `streams` out.

@@ -158,8 +158,8 @@ fn syntax_reason(message: &str) -> &str {
     message.split(" at line ").next().unwrap_or(message)
 }
 
-/// What kind of JSON value a raw value is, for error messages.
-fn kind(raw: &RawValue) -> &'static str {
+/// What type of JSON value a raw value is, for error messages (`a string`, `an object`).
+fn json_type(raw: &RawValue) -> &'static str {
     match raw.get().as_bytes().first() {
         Some(b'"') => "a string",
         Some(b'{') => "an object",
@@ -180,7 +180,7 @@ pub fn string(field: &str, raw: Option<&RawValue>, max: usize) -> Result<String,
     let wrong = || {
         ApiError::invalid(format!(
             "field '{field}' must be a non-empty string, got {}",
-            kind(raw)
+            json_type(raw)
         ))
     };
     let value: String = serde_json::from_str(raw.get()).map_err(|_| wrong())?;
@@ -218,7 +218,7 @@ pub fn object<'a>(field: &str, raw: Option<&'a RawValue>) -> Result<&'a RawValue
     if !raw.get().starts_with('{') {
         return Err(ApiError::invalid(format!(
             "field '{field}' must be an object, got {}",
-            kind(raw)
+            json_type(raw)
         )));
     }
     Ok(raw)
@@ -268,7 +268,7 @@ pub fn string_list(
     let wrong = || {
         ApiError::invalid(format!(
             "field '{field}' must be an array of strings, got {}",
-            kind(raw)
+            json_type(raw)
         ))
     };
     let items: Vec<&RawValue> = serde_json::from_str(raw.get()).map_err(|_| wrong())?;

@@ -3,6 +3,7 @@
 
 pub mod actors;
 pub mod airbyte;
+pub mod app;
 pub mod auth;
 pub mod config;
 pub mod definitions;

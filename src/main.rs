@@ -11,7 +11,7 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 use airbyte_wrapper::config::{Config, VARIABLES};
-use airbyte_wrapper::{routes, server};
+use airbyte_wrapper::{app, server};
 
 fn main() -> ExitCode {
     bound_malloc_arenas();
@@ -55,7 +55,7 @@ fn run(config: Config) -> Result<(), String> {
         warn!("API_TOKEN is not set and {address} is reachable from other hosts: anyone who can reach it can create Airbyte resources");
     }
 
-    let app = Arc::new(routes::App::new(&config));
+    let app = Arc::new(app::App::new(&config));
     let limits = server::Limits {
         workers: config.workers,
         max_body_bytes: config.max_body_bytes,
@@ -152,10 +152,13 @@ fn help() -> String {
          Usage: airbyte-wrapper [--help | --version]\n\nConfigured by environment variables:\n",
         env!("CARGO_PKG_VERSION")
     );
-    for (name, default, description) in VARIABLES {
+    for variable in VARIABLES {
         text.push_str(&format!(
-            "  {name:<31} {description}\n  {:<31} default: {default}\n",
-            ""
+            "  {:<31} {}\n  {:<31} default: {}\n",
+            variable.name,
+            variable.meaning,
+            "",
+            variable.shown_default()
         ));
     }
     text

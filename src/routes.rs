@@ -1,43 +1,14 @@
-//! The router: the state every handler shares, and the one `match` from method and path to handler.
+//! The router: the route table and the one `match` from method and path to handler, with what
+//! every route shares (the API token, `Idempotency-Key` and `?check=` on creates).
 
-use std::sync::Arc;
-
-use crate::airbyte::{Client, Kind};
+use crate::airbyte::Kind;
+use crate::app::App;
 use crate::auth;
-use crate::config::{Config, Secret};
-use crate::definitions::Directory;
 use crate::error::ApiError;
 use crate::http::{Incoming, Reply};
-use crate::idempotency::{self, Begin};
-use crate::metrics::Metrics;
+use crate::idempotency::{self, Lookup};
 use crate::server::{RouteInfo, Service};
 use crate::{actors, health, ingestion, openapi};
-
-/// What the handlers share: the Airbyte client, the definition cache, remembered idempotent
-/// answers, the metrics and the token clients must present.
-pub struct App {
-    pub airbyte: Client,
-    pub directory: Directory,
-    pub idempotency: idempotency::Store,
-    pub metrics: Arc<Metrics>,
-    pub api_token: Option<Secret>,
-}
-
-impl App {
-    pub fn new(config: &Config) -> App {
-        let metrics = Arc::new(Metrics::default());
-        App {
-            airbyte: Client::new(config, metrics.clone()),
-            directory: Directory::new(config.workspace_id, config.definitions_ttl),
-            idempotency: idempotency::Store::new(
-                config.idempotency_ttl,
-                config.idempotency_max_keys,
-            ),
-            metrics,
-            api_token: config.api_token.clone(),
-        }
-    }
-}
 
 /// Every route, as `(path pattern, methods, calls Airbyte)`: the source of `Allow` headers,
 /// metrics labels and which requests take a worker. `src/openapi.json` documents exactly these (a
@@ -174,8 +145,8 @@ fn create(
         ));
     }
     let fingerprint = [&[u8::from(check)], body].concat();
-    match app.idempotency.begin(route, key, &fingerprint)? {
-        Begin::Replay(answer) => {
+    match app.idempotency.look_up(route, key, &fingerprint)? {
+        Lookup::Replay(answer) => {
             let replayed = ("Idempotent-Replayed", "true".to_string());
             answer
                 .map(|mut reply| {
@@ -187,7 +158,7 @@ fn create(
                     problem
                 })
         }
-        Begin::Run(claim) => {
+        Lookup::Run(claim) => {
             let answer = handler(body, check);
             claim.finish(&answer);
             answer
@@ -218,6 +189,39 @@ fn label(path: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::openapi::tests::{documented, Operations};
+
+    fn routed() -> Operations {
+        ROUTES
+            .iter()
+            .flat_map(|(path, methods, _)| {
+                methods
+                    .split(',')
+                    .map(|m| (path.to_string(), m.trim().to_string()))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_route_and_method_is_documented_and_nothing_else() {
+        let (documented, routed) = (documented(), routed());
+        let undocumented: Vec<_> = routed.difference(&documented).collect();
+        let unrouted: Vec<_> = documented.difference(&routed).collect();
+        assert!(
+            undocumented.is_empty() && unrouted.is_empty(),
+            "routes::ROUTES and src/openapi.json disagree\n  routed, not documented: {undocumented:?}\n  documented, not routed: {unrouted:?}"
+        );
+    }
+
+    #[test]
+    fn the_comparison_sees_a_difference() {
+        let mut routed = routed();
+        routed.insert(("/sink".into(), "PATCH".into()));
+        assert_ne!(routed, documented());
+        let mut routed = self::routed();
+        routed.remove(&("/healthz".into(), "HEAD".into()));
+        assert_ne!(routed, documented());
+    }
 
     #[test]
     fn paths_map_to_patterns() {

@@ -35,7 +35,7 @@ const MAX_STREAMS: usize = 10_000;
 /// detail (`None` if that body is accepted); it tells an echo from a coincidence (see [`echo`]).
 pub fn check_rejection(body: &[u8], error: &ApiError, reparse: impl Fn(&[u8]) -> Option<String>) {
     assert_eq!(error.status, 400, "not a 400: {error:?}");
-    assert_eq!(error.kind, "invalid-request", "{error:?}");
+    assert_eq!(error.slug, "invalid-request", "{error:?}");
     assert!(error.headers.is_empty(), "{error:?}");
     assert!(!error.detail.trim().is_empty(), "empty detail: {error:?}");
     if let Some(value) = echo(body, &error.detail, reparse) {

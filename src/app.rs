@@ -1,0 +1,36 @@
+//! What every handler shares: the Airbyte client, the definition cache, remembered idempotent
+//! answers, the metrics and the token clients must present. Built once at start-up.
+
+use std::sync::Arc;
+
+use crate::airbyte::Client;
+use crate::config::{Config, Secret};
+use crate::definitions::Directory;
+use crate::idempotency;
+use crate::metrics::Metrics;
+
+/// What the handlers share: the Airbyte client, the definition cache, remembered idempotent
+/// answers, the metrics and the token clients must present.
+pub struct App {
+    pub airbyte: Client,
+    pub directory: Directory,
+    pub idempotency: idempotency::Store,
+    pub metrics: Arc<Metrics>,
+    pub api_token: Option<Secret>,
+}
+
+impl App {
+    pub fn new(config: &Config) -> App {
+        let metrics = Arc::new(Metrics::default());
+        App {
+            airbyte: Client::new(config, metrics.clone()),
+            directory: Directory::new(config.workspace_id, config.definitions_ttl),
+            idempotency: idempotency::Store::new(
+                config.idempotency_ttl,
+                config.idempotency_max_keys,
+            ),
+            metrics,
+            api_token: config.api_token.clone(),
+        }
+    }
+}
