@@ -627,7 +627,7 @@ mod tests {
         assert_eq!(VARIABLES.len(), 20);
         for variable in VARIABLES {
             assert!(
-                variable.default.is_some() != !variable.unset.is_empty(),
+                variable.default.is_some() == variable.unset.is_empty(),
                 "{}: a default value, or what unset means",
                 variable.name
             );
