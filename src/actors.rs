@@ -191,16 +191,20 @@ fn connector_type(kind: Kind, repository: &str, definition_id: Uuid) -> String {
         .to_string()
 }
 
-/// The docker repository of a definition, or empty when it cannot be found.
+/// The docker repository of a definition, or empty when it is not in the definition list (from
+/// the cache; a definition missing there is not worth a refresh on every read).
 fn repository_of(app: &App, kind: Kind, definition_id: Uuid) -> String {
-    let workspace = app.directory.workspace(&app.airbyte).ok();
-    workspace
-        .and_then(|ws| {
-            app.directory
-                .resolve(&app.airbyte, kind, ws, &definition_id.to_string())
-                .ok()
+    let index = app
+        .directory
+        .workspace(&app.airbyte)
+        .and_then(|ws| app.directory.definitions(&app.airbyte, kind, ws))
+        .ok();
+    index
+        .and_then(|index| {
+            index
+                .get(definition_id)
+                .map(|d| d.docker_repository.clone())
         })
-        .map(|d| d.docker_repository)
         .unwrap_or_default()
 }
 

@@ -20,6 +20,11 @@ use crate::text::truncate;
 /// How many near matches an unknown-type answer suggests.
 const SUGGESTIONS: usize = 5;
 
+/// A type missing from a cached definition list refreshes it at most this often: a connector
+/// added to Airbyte shows up within this long, and a client sending made-up types costs Airbyte
+/// one list (about 430 KB on a real install) per this long, not one per request.
+const REFRESH_ON_MISS: Duration = Duration::from_secs(10);
+
 struct Cached<T> {
     value: T,
     fetched: Instant,
@@ -130,7 +135,8 @@ impl Directory {
 
     /// The definition of `kind` that `type_name` names: its docker repository's connector name
     /// (`mysql` for `airbyte/source-mysql`), the full repository, its display name, or its id;
-    /// all case-insensitive. A name not in the cached list refreshes the list once before failing.
+    /// all case-insensitive. A name not in the cached list refreshes it first when the list is
+    /// older than [`REFRESH_ON_MISS`]; otherwise the answer comes from the cache.
     pub fn resolve(
         &self,
         client: &Client,
@@ -138,14 +144,16 @@ impl Directory {
         workspace: Uuid,
         type_name: &str,
     ) -> Result<Definition, ApiError> {
-        let (index, fresh) = self.fetch(client, kind, workspace, false)?;
-        if let Some(found) = index.find(type_name) {
+        let cached = self.fetch(client, kind, workspace, self.ttl)?;
+        if let Some(found) = cached.index.find(type_name) {
             return Ok(found.clone());
         }
-        let index = if fresh {
-            index
-        } else {
-            self.fetch(client, kind, workspace, true)?.0
+        let index = match cached.fresh {
+            true => cached.index,
+            false => {
+                self.fetch(client, kind, workspace, REFRESH_ON_MISS.min(self.ttl))?
+                    .index
+            }
         };
         match index.find(type_name) {
             Some(found) => Ok(found.clone()),
@@ -160,37 +168,43 @@ impl Directory {
         kind: Kind,
         workspace: Uuid,
     ) -> Result<Arc<DefinitionIndex>, ApiError> {
-        Ok(self.fetch(client, kind, workspace, false)?.0)
+        Ok(self.fetch(client, kind, workspace, self.ttl)?.index)
     }
 
-    /// The cached list, fetched when missing, expired or `refresh` is set; `true` when just fetched.
+    /// The cached list, fetched first when there is none or it is older than `max_age`.
     fn fetch(
         &self,
         client: &Client,
         kind: Kind,
         workspace: Uuid,
-        refresh: bool,
-    ) -> Result<(Arc<DefinitionIndex>, bool), ApiError> {
+        max_age: Duration,
+    ) -> Result<Fetched, ApiError> {
         let mut slot = lock(match kind {
             Kind::Source => &self.sources,
             Kind::Destination => &self.destinations,
         });
-        if let Some(cached) = slot
-            .as_ref()
-            .filter(|c| !refresh && c.fetched.elapsed() < self.ttl)
-        {
-            return Ok((cached.value.clone(), false));
+        if let Some(cached) = slot.as_ref().filter(|c| c.fetched.elapsed() < max_age) {
+            return Ok(Fetched {
+                index: cached.value.clone(),
+                fresh: false,
+            });
         }
-        let list = Arc::new(DefinitionIndex::new(
+        let index = Arc::new(DefinitionIndex::new(
             client.list_definitions(kind, workspace)?,
             kind,
         ));
         *slot = Some(Cached {
-            value: list.clone(),
+            value: index.clone(),
             fetched: Instant::now(),
         });
-        Ok((list, true))
+        Ok(Fetched { index, fresh: true })
     }
+}
+
+/// A definition list and whether this request fetched it.
+struct Fetched {
+    index: Arc<DefinitionIndex>,
+    fresh: bool,
 }
 
 /// The short connector name clients use: `mysql` for `airbyte/source-mysql`.

@@ -41,6 +41,16 @@ impl<'a> Incoming<'a> {
             .map(|(_, v)| v)
     }
 
+    /// The names of the query parameters, in order (`check` of `?check=true&x`, and `x`).
+    pub fn query_names(&self) -> impl Iterator<Item = &'a str> {
+        let query = self.inner.url().split_once('?').map_or("", |(_, q)| q);
+        let query = query.split('#').next().unwrap_or("");
+        query
+            .split('&')
+            .filter(|pair| !pair.is_empty())
+            .map(|pair| pair.split_once('=').map_or(pair, |(name, _)| name))
+    }
+
     /// A header's value, by case-insensitive name.
     pub fn header(&self, name: &str) -> Option<&'a str> {
         self.inner

@@ -4,9 +4,8 @@
 //! The store is in memory, per process and bounded: right for a sidecar. It does not survive a
 //! restart, and replicas do not share it.
 
-use std::collections::hash_map::{DefaultHasher, Entry as MapEntry};
+use std::collections::hash_map::Entry as MapEntry;
 use std::collections::{HashMap, VecDeque};
-use std::hash::{Hash, Hasher};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -22,10 +21,10 @@ type Key = (&'static str, String);
 
 enum State {
     /// The first request with this key is still running.
-    Running { fingerprint: u64 },
+    Running { fingerprint: Fingerprint },
     /// It finished; its answer is replayed until `expires`.
     Done {
-        fingerprint: u64,
+        fingerprint: Fingerprint,
         answer: Handled,
         expires: Instant,
     },
@@ -64,10 +63,24 @@ pub fn valid_key(key: &str) -> bool {
     (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
 }
 
-fn fingerprint(body: &[u8]) -> u64 {
-    let mut hasher = DefaultHasher::new();
-    body.hash(&mut hasher);
-    hasher.finish()
+/// What a request carried, as SHA-256 over its parts in turn (each after its length, so that no
+/// two sequences of parts read the same): a key reused with another request is told apart
+/// however the other was made. (A 64-bit SipHash with fixed keys was not collision-resistant
+/// against someone who tries.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fingerprint([u8; 32]);
+
+impl Fingerprint {
+    pub fn of(parts: &[&[u8]]) -> Fingerprint {
+        let mut context = ring::digest::Context::new(&ring::digest::SHA256);
+        for part in parts {
+            context.update(&(part.len() as u64).to_le_bytes());
+            context.update(part);
+        }
+        let mut bytes = [0; 32];
+        bytes.copy_from_slice(context.finish().as_ref());
+        Fingerprint(bytes)
+    }
 }
 
 impl Store {
@@ -87,15 +100,14 @@ impl Store {
         lock(&self.inner)
     }
 
-    /// Looks `key` up for a request to `route` with `body`. A request whose twin is still
-    /// running waits for it. The same key with another body is a 422.
+    /// Looks `key` up for a request to `route` that carried `fingerprint`. A request whose twin
+    /// is still running waits for it. The same key with another request is a 422.
     pub fn look_up(
         &self,
         route: &'static str,
         key: &str,
-        body: &[u8],
+        fingerprint: Fingerprint,
     ) -> Result<Lookup<'_>, ApiError> {
-        let fingerprint = fingerprint(body);
         let key: Key = (route, key.to_string());
         let mut inner = self.lock();
         loop {
@@ -209,7 +221,10 @@ mod tests {
     }
 
     fn run<'a>(store: &'a Store, key: &str, body: &[u8]) -> Option<Claim<'a>> {
-        match store.look_up("/sink", key, body).unwrap() {
+        match store
+            .look_up("/sink", key, Fingerprint::of(&[body]))
+            .unwrap()
+        {
             Lookup::Run(claim) => Some(claim),
             Lookup::Replay(_) => None,
         }
@@ -219,7 +234,10 @@ mod tests {
     fn the_same_key_and_body_replays() {
         let store = Store::new(Duration::from_secs(60), 10);
         run(&store, "k", b"{}").unwrap().finish(&created(1));
-        match store.look_up("/sink", "k", b"{}").unwrap() {
+        match store
+            .look_up("/sink", "k", Fingerprint::of(&[b"{}"]))
+            .unwrap()
+        {
             Lookup::Replay(answer) => assert_eq!(answer, created(1)),
             Lookup::Run(_) => panic!("expected a replay"),
         }
@@ -227,7 +245,7 @@ mod tests {
         assert!(run(&store, "k2", b"{}").is_some(), "another key runs");
         assert!(
             store
-                .look_up("/datasource", "k", b"{}")
+                .look_up("/datasource", "k", Fingerprint::of(&[b"{}"]))
                 .is_ok_and(|b| matches!(b, Lookup::Run(_))),
             "keys are per route"
         );
@@ -237,7 +255,10 @@ mod tests {
     fn another_body_is_422() {
         let store = Store::new(Duration::from_secs(60), 10);
         run(&store, "k", b"{}").unwrap().finish(&created(1));
-        let err = store.look_up("/sink", "k", b"{\"x\":1}").err().unwrap();
+        let err = store
+            .look_up("/sink", "k", Fingerprint::of(&[b"{\"x\":1}"]))
+            .err()
+            .unwrap();
         assert_eq!(err.status, 422);
     }
 
@@ -281,19 +302,34 @@ mod tests {
     fn a_concurrent_twin_waits_for_the_first() {
         let store = Arc::new(Store::new(Duration::from_secs(60), 10));
         let claim_store = store.clone();
-        let claim = match claim_store.look_up("/sink", "k", b"{}").unwrap() {
+        let claim = match claim_store
+            .look_up("/sink", "k", Fingerprint::of(&[b"{}"]))
+            .unwrap()
+        {
             Lookup::Run(c) => c,
             Lookup::Replay(_) => unreachable!(),
         };
         let waiter = {
             let store = store.clone();
-            thread::spawn(move || match store.look_up("/sink", "k", b"{}").unwrap() {
-                Lookup::Replay(answer) => answer,
-                Lookup::Run(_) => panic!("the twin ran too"),
+            thread::spawn(move || {
+                match store
+                    .look_up("/sink", "k", Fingerprint::of(&[b"{}"]))
+                    .unwrap()
+                {
+                    Lookup::Replay(answer) => answer,
+                    Lookup::Run(_) => panic!("the twin ran too"),
+                }
             })
         };
         claim.finish(&created(7));
         assert_eq!(waiter.join().unwrap(), created(7));
+    }
+
+    #[test]
+    fn fingerprints_tell_parts_apart() {
+        assert_eq!(Fingerprint::of(&[b"ab"]), Fingerprint::of(&[b"ab"]));
+        assert_ne!(Fingerprint::of(&[b"a", b"b"]), Fingerprint::of(&[b"ab"]));
+        assert_ne!(Fingerprint::of(&[b"a", b""]), Fingerprint::of(&[b"", b"a"]));
     }
 
     #[test]

@@ -6,8 +6,9 @@ use crate::app::App;
 use crate::auth;
 use crate::error::ApiError;
 use crate::http::{Incoming, Reply};
-use crate::idempotency::{self, Lookup};
+use crate::idempotency::{self, Fingerprint, Lookup};
 use crate::server::{RouteInfo, Service};
+use crate::text::{quote_list, truncate};
 use crate::{actors, health, ingestion, openapi};
 
 /// Every route, as `(path pattern, methods, calls Airbyte)`: the source of `Allow` headers,
@@ -24,6 +25,14 @@ pub const ROUTES: &[(&str, &str, bool)] = &[
     ("/ingestion", "POST", true),
     ("/ingestion/{id}", "GET, HEAD, DELETE", true),
     ("/openapi.json", "GET, HEAD", false),
+];
+
+/// The query parameters each operation takes, as `(method, route, names)`: exactly those
+/// `src/openapi.json` lists (a test holds the two together). Any other is refused, so that a
+/// parameter a client believes in is never silently ignored.
+const QUERY: &[(&str, &str, &[&str])] = &[
+    ("POST", "/datasource", &["check"]),
+    ("POST", "/sink", &["check"]),
 ];
 
 /// Routes a load balancer or orchestrator probes; they need no token.
@@ -81,6 +90,7 @@ fn authorize(app: &App, request: &Incoming<'_>) -> Result<(), ApiError> {
 
 pub fn route(app: &App, request: &Incoming<'_>) -> Result<Reply, ApiError> {
     authorize(app, request)?;
+    check_query(request)?;
     let path = request.path();
     let segments: Vec<&str> = path.strip_prefix('/').unwrap_or(path).split('/').collect();
     let method = request.method();
@@ -119,6 +129,29 @@ pub fn route(app: &App, request: &Incoming<'_>) -> Result<Reply, ApiError> {
     }
 }
 
+/// 400 for a query parameter the operation does not take.
+fn check_query(request: &Incoming<'_>) -> Result<(), ApiError> {
+    let Some((route, _, _)) = pattern(request.path()) else {
+        return Ok(());
+    };
+    let method = request.method();
+    let taken = QUERY
+        .iter()
+        .find(|(m, r, _)| *m == method && r == route)
+        .map_or(&[][..], |(_, _, names)| *names);
+    match request.query_names().find(|name| !taken.contains(name)) {
+        None => Ok(()),
+        Some(name) => Err(ApiError::invalid(format!(
+            "query parameter '{}' is not one {method} {route} takes; it takes {}",
+            truncate(name, 100),
+            match taken {
+                [] => "none".to_string(),
+                names => quote_list(names),
+            }
+        ))),
+    }
+}
+
 /// A create route: reads the body, honours `?check=` and `Idempotency-Key`, then runs `handler`.
 fn create(
     app: &App,
@@ -144,8 +177,8 @@ fn create(
             "header 'Idempotency-Key' must be 1 to 255 printable ASCII characters",
         ));
     }
-    let fingerprint = [&[u8::from(check)], body].concat();
-    match app.idempotency.look_up(route, key, &fingerprint)? {
+    let fingerprint = Fingerprint::of(&[&[u8::from(check)], body]);
+    match app.idempotency.look_up(route, key, fingerprint)? {
         Lookup::Replay(answer) => {
             let replayed = ("Idempotent-Replayed", "true".to_string());
             answer
@@ -189,7 +222,49 @@ fn label(path: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::openapi::tests::{documented, Operations};
+    use crate::openapi::tests::{document, documented, Operations, METHODS};
+    use serde_json::Value;
+
+    /// `(METHOD, path, query parameter names)` of every operation the document has.
+    fn documented_query() -> std::collections::BTreeSet<(String, String, Vec<String>)> {
+        let doc = document();
+        let resolve = |p: &Value| match p.get("$ref").and_then(Value::as_str) {
+            Some(r) => doc.pointer(r.strip_prefix('#').unwrap()).unwrap().clone(),
+            None => p.clone(),
+        };
+        let mut found = std::collections::BTreeSet::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                if !METHODS.contains(&method.as_str()) {
+                    continue;
+                }
+                let names: Vec<String> = operation["parameters"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(resolve)
+                    .filter(|p| p["in"] == "query")
+                    .map(|p| p["name"].as_str().unwrap().to_string())
+                    .collect();
+                if !names.is_empty() {
+                    found.insert((method.to_ascii_uppercase(), path.clone(), names));
+                }
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn the_query_parameters_taken_are_the_documented_ones() {
+        let taken: std::collections::BTreeSet<(String, String, Vec<String>)> = QUERY
+            .iter()
+            .map(|(m, r, names)| {
+                let names = names.iter().map(|n| n.to_string()).collect();
+                (m.to_string(), r.to_string(), names)
+            })
+            .collect();
+        assert_eq!(taken, documented_query());
+    }
 
     fn routed() -> Operations {
         ROUTES

@@ -44,6 +44,18 @@ fn malformed_requests_are_4xx_problems_that_name_the_fault() {
             "field 'name' is required",
         ),
         (
+            "/ingestion?check=true",
+            r#"{"sourceId":"2be9b924-9c06-492d-a807-1a281a356bd7","sinkId":"cc441a71-65c4-40f3-b917-dcc87ce211b1"}"#.into(),
+            400,
+            "query parameter 'check' is not one POST /ingestion takes; it takes none",
+        ),
+        (
+            "/datasource?check=true&verbose=1",
+            r#"{"name":"n","type":"mysql","config":{}}"#.into(),
+            400,
+            "query parameter 'verbose' is not one POST /datasource takes; it takes 'check'",
+        ),
+        (
             "/datasource",
             r#"{"name":"n","type":"mysql","config":{"host":"h","port":1e400000000}}"#.into(),
             400,
