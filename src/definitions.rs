@@ -136,7 +136,7 @@ impl Directory {
     /// The definition of `kind` that `type_name` names: its docker repository's connector name
     /// (`mysql` for `airbyte/source-mysql`), the full repository, its display name, or its id;
     /// all case-insensitive. A name not in the cached list refreshes it first when the list is
-    /// older than [`REFRESH_ON_MISS`]; otherwise the answer comes from the cache.
+    /// older than `REFRESH_ON_MISS` (10 s); otherwise the answer comes from the cache.
     pub fn resolve(
         &self,
         client: &Client,

@@ -1,5 +1,19 @@
 //! airbyte-wrapper as a library: the modules the binary (`main.rs`) starts, exposed so that the
-//! fuzz target can drive request parsing and validation directly.
+//! fuzz targets can drive request parsing and validation directly.
+//!
+//! The modules form layers; each imports only modules below it (`grep -n "use crate::" src`):
+//!
+//! 1. `main.rs`: start-up only.
+//! 2. [`routes`]: the route table and the one `match` from method and path to a handler; it is
+//!    how [`app::App`] serves requests ([`server::Service`]).
+//! 3. [`server`] (the HTTP server, generic over what it serves) beside the handlers: [`actors`]
+//!    (`/datasource`, `/sink`), [`ingestion`], [`health`], [`openapi`].
+//! 4. [`app`]: what every handler shares.
+//! 5. [`definitions`] (the definition cache), [`idempotency`], [`input`] (body checks), [`auth`]
+//!    (the inbound token), [`http`] (the request and reply types).
+//! 6. [`error`]: the one error type and the one mapping of failures to statuses.
+//! 7. [`airbyte`]: the Airbyte client, with everything only it uses under it.
+//! 8. Leaves: [`config`], [`metrics`], [`json`], [`text`], [`sync`].
 
 pub mod actors;
 pub mod airbyte;

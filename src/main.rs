@@ -55,6 +55,7 @@ fn run(config: Config) -> Result<(), String> {
         warn!("API_TOKEN is not set and {address} is reachable from other hosts: anyone who can reach it can create Airbyte resources");
     }
 
+    // The App serves requests through the route table (routes.rs implements server::Service).
     let app = Arc::new(app::App::new(&config));
     let limits = server::Limits {
         workers: config.workers,
@@ -64,6 +65,9 @@ fn run(config: Config) -> Result<(), String> {
     };
     let server = server::Server::start(socket, limits, app.clone(), app.metrics.clone())?;
     let finished = stop_on_signals(server.stopper(), config.shutdown_grace)?;
+    // An interface, not only a message: test harnesses, the contract scripts and the benchmarks
+    // wait for this line and read the address from it (`listening on http://ADDRESS `); the README
+    // documents it. Reword it only together with them.
     info!(
         "listening on http://{address} with {} workers; Airbyte at {}",
         config.workers, config.airbyte_base_url

@@ -1,11 +1,11 @@
 //! The Airbyte Config API client: one short method per Airbyte call, what a newcomer reads first.
 //!
-//! Every call is a blocking `POST` with a JSON body (except `GET /health`), made as a
-//! [`Call`](exchange::Call) value down one path ([`exchange`]): sent with the current credentials
-//! ([`credentials`]), renewed once on a 401, decoded, recorded in the metrics. Statuses are
-//! handled there, not by ureq, so that each failure becomes an [`Error`] that says what
-//! happened; the crate's `error.rs` decides what the client is told. [`transport`] is how
-//! connections reach Airbyte. Adding a call is one method here and its types in [`wire`].
+//! Every call is a blocking `POST` with a JSON body (except `GET /health`), made as a `Call`
+//! value down one path (`exchange.rs`): sent with the current credentials (`credentials.rs`),
+//! renewed once on a 401, decoded, recorded in the metrics. Statuses are handled there, not by
+//! ureq, so that each failure becomes an [`Error`] that says what happened; the crate's
+//! `error.rs` decides what the client is told. `transport.rs` is how connections reach Airbyte.
+//! Adding a call is one method here and its types in `wire.rs`.
 //!
 //! The contract is Airbyte's published OpenAPI document (`../shared/airbyte` in the development
 //! tree).
