@@ -162,28 +162,25 @@ impl Metrics {
                 h.render(&mut out, &histogram, &format!("{key}=\"{k}\""));
             }
         }
-        let _ = writeln!(
-            out,
-            "# HELP airbyte_wrapper_in_flight_requests Requests being handled now."
+        let in_flight = self.in_flight.load(Ordering::Relaxed);
+        gauge(
+            &mut out,
+            "in_flight_requests",
+            "Requests being handled now.",
+            "",
+            in_flight,
         );
-        let _ = writeln!(out, "# TYPE airbyte_wrapper_in_flight_requests gauge");
-        let _ = writeln!(
-            out,
-            "airbyte_wrapper_in_flight_requests {}",
-            self.in_flight.load(Ordering::Relaxed)
-        );
-        let _ = writeln!(
-            out,
-            "# HELP airbyte_wrapper_build_info The running version."
-        );
-        let _ = writeln!(out, "# TYPE airbyte_wrapper_build_info gauge");
-        let _ = writeln!(
-            out,
-            "airbyte_wrapper_build_info{{version=\"{}\"}} 1",
-            env!("CARGO_PKG_VERSION")
-        );
+        let version = format!("{{version=\"{}\"}}", env!("CARGO_PKG_VERSION"));
+        gauge(&mut out, "build_info", "The running version.", &version, 1);
         out
     }
+}
+
+/// One gauge, with its help and type lines.
+fn gauge(out: &mut String, name: &str, help: &str, labels: &str, value: i64) {
+    let _ = writeln!(out, "# HELP airbyte_wrapper_{name} {help}");
+    let _ = writeln!(out, "# TYPE airbyte_wrapper_{name} gauge");
+    let _ = writeln!(out, "airbyte_wrapper_{name}{labels} {value}");
 }
 
 #[cfg(test)]
