@@ -16,6 +16,7 @@ mod support;
 
 #[test]
 fn basic_string_input() {
+    let _bound = support::bound(); // PATCH(airbyte-wrapper): a bound, see support::bound
     let (server, client) = support::new_one_server_one_client();
 
     {
@@ -32,6 +33,7 @@ fn basic_string_input() {
 
 #[test]
 fn wrong_content_length() {
+    let _bound = support::bound(); // PATCH(airbyte-wrapper): a bound, see support::bound
     let (server, client) = support::new_one_server_one_client();
 
     {
@@ -48,6 +50,7 @@ fn wrong_content_length() {
 
 #[test]
 fn expect_100_continue() {
+    let _bound = support::bound(); // PATCH(airbyte-wrapper): a bound, see support::bound
     let (server, client) = support::new_one_server_one_client();
 
     let mut client = client;
@@ -78,6 +81,7 @@ fn expect_100_continue() {
 
 #[test]
 fn unsupported_expect_header() {
+    let _bound = support::bound(); // PATCH(airbyte-wrapper): a bound, see support::bound
     let mut client = support::new_client_to_hello_world_server();
 
     (write!(client, "GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nExpect: 189-dummy\r\nContent-Type: text/plain; charset=utf8\r\n\r\n")).unwrap();
@@ -90,6 +94,7 @@ fn unsupported_expect_header() {
 
 #[test]
 fn invalid_header_name() {
+    let _bound = support::bound(); // PATCH(airbyte-wrapper): a bound, see support::bound
     let mut client = support::new_client_to_hello_world_server();
 
     // note the space hidden in the Content-Length, which is invalid
@@ -102,6 +107,7 @@ fn invalid_header_name() {
 
 #[test]
 fn custom_content_type_response_header() {
+    let _bound = support::bound(); // PATCH(airbyte-wrapper): a bound, see support::bound
     let (server, mut stream) = support::new_one_server_one_client();
     write!(
         stream,

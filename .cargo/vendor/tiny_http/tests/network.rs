@@ -16,6 +16,7 @@ mod support;
 
 #[test]
 fn connection_close_header() {
+    let _bound = support::bound(); // PATCH(airbyte-wrapper): a bound, see support::bound
     let mut client = support::new_client_to_hello_world_server();
 
     (write!(client, "GET / HTTP/1.1\r\nConnection: keep-alive\r\n\r\n")).unwrap();
@@ -31,6 +32,7 @@ fn connection_close_header() {
 
 #[test]
 fn http_1_0_connection_close() {
+    let _bound = support::bound(); // PATCH(airbyte-wrapper): a bound, see support::bound
     let mut client = support::new_client_to_hello_world_server();
 
     (write!(client, "GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")).unwrap();
@@ -43,6 +45,7 @@ fn http_1_0_connection_close() {
 
 #[test]
 fn detect_connection_closed() {
+    let _bound = support::bound(); // PATCH(airbyte-wrapper): a bound, see support::bound
     let mut client = support::new_client_to_hello_world_server();
 
     (write!(client, "GET / HTTP/1.1\r\nConnection: keep-alive\r\n\r\n")).unwrap();
@@ -58,6 +61,7 @@ fn detect_connection_closed() {
 
 #[test]
 fn poor_network_test() {
+    let _bound = support::bound(); // PATCH(airbyte-wrapper): a bound, see support::bound
     let mut client = support::new_client_to_hello_world_server();
 
     (write!(client, "G")).unwrap();
@@ -88,6 +92,7 @@ fn poor_network_test() {
 
 #[test]
 fn pipelining_test() {
+    let _bound = support::bound(); // PATCH(airbyte-wrapper): a bound, see support::bound
     let mut client = support::new_client_to_hello_world_server();
 
     (write!(client, "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")).unwrap();
@@ -106,9 +111,14 @@ fn pipelining_test() {
 
 #[test]
 fn server_crash_results_in_response() {
+    let _bound = support::bound(); // PATCH(airbyte-wrapper): a bound, see support::bound
     let server = tiny_http::Server::http("0.0.0.0:0").unwrap();
     let port = server.server_addr().to_ip().unwrap().port();
     let mut client = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    // PATCH(airbyte-wrapper): reads bounded, as in support (CLIENT_READ_TIMEOUT).
+    client
+        .set_read_timeout(Some(support::CLIENT_READ_TIMEOUT))
+        .unwrap();
 
     thread::spawn(move || {
         server.recv().unwrap();
@@ -129,6 +139,7 @@ fn server_crash_results_in_response() {
 
 #[test]
 fn responses_reordered() {
+    let _bound = support::bound(); // PATCH(airbyte-wrapper): a bound, see support::bound
     let (server, mut client) = support::new_one_server_one_client();
 
     (write!(client, "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")).unwrap();
@@ -165,6 +176,7 @@ fn responses_reordered() {
 
 #[test]
 fn no_transfer_encoding_on_204() {
+    let _bound = support::bound(); // PATCH(airbyte-wrapper): a bound, see support::bound
     let (server, mut client) = support::new_one_server_one_client();
 
     (write!(

@@ -58,6 +58,7 @@ fn identity_served(r: &mut Reader) -> tiny_http::Response<&mut Reader> {
 /// Checks that a body-Read:er is not called when the client has disconnected
 #[test]
 fn responding_to_closed_client() {
+    let _bound = support::bound(); // PATCH(airbyte-wrapper): a bound, see support::bound
     let (server, mut stream) = support::new_one_server_one_client();
     write!(
         stream,
@@ -81,6 +82,7 @@ fn responding_to_closed_client() {
 /// Checks that a slow client does not cause data to be consumed and buffered from a reader
 #[test]
 fn responding_to_non_consuming_client() {
+    let _bound = support::bound(); // PATCH(airbyte-wrapper): a bound, see support::bound
     let (server, mut stream) = support::new_one_server_one_client();
     write!(
         stream,

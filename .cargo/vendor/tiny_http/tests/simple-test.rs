@@ -13,6 +13,7 @@ mod support;
 
 #[test]
 fn basic_handling() {
+    let _bound = support::bound(); // PATCH(airbyte-wrapper): a bound, see support::bound
     let (server, mut stream) = support::new_one_server_one_client();
     write!(
         stream,

@@ -9,8 +9,13 @@ extern crate tiny_http;
 use std::sync::Arc;
 use std::thread;
 
+// PATCH(airbyte-wrapper): for support::bound.
+#[allow(dead_code)]
+mod support;
+
 #[test]
 fn unblock_server() {
+    let _bound = support::bound(); // PATCH(airbyte-wrapper): a bound, see support::bound
     let server = tiny_http::Server::http("0.0.0.0:0").unwrap();
     let s = Arc::new(server);
 
@@ -23,6 +28,7 @@ fn unblock_server() {
 
 #[test]
 fn unblock_threads() {
+    let _bound = support::bound(); // PATCH(airbyte-wrapper): a bound, see support::bound
     let server = tiny_http::Server::http("0.0.0.0:0").unwrap();
     let s = Arc::new(server);
 

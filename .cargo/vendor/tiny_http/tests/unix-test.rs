@@ -19,6 +19,7 @@ mod support;
 
 #[test]
 fn unix_basic_handling() {
+    let _bound = support::bound(); // PATCH(airbyte-wrapper): a bound, see support::bound
     let server = tiny_http::Server::http_unix(Path::new("/tmp/tiny-http-test.sock")).unwrap();
     let path: PathBuf = server
         .server_addr()
@@ -28,6 +29,10 @@ fn unix_basic_handling() {
         .unwrap()
         .into();
     let mut client = UnixStream::connect(path).unwrap();
+    // PATCH(airbyte-wrapper): reads bounded, as in support (CLIENT_READ_TIMEOUT).
+    client
+        .set_read_timeout(Some(support::CLIENT_READ_TIMEOUT))
+        .unwrap();
 
     write!(
         client,
