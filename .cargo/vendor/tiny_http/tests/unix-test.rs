@@ -11,7 +11,7 @@ extern crate tiny_http;
 use std::{
     io::{Read, Write},
     os::unix::net::UnixStream,
-    path::{Path, PathBuf},
+    path::PathBuf, // PATCH(airbyte-wrapper): Path no longer used (the socket path below)
 };
 
 #[allow(dead_code)]
@@ -20,7 +20,13 @@ mod support;
 #[test]
 fn unix_basic_handling() {
     let _bound = support::bound(); // PATCH(airbyte-wrapper): a bound, see support::bound
-    let server = tiny_http::Server::http_unix(Path::new("/tmp/tiny-http-test.sock")).unwrap();
+
+    // PATCH(airbyte-wrapper): a socket path of this process's own instead of the fixed
+    // /tmp/tiny-http-test.sock, for no change of the fork's: two checkouts running `make test` on
+    // one machine at once (worktrees) shared that path, so that one's bind failed, or one's
+    // server, dropped, removed the other's socket file.
+    let socket = std::env::temp_dir().join(format!("tiny-http-test-{}.sock", std::process::id()));
+    let server = tiny_http::Server::http_unix(&socket).unwrap();
     let path: PathBuf = server
         .server_addr()
         .to_unix()
