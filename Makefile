@@ -24,8 +24,15 @@ run: ## Run the service (configure with environment variables; see README)
 demo: ## Start a fake Airbyte and the service, send the README's three requests
 	$(CARGO) test --locked --test demo
 
-test: ## Run the unit and integration tests
+# The tiny_http fork (.cargo/vendor/tiny_http, a workspace of its own with its own Cargo.lock): its
+# unit tests and upstream tiny_http 0.12.0's suite, adapted (PATCHES.md, "Tests"). Built under
+# target/ so that nothing lands in .cargo/vendor.
+TINY_HTTP := .cargo/vendor/tiny_http
+TINY_HTTP_TARGET := target/tiny_http
+
+test: ## Run the unit and integration tests, then the tiny_http fork's (with upstream's suite)
 	$(CARGO) test --locked
+	$(CARGO) test --locked --manifest-path $(TINY_HTTP)/Cargo.toml --target-dir $(TINY_HTTP_TARGET)
 
 lint: ## Check formatting and clippy warnings
 	$(CARGO) fmt --check
