@@ -89,7 +89,8 @@ where
             }
             let now = Instant::now();
             self.waiting.fetch_add(1, Ordering::Relaxed);
-            let (_queue, result) = self.condvar.wait_timeout(queue, timeout).unwrap();
+            // PATCH(airbyte-wrapper): waits for what is left of the timeout, not all of it again.
+            let (_queue, result) = self.condvar.wait_timeout(queue, duration).unwrap();
             self.waiting.fetch_sub(1, Ordering::Relaxed);
             queue = _queue;
             let sleep_time = now.elapsed();
