@@ -3,6 +3,25 @@
 //!
 //! It is a small HTTP/1.1 server on `std::net` rather than a library server so that tests can
 //! make it misbehave at the socket level (close mid-answer, stall) as a real one might.
+//!
+//! Laid out as cargo's test registry lays out its fake: this file holds what tests drive
+//! ([`FakeAirbyte`], [`Options`], [`Fault`], [`Auth`], [`Recorded`]), the server loop, and
+//! [`route`], which authenticates a request and then is one `match` on its method and path; each
+//! Airbyte area has a file of small handlers: `workspaces`, `definitions`, `actors` (sources and
+//! destinations), `connections`, `jobs`, `tokens` (authentication). `answers` builds the bodies.
+//!
+//! To fake another call (`jobs/list`, `connections/sync`, `scheduler/sources/check_connection`):
+//! add one arm to [`route`] and one handler in its area's file (a new file for a new area), a
+//! `fn(&mut State, &Recorded) -> Answer` (`&State` when it only reads) with a one-line doc comment
+//! naming the call. What it must remember goes in [`State`], what tests set in [`FakeAirbyte`].
+
+mod actors;
+mod answers;
+mod connections;
+mod definitions;
+mod jobs;
+mod tokens;
+mod workspaces;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -14,6 +33,13 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use uuid::Uuid;
+
+use actors::Kind;
+use answers::{answer, invalid, not_found, Answer};
+use definitions::known_definitions;
+
+pub use actors::stream;
+pub use definitions::{catalog, definition};
 
 pub const WORKSPACE_ID: &str = "f1ae8c33-3f7f-4d53-9a7b-2f5d2a4f6d11";
 pub const MYSQL_DEFINITION_ID: &str = "435bb9a5-7887-4809-aa58-28c27df0d7ad";
@@ -101,6 +127,7 @@ impl Options {
     }
 }
 
+/// What the fake holds and what tests set; [`route`]'s handlers share it under one lock.
 struct State {
     record: bool,
     max_stored_actors: usize,
@@ -125,142 +152,10 @@ struct State {
     requests: Vec<Recorded>,
 }
 
-/// The fake; it stops when dropped.
-pub struct FakeAirbyte {
-    pub port: u16,
-    state: Arc<Mutex<State>>,
-    received: Arc<Condvar>,
-    stop: Arc<AtomicBool>,
-    /// The connections being served, by the number of their accept, so that dropping the fake
-    /// can end them; each is forgotten when it ends, and its socket closed with it.
-    connections: Arc<Mutex<HashMap<usize, TcpStream>>>,
-}
-
-pub fn definition(kind: &str, id: &str, name: &str, repository: &str) -> Value {
-    let slug = repository.rsplit('/').next().unwrap_or(repository);
-    let mut d = json!({
-        "name": name,
-        "dockerRepository": repository,
-        "dockerImageTag": "1.0.0",
-        "documentationUrl": format!("https://docs.airbyte.com/integrations/{kind}s/{slug}"),
-        "icon": format!("https://connectors.airbyte.com/files/metadata/{repository}/latest/icon.svg"),
-        "protocolVersion": "0.2.0",
-        "custom": false,
-        "enterprise": false,
-        "supportLevel": "certified",
-        "releaseStage": "generally_available",
-        "releaseDate": "2021-07-15",
-        "resourceRequirements": {
-            "jobSpecific": [{
-                "jobType": "sync",
-                "resourceRequirements": { "cpu_request": "1", "cpu_limit": "2", "memory_request": "1Gi", "memory_limit": "2Gi" }
-            }]
-        },
-        "lastPublished": "2025-05-20T17:44:08.123Z",
-        "cdkVersion": "java:0.48.1",
-        "metrics": {
-            "all": { "sync_success_rate": "high", "usage": "high", "connector_version": "1.0.0" },
-            "cloud": { "sync_success_rate": "high", "usage": "high", "connector_version": "1.0.0" },
-            "oss": { "sync_success_rate": "high", "usage": "medium", "connector_version": "1.0.0" }
-        },
-        "language": "java",
-    });
-    d[format!("{kind}DefinitionId")] = json!(id);
-    if kind == "source" {
-        d["sourceType"] = json!("database");
-        d["maxSecondsBetweenMessages"] = json!(86400);
-    } else {
-        d["supportsDataActivation"] = json!(false);
-    }
-    d
-}
-
-/// The well-known definitions every fake lists, with their real ids: MySQL and Postgres sources,
-/// the S3 destination.
-fn known_definitions(kind: &str) -> Vec<Value> {
-    if kind == "source" {
-        vec![
-            definition(kind, MYSQL_DEFINITION_ID, "MySQL", "airbyte/source-mysql"),
-            definition(
-                kind,
-                POSTGRES_DEFINITION_ID,
-                "Postgres",
-                "airbyte/source-postgres",
-            ),
-        ]
-    } else {
-        vec![definition(
-            kind,
-            S3_DEFINITION_ID,
-            "S3",
-            "airbyte/destination-s3",
-        )]
-    }
-}
-
-/// A catalogue of `count` definitions of `kind` (`source` or `destination`) as large installs list
-/// them: the well-known ones and made-up connectors, ordered by name as Airbyte orders them.
-pub fn catalog(kind: &str, count: usize) -> Vec<Value> {
-    const WORDS: [&str; 26] = [
-        "Acme", "Bolt", "Cobalt", "Delta", "Echo", "Flint", "Gamma", "Helix", "Iris", "Jade",
-        "Kite", "Lumen", "Maple", "Nova", "Onyx", "Pike", "Quill", "Raven", "Sable", "Tundra",
-        "Umber", "Vega", "Wren", "Xenon", "Yarrow", "Zephyr",
-    ];
-    let mut definitions = known_definitions(kind);
-    definitions.truncate(count);
-    for n in 0..count.saturating_sub(definitions.len()) {
-        let name = format!("{} {}", WORDS[n % WORDS.len()], n / WORDS.len() + 1);
-        let repository = format!(
-            "airbyte/{kind}-{}",
-            name.to_ascii_lowercase().replace(' ', "-")
-        );
-        let id = Uuid::from_u128(0x5eed_0000_0000_4000_8000_0000_0000_0000 | n as u128);
-        definitions.push(definition(kind, &id.to_string(), &name, &repository));
-    }
-    definitions.sort_by_key(|d| d["name"].as_str().unwrap_or("").to_ascii_lowercase());
-    definitions
-}
-
-pub fn stream(name: &str, modes: &[&str]) -> Value {
-    json!({
-        "stream": {
-            "name": name,
-            "jsonSchema": { "type": "object", "properties": { "id": { "type": "integer" } } },
-            "supportedSyncModes": modes,
-            "sourceDefinedCursor": false,
-            "defaultCursorField": [],
-            "sourceDefinedPrimaryKey": [["id"]],
-            "namespace": "shop",
-        },
-        "config": {
-            "syncMode": "full_refresh",
-            "destinationSyncMode": "overwrite",
-            "selected": false,
-            "suggested": true,
-            "cursorField": [],
-            "primaryKey": [["id"]],
-            "aliasName": name,
-        }
-    })
-}
-
-impl FakeAirbyte {
-    /// A current Airbyte (1.7 and later): `/workspaces/list` answers 404.
-    pub fn start() -> FakeAirbyte {
-        FakeAirbyte::start_on(0)
-    }
-
-    /// The same on a given port (0: a free one).
-    pub fn start_on(port: u16) -> FakeAirbyte {
-        FakeAirbyte::start_with(Options {
-            port,
-            ..Options::default()
-        })
-    }
-
-    pub fn start_with(options: Options) -> FakeAirbyte {
-        let port = options.port;
-        let state = State {
+impl State {
+    /// A fresh Airbyte: one workspace, the well-known definitions, two streams to discover.
+    fn new(options: &Options) -> State {
+        State {
             record: options.record,
             max_stored_actors: options.max_stored_actors,
             auth: Auth::None,
@@ -284,7 +179,65 @@ impl FakeAirbyte {
             created: Vec::new(),
             faults: HashMap::new(),
             requests: Vec::new(),
-        };
+        }
+    }
+
+    fn has_workspace(&self, id: &str) -> bool {
+        self.workspaces.iter().any(|w| w == id)
+    }
+
+    /// The sources or the destinations held, by id.
+    fn actors(&self, kind: Kind) -> &HashMap<String, Value> {
+        match kind {
+            Kind::Source => &self.sources,
+            Kind::Destination => &self.destinations,
+        }
+    }
+
+    fn actors_mut(&mut self, kind: Kind) -> &mut HashMap<String, Value> {
+        match kind {
+            Kind::Source => &mut self.sources,
+            Kind::Destination => &mut self.destinations,
+        }
+    }
+
+    /// The connector definitions listed for sources or for destinations.
+    fn definitions(&self, kind: Kind) -> &[Value] {
+        match kind {
+            Kind::Source => &self.source_definitions,
+            Kind::Destination => &self.destination_definitions,
+        }
+    }
+}
+
+/// The fake; it stops when dropped.
+pub struct FakeAirbyte {
+    pub port: u16,
+    state: Arc<Mutex<State>>,
+    received: Arc<Condvar>,
+    stop: Arc<AtomicBool>,
+    /// The connections being served, by the number of their accept, so that dropping the fake
+    /// can end them; each is forgotten when it ends, and its socket closed with it.
+    connections: Arc<Mutex<HashMap<usize, TcpStream>>>,
+}
+
+impl FakeAirbyte {
+    /// A current Airbyte (1.7 and later): `/workspaces/list` answers 404.
+    pub fn start() -> FakeAirbyte {
+        FakeAirbyte::start_on(0)
+    }
+
+    /// The same on a given port (0: a free one).
+    pub fn start_on(port: u16) -> FakeAirbyte {
+        FakeAirbyte::start_with(Options {
+            port,
+            ..Options::default()
+        })
+    }
+
+    pub fn start_with(options: Options) -> FakeAirbyte {
+        let port = options.port;
+        let state = State::new(&options);
         let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind the fake Airbyte");
         let port = listener.local_addr().unwrap().port();
         let state = Arc::new(Mutex::new(state));
@@ -495,18 +448,88 @@ impl Drop for FakeAirbyte {
     }
 }
 
-struct Answer {
-    status: u16,
-    content_type: &'static str,
-    body: Vec<u8>,
+impl Recorded {
+    /// Whether the request says its body is JSON.
+    fn has_json_body(&self) -> bool {
+        self.content_type
+            .as_deref()
+            .is_some_and(|c| c.starts_with("application/json"))
+    }
+
+    /// The body's `field`, when it is a string that reads as a UUID.
+    fn uuid_field(&self, field: &str) -> Option<&str> {
+        self.body
+            .get(field)
+            .and_then(Value::as_str)
+            .filter(|s| Uuid::parse_str(s).is_ok())
+    }
+
+    /// The id in the body's `field` of one of the `what`s (`source`, `connection`) in `store`;
+    /// else Airbyte's refusal: 422 without an id, 404 for one it does not hold.
+    fn id_in(
+        &self,
+        field: &str,
+        store: &HashMap<String, Value>,
+        what: &str,
+    ) -> Result<&str, Answer> {
+        let Some(id) = self.uuid_field(field) else {
+            return Err(invalid(&format!("{field} is required")));
+        };
+        if !store.contains_key(id) {
+            return Err(not_found(what, &self.body[field]));
+        }
+        Ok(id)
+    }
 }
 
-fn answer(status: u16, body: Value) -> Answer {
-    Answer {
-        status,
-        content_type: "application/json",
-        body: serde_json::to_vec(&body).unwrap(),
+/// Authenticates the request, then hands it to the handler of its call: one arm per call.
+fn route(state: &Mutex<State>, req: &Recorded) -> Answer {
+    use Kind::{Destination, Source};
+    let mut guard = state.lock().unwrap_or_else(|p| p.into_inner());
+    let s = &mut *guard;
+    let path: Vec<&str> = req.call.split('/').collect();
+    // Getting a token, and asking whether Airbyte is up, take no credentials.
+    let open = matches!(path.as_slice(), ["applications", "token"] | ["health"]);
+    if !open && !tokens::admits(s, req) {
+        return answers::unauthorized();
     }
+    match (req.method.as_str(), path.as_slice()) {
+        (_, ["applications", "token"]) => tokens::issue(s, req),
+        ("GET", ["health"]) => health(s),
+        ("POST", ["workspaces", "list"]) if s.legacy_workspaces_list => workspaces::list(s, req),
+        ("POST", ["workspaces", "list_by_organization_id"]) => {
+            workspaces::list_by_organization_id(s, req)
+        }
+        ("POST", ["source_definitions", "list_for_workspace"]) => {
+            definitions::list_for_workspace(s, req, Source)
+        }
+        ("POST", ["destination_definitions", "list_for_workspace"]) => {
+            definitions::list_for_workspace(s, req, Destination)
+        }
+        ("POST", ["sources", "create"]) => actors::create(s, req, Source),
+        ("POST", ["sources", "get"]) => actors::get(s, req, Source),
+        ("POST", ["sources", "delete"]) => actors::delete(s, req, Source),
+        ("POST", ["sources", "check_connection"]) => actors::check_connection(s, req, Source),
+        ("POST", ["sources", "list"]) => actors::list(s, req, Source),
+        ("POST", ["sources", "discover_schema"]) => actors::discover_schema(s, req),
+        ("POST", ["destinations", "create"]) => actors::create(s, req, Destination),
+        ("POST", ["destinations", "get"]) => actors::get(s, req, Destination),
+        ("POST", ["destinations", "delete"]) => actors::delete(s, req, Destination),
+        ("POST", ["destinations", "check_connection"]) => {
+            actors::check_connection(s, req, Destination)
+        }
+        ("POST", ["destinations", "list"]) => actors::list(s, req, Destination),
+        ("POST", ["connections", "create"]) => connections::create(s, req),
+        ("POST", ["connections", "get"]) => connections::get(s, req),
+        ("POST", ["connections", "delete"]) => connections::delete(s, req),
+        ("POST", ["jobs", "get_last_replication_job"]) => jobs::get_last_replication_job(s, req),
+        _ => answers::no_route(req),
+    }
+}
+
+/// `health`: whether Airbyte is available ([`FakeAirbyte::set_available`]).
+fn health(s: &State) -> Answer {
+    answer(200, json!({ "available": s.available }))
 }
 
 fn serve_connection(conn: TcpStream, state: &Mutex<State>, stop: &AtomicBool, received: &Condvar) {
@@ -613,413 +636,4 @@ fn serve_connection(conn: TcpStream, state: &Mutex<State>, stop: &AtomicBool, re
             return;
         }
     }
-}
-
-fn invalid(message: &str) -> Answer {
-    answer(
-        422,
-        json!({ "message": message, "exceptionClassName": "io.airbyte.commons.server.errors.BadObjectSchemaKnownException", "validationErrors": [] }),
-    )
-}
-
-fn not_found(what: &str, id: &Value) -> Answer {
-    answer(
-        404,
-        json!({ "message": format!("Could not find configuration for {what}: {id}."), "id": id, "exceptionClassName": "io.airbyte.config.persistence.ConfigNotFoundException" }),
-    )
-}
-
-fn uuid_field<'a>(body: &'a Value, field: &str) -> Option<&'a str> {
-    body.get(field)
-        .and_then(Value::as_str)
-        .filter(|s| Uuid::parse_str(s).is_ok())
-}
-
-/// Airbyte masks connector secrets in what it returns.
-fn mask(config: &Value) -> Value {
-    match config {
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| {
-                    let secret = ["password", "secret_access_key"].contains(&k.as_str());
-                    (
-                        k.clone(),
-                        if secret { json!("**********") } else { mask(v) },
-                    )
-                })
-                .collect(),
-        ),
-        other => other.clone(),
-    }
-}
-
-/// A JWT-shaped token (unsigned) whose `exp` is `lifetime_secs` from now.
-fn jwt(n: usize, lifetime_secs: u64) -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let b64 = |s: String| {
-        const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-        let bytes = s.into_bytes();
-        let mut out = String::new();
-        for chunk in bytes.chunks(3) {
-            let b = [
-                chunk[0],
-                *chunk.get(1).unwrap_or(&0),
-                *chunk.get(2).unwrap_or(&0),
-            ];
-            let v = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-            for i in 0..=chunk.len() {
-                out.push(A[(v >> (18 - 6 * i) & 63) as usize] as char);
-            }
-        }
-        out
-    };
-    format!(
-        "{}.{}.c2lnbmF0dXJl",
-        b64(r#"{"alg":"HS256","typ":"JWT"}"#.to_string()),
-        b64(format!(
-            r#"{{"sub":"fake","n":{n},"iat":{now},"exp":{}}}"#,
-            now + lifetime_secs
-        ))
-    )
-}
-
-fn unauthorized() -> Answer {
-    answer(401, json!({ "message": "Unauthorized" }))
-}
-
-fn route(state: &Mutex<State>, request: &Recorded) -> Answer {
-    let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
-    let body = &request.body;
-    let json_body = request
-        .content_type
-        .as_deref()
-        .is_some_and(|c| c.starts_with("application/json"));
-    if request.call == "applications/token" {
-        return match &s.auth {
-            Auth::ClientCredentials {
-                client_id,
-                client_secret,
-                lifetime_secs,
-            } => {
-                if body["client_id"] != json!(client_id)
-                    || body["client_secret"] != json!(client_secret)
-                {
-                    return unauthorized();
-                }
-                let token = jwt(s.tokens_issued + 1, *lifetime_secs);
-                s.tokens_issued += 1;
-                s.issued_tokens.push(token.clone());
-                answer(200, json!({ "access_token": token }))
-            }
-            _ => answer(
-                404,
-                json!({ "message": "no route POST /api/v1/applications/token" }),
-            ),
-        };
-    }
-    if request.call != "health" {
-        let presented = request.authorization.as_deref().unwrap_or("");
-        let allowed = match &s.auth {
-            Auth::None => true,
-            Auth::Header(expected) => presented == expected,
-            Auth::ClientCredentials { .. } => presented
-                .strip_prefix("Bearer ")
-                .is_some_and(|t| s.issued_tokens.iter().any(|i| i == t)),
-        };
-        if !allowed {
-            return unauthorized();
-        }
-    }
-    match (request.method.as_str(), request.call.as_str()) {
-        ("GET", "health") => answer(200, json!({ "available": s.available })),
-        ("POST", "workspaces/list") if s.legacy_workspaces_list => {
-            if !request.raw_body.is_empty() {
-                return answer(415, json!({ "message": "this call takes no body" }));
-            }
-            answer(
-                200,
-                json!({ "workspaces": s.workspaces.iter().map(|w| workspace(w)).collect::<Vec<_>>() }),
-            )
-        }
-        ("POST", "workspaces/list_by_organization_id") => {
-            if !json_body || uuid_field(body, "organizationId").is_none() {
-                return invalid("organizationId is required");
-            }
-            if body["organizationId"] != DEFAULT_ORGANIZATION_ID {
-                return answer(200, json!({ "workspaces": [] }));
-            }
-            answer(
-                200,
-                json!({ "workspaces": s.workspaces.iter().map(|w| workspace(w)).collect::<Vec<_>>() }),
-            )
-        }
-        (
-            "POST",
-            call @ ("source_definitions/list_for_workspace"
-            | "destination_definitions/list_for_workspace"),
-        ) => {
-            let Some(ws) = uuid_field(body, "workspaceId").filter(|_| json_body) else {
-                return invalid("workspaceId is required");
-            };
-            if !s.workspaces.iter().any(|w| w == ws) {
-                return not_found("workspace", &body["workspaceId"]);
-            }
-            if call.starts_with("source") {
-                answer(200, json!({ "sourceDefinitions": s.source_definitions }))
-            } else {
-                answer(
-                    200,
-                    json!({ "destinationDefinitions": s.destination_definitions }),
-                )
-            }
-        }
-        ("POST", call @ ("sources/create" | "destinations/create")) => {
-            let kind = if call.starts_with("sources") {
-                "source"
-            } else {
-                "destination"
-            };
-            let definition_field = format!("{kind}DefinitionId");
-            let (Some(ws), Some(definition_id), Some(name), Some(config)) = (
-                uuid_field(body, "workspaceId"),
-                uuid_field(body, &definition_field),
-                body.get("name").and_then(Value::as_str),
-                body.get("connectionConfiguration")
-                    .filter(|c| c.is_object()),
-            ) else {
-                return invalid(
-                    "workspaceId, name, connectionConfiguration and the definition id are required",
-                );
-            };
-            if !json_body {
-                return answer(
-                    415,
-                    json!({ "message": "Content-Type must be application/json" }),
-                );
-            }
-            if !s.workspaces.iter().any(|w| w == ws) {
-                return not_found("workspace", &body["workspaceId"]);
-            }
-            let definitions = if kind == "source" {
-                &s.source_definitions
-            } else {
-                &s.destination_definitions
-            };
-            let Some(definition) = definitions
-                .iter()
-                .find(|d| d[&definition_field] == definition_id)
-            else {
-                return not_found(&format!("{kind}_definition"), &body[&definition_field]);
-            };
-            if config.get("port").is_some_and(|p| !p.is_u64()) {
-                return invalid("The provided configuration does not fulfill the specification. Errors: json schema validation failed when comparing the data to the json schema. \nErrors: $.port: string found, integer expected ");
-            }
-            let id = Uuid::new_v4().to_string();
-            let read = json!({
-                format!("{kind}DefinitionId"): definition_id,
-                format!("{kind}Id"): id,
-                "workspaceId": ws,
-                "connectionConfiguration": mask(config),
-                "name": name,
-                format!("{kind}Name"): definition["name"],
-                "icon": "",
-                "createdAt": 1_700_000_000,
-                "status": "active",
-                "isVersionOverrideApplied": false,
-                "supportState": "supported",
-            });
-            let stored = if kind == "source" {
-                s.sources.len()
-            } else {
-                s.destinations.len()
-            };
-            if stored < s.max_stored_actors {
-                s.created.push(id.clone());
-                if kind == "source" {
-                    s.sources.insert(id, read.clone());
-                } else {
-                    s.destinations.insert(id, read.clone());
-                }
-            }
-            answer(200, read)
-        }
-        ("POST", "sources/discover_schema") => {
-            let Some(id) = uuid_field(body, "sourceId") else {
-                return invalid("sourceId is required");
-            };
-            if !s.sources.contains_key(id) {
-                return not_found("source", &body["sourceId"]);
-            }
-            let job = |succeeded: bool| json!({ "id": Uuid::new_v4(), "configType": "discover_schema", "createdAt": 1, "endedAt": 2, "succeeded": succeeded });
-            if let Some(message) = &s.discovery_failure {
-                let mut job = job(false);
-                job["failureReason"] = json!({ "externalMessage": message, "timestamp": 2 });
-                return answer(200, json!({ "jobInfo": job }));
-            }
-            answer(
-                200,
-                json!({ "catalog": { "streams": s.streams }, "jobInfo": job(true), "catalogId": Uuid::new_v4() }),
-            )
-        }
-        ("POST", "connections/create") => {
-            let (Some(source), Some(destination)) = (
-                uuid_field(body, "sourceId"),
-                uuid_field(body, "destinationId"),
-            ) else {
-                return invalid("sourceId and destinationId are required");
-            };
-            if !["active", "inactive", "deprecated", "locked"]
-                .contains(&body["status"].as_str().unwrap_or(""))
-            {
-                return invalid("status is required");
-            }
-            if !s.sources.contains_key(source) {
-                return not_found("source", &body["sourceId"]);
-            }
-            if !s.destinations.contains_key(destination) {
-                return not_found("destination", &body["destinationId"]);
-            }
-            for item in body
-                .pointer("/syncCatalog/streams")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                let config = &item["config"];
-                if !config["syncMode"].is_string() || !config["destinationSyncMode"].is_string() {
-                    return invalid(
-                        "syncMode and destinationSyncMode are required in each stream's config",
-                    );
-                }
-            }
-            let id = Uuid::new_v4().to_string();
-            let read = json!({
-                "connectionId": id,
-                "name": body.get("name").cloned().unwrap_or(json!("source <> destination")),
-                "sourceId": source,
-                "destinationId": destination,
-                "syncCatalog": body.get("syncCatalog").cloned().unwrap_or(json!({ "streams": [] })),
-                "status": body["status"],
-                "breakingChange": false,
-                "scheduleType": body.get("scheduleType").cloned().unwrap_or(json!("manual")),
-                "scheduleData": body.get("scheduleData").cloned().unwrap_or(Value::Null),
-            });
-            s.connections.insert(id, read.clone());
-            answer(200, read)
-        }
-        (
-            "POST",
-            call @ ("sources/get"
-            | "destinations/get"
-            | "sources/delete"
-            | "destinations/delete"
-            | "sources/check_connection"
-            | "destinations/check_connection"),
-        ) => {
-            let source = call.starts_with("sources");
-            let field = if source { "sourceId" } else { "destinationId" };
-            let Some(id) = uuid_field(body, field).map(str::to_string) else {
-                return invalid(&format!("{field} is required"));
-            };
-            let store = if source {
-                &mut s.sources
-            } else {
-                &mut s.destinations
-            };
-            if !store.contains_key(&id) {
-                return not_found(if source { "source" } else { "destination" }, &body[field]);
-            }
-            if call.ends_with("/delete") {
-                store.remove(&id);
-                return Answer {
-                    status: 204,
-                    content_type: "application/json",
-                    body: Vec::new(),
-                };
-            }
-            if call.ends_with("/check_connection") {
-                let job = json!({ "id": Uuid::new_v4(), "configType": if source { "check_connection_source" } else { "check_connection_destination" }, "createdAt": 1, "endedAt": 2, "succeeded": true });
-                return match &s.check_failure {
-                    Some(message) => answer(
-                        200,
-                        json!({ "status": "failed", "message": message, "jobInfo": job }),
-                    ),
-                    None => answer(200, json!({ "status": "succeeded", "jobInfo": job })),
-                };
-            }
-            answer(200, store[&id].clone())
-        }
-        ("POST", call @ ("sources/list" | "destinations/list")) => {
-            let source = call.starts_with("sources");
-            let Some(ws) = uuid_field(body, "workspaceId") else {
-                return invalid("workspaceId is required");
-            };
-            let ws = ws.to_string();
-            let store = if source { &s.sources } else { &s.destinations };
-            let mut all: Vec<&Value> = s
-                .created
-                .iter()
-                .filter_map(|id| store.get(id))
-                .filter(|a| a["workspaceId"] == ws.as_str())
-                .collect();
-            if let Some(cursor) = body.get("cursor").and_then(Value::as_str) {
-                let field = if source { "sourceId" } else { "destinationId" };
-                if let Some(at) = all.iter().position(|a| a[field] == cursor) {
-                    all.drain(..=at);
-                }
-            }
-            if let Some(size) = body.get("pageSize").and_then(Value::as_u64) {
-                all.truncate(size as usize);
-            }
-            let key = if source { "sources" } else { "destinations" };
-            answer(200, json!({ key: all }))
-        }
-        (
-            "POST",
-            call @ ("connections/get" | "connections/delete" | "jobs/get_last_replication_job"),
-        ) => {
-            let Some(id) = uuid_field(body, "connectionId").map(str::to_string) else {
-                return invalid("connectionId is required");
-            };
-            if !s.connections.contains_key(&id) {
-                return not_found("connection", &body["connectionId"]);
-            }
-            match call {
-                "connections/delete" => {
-                    s.connections.remove(&id);
-                    Answer {
-                        status: 204,
-                        content_type: "application/json",
-                        body: Vec::new(),
-                    }
-                }
-                "connections/get" => answer(200, s.connections[&id].clone()),
-                _ => match &s.last_job_status {
-                    Some(status) => answer(
-                        200,
-                        json!({ "job": { "id": 7, "configType": "sync", "configId": id, "createdAt": 1, "updatedAt": 2, "status": status } }),
-                    ),
-                    None => answer(200, json!({})),
-                },
-            }
-        }
-        _ => answer(
-            404,
-            json!({ "message": format!("no route {} /api/v1/{}", request.method, request.call) }),
-        ),
-    }
-}
-
-fn workspace(id: &str) -> Value {
-    json!({
-        "workspaceId": id,
-        "customerId": Uuid::new_v4(),
-        "name": "Default Workspace",
-        "slug": "default",
-        "initialSetupComplete": true,
-        "organizationId": DEFAULT_ORGANIZATION_ID,
-    })
 }
