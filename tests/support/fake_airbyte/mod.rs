@@ -532,70 +532,17 @@ fn health(s: &State) -> Answer {
     answer(200, json!({ "available": s.available }))
 }
 
+/// Serves a connection's requests one after another until it closes or the fake stops.
 fn serve_connection(conn: TcpStream, state: &Mutex<State>, stop: &AtomicBool, received: &Condvar) {
     let _ = conn.set_read_timeout(Some(Duration::from_secs(30)));
     let _ = conn.set_nodelay(true);
     let mut writer = conn.try_clone().expect("clone the socket");
     let mut reader = BufReader::new(conn);
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        let mut parts = line.split_whitespace();
-        let (method, target) = (
-            parts.next().unwrap_or("").to_string(),
-            parts.next().unwrap_or("").to_string(),
-        );
-        let mut headers = HashMap::new();
-        loop {
-            let mut h = String::new();
-            if reader.read_line(&mut h).unwrap_or(0) == 0 {
-                return;
-            }
-            let h = h.trim_end();
-            if h.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = h.split_once(':') {
-                headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
-            }
-        }
-        if stop.load(Ordering::SeqCst) {
-            return;
-        }
-        let length: usize = headers
-            .get("content-length")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        let mut raw_body = vec![0; length];
-        if reader.read_exact(&mut raw_body).is_err() {
-            return;
-        }
-        let call = target
-            .trim_start_matches("/api/v1/")
-            .trim_start_matches('/')
-            .to_string();
-        let recorded = Recorded {
-            method: method.clone(),
-            call: call.clone(),
-            content_type: headers.get("content-type").cloned(),
-            authorization: headers.get("authorization").cloned(),
-            body: serde_json::from_slice(&raw_body).unwrap_or(Value::Null),
-            raw_body,
-        };
-        let fault = {
-            let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
-            if s.record {
-                s.requests.push(recorded.clone());
-                received.notify_all();
-            }
-            s.faults.get(&call).cloned()
-        };
-        let answer = match fault {
+    while let Some(request) = read_request(&mut reader, stop) {
+        let answer = match record(state, received, &request) {
             Some(Fault::Slow(delay)) => {
                 thread::sleep(delay);
-                route(state, &recorded)
+                route(state, &request)
             }
             Some(Fault::Status(status, body)) => answer(status, body),
             Some(Fault::Html(status)) => Answer {
@@ -620,20 +567,87 @@ fn serve_connection(conn: TcpStream, state: &Mutex<State>, stop: &AtomicBool, re
                 let _ = writer.shutdown(std::net::Shutdown::Both);
                 return;
             }
-            None => route(state, &recorded),
+            None => route(state, &request),
         };
-        let head = format!(
-            "HTTP/1.1 {} X\r\nContent-Type: {}\r\nContent-Length: {}\r\n\r\n",
-            answer.status,
-            answer.content_type,
-            answer.body.len()
-        );
-        // One write for head and body: two would meet Nagle's algorithm and the client's delayed
-        // ACK, and every answer would wait 40 ms.
-        let mut out = head.into_bytes();
-        out.extend_from_slice(&answer.body);
-        if writer.write_all(&out).is_err() {
+        if write_answer(&mut writer, &answer).is_err() {
             return;
         }
     }
+}
+
+/// The next request on the connection; `None` once it closes or breaks off, or the fake stops.
+fn read_request(reader: &mut BufReader<TcpStream>, stop: &AtomicBool) -> Option<Recorded> {
+    let mut line = String::new();
+    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+        return None;
+    }
+    let mut parts = line.split_whitespace();
+    let (method, target) = (
+        parts.next().unwrap_or("").to_string(),
+        parts.next().unwrap_or("").to_string(),
+    );
+    let headers = read_headers(reader)?;
+    if stop.load(Ordering::SeqCst) {
+        return None;
+    }
+    let length: usize = headers
+        .get("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut raw_body = vec![0; length];
+    reader.read_exact(&mut raw_body).ok()?;
+    let call = target
+        .trim_start_matches("/api/v1/")
+        .trim_start_matches('/')
+        .to_string();
+    Some(Recorded {
+        method,
+        call,
+        content_type: headers.get("content-type").cloned(),
+        authorization: headers.get("authorization").cloned(),
+        body: serde_json::from_slice(&raw_body).unwrap_or(Value::Null),
+        raw_body,
+    })
+}
+
+/// The header lines up to the blank one, by lowercase name; `None` if the connection ends first.
+fn read_headers(reader: &mut BufReader<TcpStream>) -> Option<HashMap<String, String>> {
+    let mut headers = HashMap::new();
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h).unwrap_or(0) == 0 {
+            return None;
+        }
+        let h = h.trim_end();
+        if h.is_empty() {
+            return Some(headers);
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+        }
+    }
+}
+
+/// Records the request (when recording is on) and returns the fault set for its call, if any.
+fn record(state: &Mutex<State>, received: &Condvar, request: &Recorded) -> Option<Fault> {
+    let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
+    if s.record {
+        s.requests.push(request.clone());
+        received.notify_all();
+    }
+    s.faults.get(&request.call).cloned()
+}
+
+fn write_answer(writer: &mut TcpStream, answer: &Answer) -> std::io::Result<()> {
+    let head = format!(
+        "HTTP/1.1 {} X\r\nContent-Type: {}\r\nContent-Length: {}\r\n\r\n",
+        answer.status,
+        answer.content_type,
+        answer.body.len()
+    );
+    // One write for head and body: two would meet Nagle's algorithm and the client's delayed
+    // ACK, and every answer would wait 40 ms.
+    let mut out = head.into_bytes();
+    out.extend_from_slice(&answer.body);
+    writer.write_all(&out)
 }
