@@ -2,7 +2,7 @@
 //! one run, and printed; nothing is asserted about timings, targets are printed beside what was
 //! measured with "met" or "missed".
 //!
-//! A fast fake Airbyte (`tests/support/fake_airbyte.rs`: realistic definition lists, recording off,
+//! A fast fake Airbyte (`tests/support/fake_airbyte/`: realistic definition lists, recording off,
 //! a bounded store) runs inside this process; the release binary runs against it with its default
 //! settings; `wrk` drives each endpoint and, in the same run, the one Airbyte call that endpoint
 //! needs, with the same body the service sends, at the same concurrency for the same time. For

@@ -1,0 +1,83 @@
+//! Connections between a source and a destination: create, get, delete.
+
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use super::actors::Kind;
+use super::answers::{answer, invalid, no_content, not_found, Answer};
+use super::{Recorded, State};
+
+/// `connections/create`.
+pub(super) fn create(s: &mut State, request: &Recorded) -> Answer {
+    let body = &request.body;
+    let (Some(source), Some(destination)) = (
+        request.uuid_field("sourceId"),
+        request.uuid_field("destinationId"),
+    ) else {
+        return invalid("sourceId and destinationId are required");
+    };
+    if !["active", "inactive", "deprecated", "locked"]
+        .contains(&body["status"].as_str().unwrap_or(""))
+    {
+        return invalid("status is required");
+    }
+    if !s.actors(Kind::Source).contains_key(source) {
+        return not_found("source", &body["sourceId"]);
+    }
+    if !s.actors(Kind::Destination).contains_key(destination) {
+        return not_found("destination", &body["destinationId"]);
+    }
+    if !streams_have_sync_modes(body) {
+        return invalid("syncMode and destinationSyncMode are required in each stream's config");
+    }
+    let id = Uuid::new_v4().to_string();
+    let read = json!({
+        "connectionId": id,
+        "name": body.get("name").cloned().unwrap_or(json!("source <> destination")),
+        "sourceId": source,
+        "destinationId": destination,
+        "syncCatalog": body.get("syncCatalog").cloned().unwrap_or(json!({ "streams": [] })),
+        "status": body["status"],
+        "breakingChange": false,
+        "scheduleType": body.get("scheduleType").cloned().unwrap_or(json!("manual")),
+        "scheduleData": body.get("scheduleData").cloned().unwrap_or(Value::Null),
+    });
+    s.connections.insert(id, read.clone());
+    answer(200, read)
+}
+
+/// Whether every stream of the body's `syncCatalog` (if any) says how to read and write it.
+fn streams_have_sync_modes(body: &Value) -> bool {
+    body.pointer("/syncCatalog/streams")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .all(|item| {
+            let config = &item["config"];
+            config["syncMode"].is_string() && config["destinationSyncMode"].is_string()
+        })
+}
+
+/// The id the request names, of a connection the fake holds; else the answer Airbyte refuses it with.
+pub(super) fn existing<'r>(s: &State, request: &'r Recorded) -> Result<&'r str, Answer> {
+    request.id_in("connectionId", &s.connections, "connection")
+}
+
+/// `connections/get`.
+pub(super) fn get(s: &State, request: &Recorded) -> Answer {
+    match existing(s, request) {
+        Ok(id) => answer(200, s.connections[id].clone()),
+        Err(refused) => refused,
+    }
+}
+
+/// `connections/delete`.
+pub(super) fn delete(s: &mut State, request: &Recorded) -> Answer {
+    match existing(s, request) {
+        Ok(id) => {
+            s.connections.remove(id);
+            no_content()
+        }
+        Err(refused) => refused,
+    }
+}

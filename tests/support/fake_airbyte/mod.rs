@@ -1,0 +1,653 @@
+//! A fake Airbyte Config API on port 0 that follows the contract in `shared/airbyte` (paths,
+//! bodies, status codes) and records every request it receives.
+//!
+//! It is a small HTTP/1.1 server on `std::net` rather than a library server so that tests can
+//! make it misbehave at the socket level (close mid-answer, stall) as a real one might.
+//!
+//! Laid out as cargo's test registry lays out its fake: this file holds what tests drive
+//! ([`FakeAirbyte`], [`Options`], [`Fault`], [`Auth`], [`Recorded`]), the server loop, and
+//! [`route`], which authenticates a request and then is one `match` on its method and path; each
+//! Airbyte area has a file of small handlers: `workspaces`, `definitions`, `actors` (sources and
+//! destinations), `connections`, `jobs`, `tokens` (authentication). `answers` builds the bodies.
+//!
+//! To fake another call (`jobs/list`, `connections/sync`, `scheduler/sources/check_connection`):
+//! add one arm to [`route`] and one handler in its area's file (a new file for a new area), a
+//! `fn(&mut State, &Recorded) -> Answer` (`&State` when it only reads) with a one-line doc comment
+//! naming the call. What it must remember goes in [`State`], what tests set in [`FakeAirbyte`].
+
+mod actors;
+mod answers;
+mod connections;
+mod definitions;
+mod jobs;
+mod tokens;
+mod workspaces;
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use actors::Kind;
+use answers::{answer, invalid, not_found, Answer};
+use definitions::known_definitions;
+
+pub use actors::stream;
+pub use definitions::{catalog, definition};
+
+pub const WORKSPACE_ID: &str = "f1ae8c33-3f7f-4d53-9a7b-2f5d2a4f6d11";
+pub const MYSQL_DEFINITION_ID: &str = "435bb9a5-7887-4809-aa58-28c27df0d7ad";
+pub const POSTGRES_DEFINITION_ID: &str = "decd338e-5647-4c0b-adf4-da0e75f5a750";
+pub const S3_DEFINITION_ID: &str = "4816b78f-1489-44c1-9060-4b19d5fa9362";
+pub const DEFAULT_ORGANIZATION_ID: &str = "00000000-0000-0000-0000-000000000000";
+
+/// One request as the fake received it.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    /// The path below the API root, such as `sources/create`.
+    pub call: String,
+    pub content_type: Option<String>,
+    pub authorization: Option<String>,
+    /// The body parsed as JSON; `Value::Null` when there was none.
+    pub body: Value,
+    pub raw_body: Vec<u8>,
+}
+
+/// A way for the fake to misbehave on one call.
+#[derive(Debug, Clone)]
+pub enum Fault {
+    /// Answer this status and JSON body instead.
+    Status(u16, Value),
+    /// Answer this status with an HTML body.
+    Html(u16),
+    /// 200 with a body that is not JSON.
+    InvalidJson,
+    /// 200 with valid JSON of the wrong shape.
+    WrongShape,
+    /// 200 with an empty body.
+    EmptyBody,
+    /// Promise a long body, send a little, close the connection.
+    CloseMidAnswer,
+    /// Answer normally, but only after this long.
+    Slow(Duration),
+}
+
+/// What the fake requires of callers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Auth {
+    None,
+    /// Tokens from `POST /applications/token` for this client id and secret, valid for `lifetime_secs`.
+    ClientCredentials {
+        client_id: String,
+        client_secret: String,
+        lifetime_secs: u64,
+    },
+    /// This exact `Authorization` header value.
+    Header(String),
+}
+
+/// How the fake runs; [`Options::default`] is what the tests use.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Port to listen on; 0 picks a free one.
+    pub port: u16,
+    /// Whether every request is recorded for [`FakeAirbyte::requests`]; off for long benchmark runs.
+    pub record: bool,
+    /// Created sources and destinations kept (each kind); creates past it are answered as usual
+    /// but not kept, so that a long run does not grow the fake's memory.
+    pub max_stored_actors: usize,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            port: 0,
+            record: true,
+            max_stored_actors: usize::MAX,
+        }
+    }
+}
+
+impl Options {
+    /// For long runs under load (`make bench`, profiling by hand): nothing recorded, and at most
+    /// 1000 created sources and destinations kept; creates past that are answered but forgotten.
+    pub fn under_load() -> Options {
+        Options {
+            record: false,
+            max_stored_actors: 1000,
+            ..Options::default()
+        }
+    }
+}
+
+/// What the fake holds and what tests set; [`route`]'s handlers share it under one lock.
+struct State {
+    record: bool,
+    max_stored_actors: usize,
+    auth: Auth,
+    issued_tokens: Vec<String>,
+    tokens_issued: usize,
+    legacy_workspaces_list: bool,
+    workspaces: Vec<String>,
+    available: bool,
+    source_definitions: Vec<Value>,
+    destination_definitions: Vec<Value>,
+    sources: HashMap<String, Value>,
+    destinations: HashMap<String, Value>,
+    streams: Vec<Value>,
+    discovery_failure: Option<String>,
+    check_failure: Option<String>,
+    connections: HashMap<String, Value>,
+    last_job_status: Option<String>,
+    /// Order of creation, for listing.
+    created: Vec<String>,
+    faults: HashMap<String, Fault>,
+    requests: Vec<Recorded>,
+}
+
+impl State {
+    /// A fresh Airbyte: one workspace, the well-known definitions, two streams to discover.
+    fn new(options: &Options) -> State {
+        State {
+            record: options.record,
+            max_stored_actors: options.max_stored_actors,
+            auth: Auth::None,
+            issued_tokens: Vec::new(),
+            tokens_issued: 0,
+            legacy_workspaces_list: false,
+            workspaces: vec![WORKSPACE_ID.to_string()],
+            available: true,
+            source_definitions: known_definitions("source"),
+            destination_definitions: known_definitions("destination"),
+            sources: HashMap::new(),
+            destinations: HashMap::new(),
+            streams: vec![
+                stream("users", &["full_refresh", "incremental"]),
+                stream("orders", &["full_refresh"]),
+            ],
+            discovery_failure: None,
+            check_failure: None,
+            connections: HashMap::new(),
+            last_job_status: None,
+            created: Vec::new(),
+            faults: HashMap::new(),
+            requests: Vec::new(),
+        }
+    }
+
+    fn has_workspace(&self, id: &str) -> bool {
+        self.workspaces.iter().any(|w| w == id)
+    }
+
+    /// The sources or the destinations held, by id.
+    fn actors(&self, kind: Kind) -> &HashMap<String, Value> {
+        match kind {
+            Kind::Source => &self.sources,
+            Kind::Destination => &self.destinations,
+        }
+    }
+
+    fn actors_mut(&mut self, kind: Kind) -> &mut HashMap<String, Value> {
+        match kind {
+            Kind::Source => &mut self.sources,
+            Kind::Destination => &mut self.destinations,
+        }
+    }
+
+    /// The connector definitions listed for sources or for destinations.
+    fn definitions(&self, kind: Kind) -> &[Value] {
+        match kind {
+            Kind::Source => &self.source_definitions,
+            Kind::Destination => &self.destination_definitions,
+        }
+    }
+}
+
+/// The fake; it stops when dropped.
+pub struct FakeAirbyte {
+    pub port: u16,
+    state: Arc<Mutex<State>>,
+    received: Arc<Condvar>,
+    stop: Arc<AtomicBool>,
+    /// The connections being served, by the number of their accept, so that dropping the fake
+    /// can end them; each is forgotten when it ends, and its socket closed with it.
+    connections: Arc<Mutex<HashMap<usize, TcpStream>>>,
+}
+
+impl FakeAirbyte {
+    /// A current Airbyte (1.7 and later): `/workspaces/list` answers 404.
+    pub fn start() -> FakeAirbyte {
+        FakeAirbyte::start_on(0)
+    }
+
+    /// The same on a given port (0: a free one).
+    pub fn start_on(port: u16) -> FakeAirbyte {
+        FakeAirbyte::start_with(Options {
+            port,
+            ..Options::default()
+        })
+    }
+
+    pub fn start_with(options: Options) -> FakeAirbyte {
+        let port = options.port;
+        let state = State::new(&options);
+        let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind the fake Airbyte");
+        let port = listener.local_addr().unwrap().port();
+        let state = Arc::new(Mutex::new(state));
+        let stop = Arc::new(AtomicBool::new(false));
+        let connections = Arc::new(Mutex::new(HashMap::new()));
+        let received = Arc::new(Condvar::new());
+        let (s, st, open, rx) = (
+            state.clone(),
+            stop.clone(),
+            connections.clone(),
+            received.clone(),
+        );
+        thread::spawn(move || {
+            for (n, conn) in listener.incoming().enumerate() {
+                if st.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(conn) = conn else { continue };
+                if let Ok(clone) = conn.try_clone() {
+                    open.lock().unwrap().insert(n, clone);
+                }
+                let s = s.clone();
+                let (st, rx, open) = (st.clone(), rx.clone(), open.clone());
+                thread::spawn(move || {
+                    serve_connection(conn, &s, &st, &rx);
+                    open.lock().unwrap_or_else(|p| p.into_inner()).remove(&n);
+                });
+            }
+        });
+        FakeAirbyte {
+            port,
+            state,
+            received,
+            stop,
+            connections,
+        }
+    }
+
+    /// An Airbyte 1.6 or older, which still has `/workspaces/list`.
+    pub fn start_legacy() -> FakeAirbyte {
+        let fake = FakeAirbyte::start();
+        fake.state().legacy_workspaces_list = true;
+        fake
+    }
+
+    /// The Config API root, as `AIRBYTE_BASE_URL` takes it.
+    pub fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}/api/v1", self.port)
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.state().requests.clone()
+    }
+
+    /// The calls received, in order, as `sources/create` and so on.
+    pub fn calls(&self) -> Vec<String> {
+        self.state()
+            .requests
+            .iter()
+            .map(|r| r.call.clone())
+            .collect()
+    }
+
+    /// Waits (at most 20 s) until the fake has received a request for `call`.
+    pub fn wait_for_call(&self, call: &str) {
+        let state = self.state();
+        let (state, timeout) = self
+            .received
+            .wait_timeout_while(state, Duration::from_secs(20), |s| {
+                !s.requests.iter().any(|r| r.call == call)
+            })
+            .unwrap();
+        assert!(
+            !timeout.timed_out(),
+            "the fake received no {call}: {:?}",
+            state.requests.iter().map(|r| &r.call).collect::<Vec<_>>()
+        );
+    }
+
+    pub fn clear_requests(&self) {
+        self.state().requests.clear();
+    }
+
+    /// The body of the last request to `call`.
+    pub fn last_body(&self, call: &str) -> Value {
+        let state = self.state();
+        let found = state.requests.iter().rev().find(|r| r.call == call);
+        found
+            .unwrap_or_else(|| {
+                panic!(
+                    "the fake received no {call}; it received {:?}",
+                    state.requests.iter().map(|r| &r.call).collect::<Vec<_>>()
+                )
+            })
+            .body
+            .clone()
+    }
+
+    pub fn fail(&self, call: &str, fault: Fault) {
+        self.state().faults.insert(call.to_string(), fault);
+    }
+
+    pub fn heal(&self) {
+        self.state().faults.clear();
+    }
+
+    /// Requires authentication on every call but `health` and `applications/token`.
+    pub fn require(&self, auth: Auth) {
+        self.state().auth = auth;
+    }
+
+    /// Forgets every token issued so far: the next call with one gets a 401.
+    pub fn revoke_tokens(&self) {
+        self.state().issued_tokens.clear();
+    }
+
+    pub fn set_workspaces(&self, ids: &[&str]) {
+        self.state().workspaces = ids.iter().map(|s| s.to_string()).collect();
+    }
+
+    pub fn set_available(&self, available: bool) {
+        self.state().available = available;
+    }
+
+    pub fn add_source_definition(&self, definition: Value) {
+        self.state().source_definitions.push(definition);
+    }
+
+    pub fn set_source_definitions(&self, definitions: Vec<Value>) {
+        self.state().source_definitions = definitions;
+    }
+
+    pub fn set_destination_definitions(&self, definitions: Vec<Value>) {
+        self.state().destination_definitions = definitions;
+    }
+
+    /// Switches recording of requests on or off.
+    pub fn set_recording(&self, record: bool) {
+        self.state().record = record;
+    }
+
+    pub fn set_streams(&self, streams: Vec<Value>) {
+        self.state().streams = streams;
+    }
+
+    /// Makes `check_connection` report a failure with this message.
+    pub fn fail_checks(&self, message: &str) {
+        self.state().check_failure = Some(message.to_string());
+    }
+
+    /// The status `jobs/get_last_replication_job` reports (none by default).
+    pub fn set_last_job_status(&self, status: &str) {
+        self.state().last_job_status = Some(status.to_string());
+    }
+
+    /// How many sources and destinations the fake holds.
+    pub fn actor_count(&self) -> (usize, usize) {
+        let s = self.state();
+        (s.sources.len(), s.destinations.len())
+    }
+
+    pub fn fail_discovery(&self, message: &str) {
+        self.state().discovery_failure = Some(message.to_string());
+    }
+
+    /// Stores a source as if created earlier; returns its id.
+    pub fn seed_source(&self) -> String {
+        self.seed_source_with_id(&Uuid::new_v4().to_string())
+    }
+
+    pub fn seed_destination(&self) -> String {
+        self.seed_destination_with_id(&Uuid::new_v4().to_string())
+    }
+
+    /// The same with a given id.
+    pub fn seed_source_with_id(&self, id: &str) -> String {
+        self.state()
+            .sources
+            .insert(id.to_string(), json!({ "sourceId": id }));
+        id.to_string()
+    }
+
+    pub fn seed_destination_with_id(&self, id: &str) -> String {
+        self.state()
+            .destinations
+            .insert(id.to_string(), json!({ "destinationId": id }));
+        id.to_string()
+    }
+}
+
+impl Drop for FakeAirbyte {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+        for conn in self
+            .connections
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain()
+            .map(|(_, conn)| conn)
+        {
+            let _ = conn.shutdown(std::net::Shutdown::Both);
+        }
+    }
+}
+
+impl Recorded {
+    /// Whether the request says its body is JSON.
+    fn has_json_body(&self) -> bool {
+        self.content_type
+            .as_deref()
+            .is_some_and(|c| c.starts_with("application/json"))
+    }
+
+    /// The body's `field`, when it is a string that reads as a UUID.
+    fn uuid_field(&self, field: &str) -> Option<&str> {
+        self.body
+            .get(field)
+            .and_then(Value::as_str)
+            .filter(|s| Uuid::parse_str(s).is_ok())
+    }
+
+    /// The id in the body's `field` of one of the `what`s (`source`, `connection`) in `store`;
+    /// else Airbyte's refusal: 422 without an id, 404 for one it does not hold.
+    fn id_in(
+        &self,
+        field: &str,
+        store: &HashMap<String, Value>,
+        what: &str,
+    ) -> Result<&str, Answer> {
+        let Some(id) = self.uuid_field(field) else {
+            return Err(invalid(&format!("{field} is required")));
+        };
+        if !store.contains_key(id) {
+            return Err(not_found(what, &self.body[field]));
+        }
+        Ok(id)
+    }
+}
+
+/// Authenticates the request, then hands it to the handler of its call: one arm per call.
+fn route(state: &Mutex<State>, req: &Recorded) -> Answer {
+    use Kind::{Destination, Source};
+    let mut guard = state.lock().unwrap_or_else(|p| p.into_inner());
+    let s = &mut *guard;
+    let path: Vec<&str> = req.call.split('/').collect();
+    // Getting a token, and asking whether Airbyte is up, take no credentials.
+    let open = matches!(path.as_slice(), ["applications", "token"] | ["health"]);
+    if !open && !tokens::admits(s, req) {
+        return answers::unauthorized();
+    }
+    match (req.method.as_str(), path.as_slice()) {
+        (_, ["applications", "token"]) => tokens::issue(s, req),
+        ("GET", ["health"]) => health(s),
+        ("POST", ["workspaces", "list"]) if s.legacy_workspaces_list => workspaces::list(s, req),
+        ("POST", ["workspaces", "list_by_organization_id"]) => {
+            workspaces::list_by_organization_id(s, req)
+        }
+        ("POST", ["source_definitions", "list_for_workspace"]) => {
+            definitions::list_for_workspace(s, req, Source)
+        }
+        ("POST", ["destination_definitions", "list_for_workspace"]) => {
+            definitions::list_for_workspace(s, req, Destination)
+        }
+        ("POST", ["sources", "create"]) => actors::create(s, req, Source),
+        ("POST", ["sources", "get"]) => actors::get(s, req, Source),
+        ("POST", ["sources", "delete"]) => actors::delete(s, req, Source),
+        ("POST", ["sources", "check_connection"]) => actors::check_connection(s, req, Source),
+        ("POST", ["sources", "list"]) => actors::list(s, req, Source),
+        ("POST", ["sources", "discover_schema"]) => actors::discover_schema(s, req),
+        ("POST", ["destinations", "create"]) => actors::create(s, req, Destination),
+        ("POST", ["destinations", "get"]) => actors::get(s, req, Destination),
+        ("POST", ["destinations", "delete"]) => actors::delete(s, req, Destination),
+        ("POST", ["destinations", "check_connection"]) => {
+            actors::check_connection(s, req, Destination)
+        }
+        ("POST", ["destinations", "list"]) => actors::list(s, req, Destination),
+        ("POST", ["connections", "create"]) => connections::create(s, req),
+        ("POST", ["connections", "get"]) => connections::get(s, req),
+        ("POST", ["connections", "delete"]) => connections::delete(s, req),
+        ("POST", ["jobs", "get_last_replication_job"]) => jobs::get_last_replication_job(s, req),
+        _ => answers::no_route(req),
+    }
+}
+
+/// `health`: whether Airbyte is available ([`FakeAirbyte::set_available`]).
+fn health(s: &State) -> Answer {
+    answer(200, json!({ "available": s.available }))
+}
+
+/// Serves a connection's requests one after another until it closes or the fake stops.
+fn serve_connection(conn: TcpStream, state: &Mutex<State>, stop: &AtomicBool, received: &Condvar) {
+    let _ = conn.set_read_timeout(Some(Duration::from_secs(30)));
+    let _ = conn.set_nodelay(true);
+    let mut writer = conn.try_clone().expect("clone the socket");
+    let mut reader = BufReader::new(conn);
+    while let Some(request) = read_request(&mut reader, stop) {
+        let answer = match record(state, received, &request) {
+            Some(Fault::Slow(delay)) => {
+                thread::sleep(delay);
+                route(state, &request)
+            }
+            Some(Fault::Status(status, body)) => answer(status, body),
+            Some(Fault::Html(status)) => Answer {
+                status,
+                content_type: "text/html",
+                body: b"<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>"
+                    .to_vec(),
+            },
+            Some(Fault::InvalidJson) => Answer {
+                status: 200,
+                content_type: "application/json",
+                body: b"{\"sourceId\": ".to_vec(),
+            },
+            Some(Fault::WrongShape) => answer(200, json!({ "unexpected": [1, 2, 3] })),
+            Some(Fault::EmptyBody) => Answer {
+                status: 200,
+                content_type: "application/json",
+                body: Vec::new(),
+            },
+            Some(Fault::CloseMidAnswer) => {
+                let _ = writer.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 4096\r\n\r\n{\"sour");
+                let _ = writer.shutdown(std::net::Shutdown::Both);
+                return;
+            }
+            None => route(state, &request),
+        };
+        if write_answer(&mut writer, &answer).is_err() {
+            return;
+        }
+    }
+}
+
+/// The next request on the connection; `None` once it closes or breaks off, or the fake stops.
+fn read_request(reader: &mut BufReader<TcpStream>, stop: &AtomicBool) -> Option<Recorded> {
+    let mut line = String::new();
+    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+        return None;
+    }
+    let mut parts = line.split_whitespace();
+    let (method, target) = (
+        parts.next().unwrap_or("").to_string(),
+        parts.next().unwrap_or("").to_string(),
+    );
+    let headers = read_headers(reader)?;
+    if stop.load(Ordering::SeqCst) {
+        return None;
+    }
+    let length: usize = headers
+        .get("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut raw_body = vec![0; length];
+    reader.read_exact(&mut raw_body).ok()?;
+    let call = target
+        .trim_start_matches("/api/v1/")
+        .trim_start_matches('/')
+        .to_string();
+    Some(Recorded {
+        method,
+        call,
+        content_type: headers.get("content-type").cloned(),
+        authorization: headers.get("authorization").cloned(),
+        body: serde_json::from_slice(&raw_body).unwrap_or(Value::Null),
+        raw_body,
+    })
+}
+
+/// The header lines up to the blank one, by lowercase name; `None` if the connection ends first.
+fn read_headers(reader: &mut BufReader<TcpStream>) -> Option<HashMap<String, String>> {
+    let mut headers = HashMap::new();
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h).unwrap_or(0) == 0 {
+            return None;
+        }
+        let h = h.trim_end();
+        if h.is_empty() {
+            return Some(headers);
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+        }
+    }
+}
+
+/// Records the request (when recording is on) and returns the fault set for its call, if any.
+fn record(state: &Mutex<State>, received: &Condvar, request: &Recorded) -> Option<Fault> {
+    let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
+    if s.record {
+        s.requests.push(request.clone());
+        received.notify_all();
+    }
+    s.faults.get(&request.call).cloned()
+}
+
+fn write_answer(writer: &mut TcpStream, answer: &Answer) -> std::io::Result<()> {
+    let head = format!(
+        "HTTP/1.1 {} X\r\nContent-Type: {}\r\nContent-Length: {}\r\n\r\n",
+        answer.status,
+        answer.content_type,
+        answer.body.len()
+    );
+    // One write for head and body: two would meet Nagle's algorithm and the client's delayed
+    // ACK, and every answer would wait 40 ms.
+    let mut out = head.into_bytes();
+    out.extend_from_slice(&answer.body);
+    writer.write_all(&out)
+}
