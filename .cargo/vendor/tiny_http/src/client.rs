@@ -667,9 +667,7 @@ fn read_with_deadline<S: Socket>(
                 if left.is_zero() {
                     return Err(ErrorKind::TimedOut.into());
                 }
-                // Rounded up to 10 ms, so that the timeout does not change on every read.
-                let left = Duration::from_millis((left.as_millis() as u64).div_ceil(10) * 10);
-                Some(idle_timeout.map_or(left, |idle| idle.min(left)))
+                Some(idle_timeout.map_or(steady(left), |idle| idle.min(steady(left))))
             }
         };
         if wanted != *timeout_set {
@@ -681,6 +679,14 @@ fn read_with_deadline<S: Socket>(
             other => return other,
         }
     }
+}
+
+/// What is left of a deadline, rounded up to a whole 10 ms so that the socket's timeout does not
+/// change on every read, and never zero (which `set_read_timeout` refuses: this rounding once
+/// made a read with less than a millisecond left fail, and the connection close unanswered).
+fn steady(left: Duration) -> Duration {
+    let tens = left.as_micros().div_ceil(10_000).max(1);
+    Duration::from_millis(u64::try_from(tens).unwrap_or(u64::MAX / 10) * 10)
 }
 
 fn is_timeout(e: &io::Error) -> bool {
@@ -769,7 +775,25 @@ impl Socket for Pieces<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::read_requests;
+    use super::{read_requests, steady};
+    use std::time::Duration;
+
+    /// Found when a request body's deadline had less than a millisecond left: the timeout came
+    /// out as zero, which the socket refuses, and the client got no 408.
+    #[test]
+    fn a_deadline_leaves_a_timeout_of_at_least_10_ms() {
+        assert_eq!(
+            steady(Duration::from_micros(300)),
+            Duration::from_millis(10)
+        );
+        assert_eq!(steady(Duration::from_nanos(1)), Duration::from_millis(10));
+        assert_eq!(steady(Duration::from_millis(10)), Duration::from_millis(10));
+        assert_eq!(
+            steady(Duration::from_micros(10_001)),
+            Duration::from_millis(20)
+        );
+        assert_eq!(steady(Duration::from_secs(15)), Duration::from_secs(15));
+    }
 
     #[test]
     fn pipelined_requests_are_read_in_order_however_they_arrive() {
