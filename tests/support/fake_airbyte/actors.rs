@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::answers::{answer, invalid, no_content, not_found, Answer};
+use super::replies::{answer, invalid, no_content, not_found, Reply};
 use super::{Recorded, State};
 
 /// Which of the two an Airbyte call is about; its paths and fields are named after it.
@@ -44,7 +44,7 @@ impl Kind {
 const PORT_NOT_AN_INTEGER: &str = "The provided configuration does not fulfill the specification. Errors: json schema validation failed when comparing the data to the json schema. \nErrors: $.port: string found, integer expected ";
 
 /// `sources/create`, `destinations/create`.
-pub(super) fn create(s: &mut State, request: &Recorded, kind: Kind) -> Answer {
+pub(super) fn create(s: &mut State, request: &Recorded, kind: Kind) -> Reply {
     let body = &request.body;
     let (Some(ws), Some(definition_id), Some(_name), Some(config)) = (
         request.uuid_field("workspaceId"),
@@ -123,12 +123,12 @@ fn mask(config: &Value) -> Value {
 }
 
 /// The id the request names, of an actor the fake holds; else the answer Airbyte refuses it with.
-fn existing<'r>(s: &State, request: &'r Recorded, kind: Kind) -> Result<&'r str, Answer> {
+fn existing<'r>(s: &State, request: &'r Recorded, kind: Kind) -> Result<&'r str, Reply> {
     request.id_in(kind.id_field(), s.actors(kind), kind.name())
 }
 
 /// `sources/get`, `destinations/get`.
-pub(super) fn get(s: &State, request: &Recorded, kind: Kind) -> Answer {
+pub(super) fn get(s: &State, request: &Recorded, kind: Kind) -> Reply {
     match existing(s, request, kind) {
         Ok(id) => answer(200, s.actors(kind)[id].clone()),
         Err(refused) => refused,
@@ -136,7 +136,7 @@ pub(super) fn get(s: &State, request: &Recorded, kind: Kind) -> Answer {
 }
 
 /// `sources/delete`, `destinations/delete`.
-pub(super) fn delete(s: &mut State, request: &Recorded, kind: Kind) -> Answer {
+pub(super) fn delete(s: &mut State, request: &Recorded, kind: Kind) -> Reply {
     match existing(s, request, kind) {
         Ok(id) => {
             s.actors_mut(kind).remove(id);
@@ -148,7 +148,7 @@ pub(super) fn delete(s: &mut State, request: &Recorded, kind: Kind) -> Answer {
 
 /// `sources/check_connection`, `destinations/check_connection`: succeeded, unless a test set a
 /// failure ([`super::FakeAirbyte::fail_checks`]).
-pub(super) fn check_connection(s: &State, request: &Recorded, kind: Kind) -> Answer {
+pub(super) fn check_connection(s: &State, request: &Recorded, kind: Kind) -> Reply {
     if let Err(refused) = existing(s, request, kind) {
         return refused;
     }
@@ -164,7 +164,7 @@ pub(super) fn check_connection(s: &State, request: &Recorded, kind: Kind) -> Ans
 
 /// `sources/list`, `destinations/list`: a workspace's, in the order of creation, paged by
 /// `cursor` (the last id seen) and `pageSize`.
-pub(super) fn list(s: &State, request: &Recorded, kind: Kind) -> Answer {
+pub(super) fn list(s: &State, request: &Recorded, kind: Kind) -> Reply {
     let Some(ws) = request.uuid_field("workspaceId") else {
         return invalid("workspaceId is required");
     };
@@ -188,7 +188,7 @@ pub(super) fn list(s: &State, request: &Recorded, kind: Kind) -> Answer {
 
 /// `sources/discover_schema`: the streams a test set ([`super::FakeAirbyte::set_streams`]), or
 /// the failed job of [`super::FakeAirbyte::fail_discovery`].
-pub(super) fn discover_schema(s: &State, request: &Recorded) -> Answer {
+pub(super) fn discover_schema(s: &State, request: &Recorded) -> Reply {
     if let Err(refused) = existing(s, request, Kind::Source) {
         return refused;
     }

@@ -4,11 +4,11 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::actors::Kind;
-use super::answers::{answer, invalid, no_content, not_found, Answer};
+use super::replies::{answer, invalid, no_content, not_found, Reply};
 use super::{Recorded, State};
 
 /// `connections/create`.
-pub(super) fn create(s: &mut State, request: &Recorded) -> Answer {
+pub(super) fn create(s: &mut State, request: &Recorded) -> Reply {
     let body = &request.body;
     let (Some(source), Some(destination)) = (
         request.uuid_field("sourceId"),
@@ -59,12 +59,12 @@ fn streams_have_sync_modes(body: &Value) -> bool {
 }
 
 /// The id the request names, of a connection the fake holds; else the answer Airbyte refuses it with.
-pub(super) fn existing<'r>(s: &State, request: &'r Recorded) -> Result<&'r str, Answer> {
+pub(super) fn existing<'r>(s: &State, request: &'r Recorded) -> Result<&'r str, Reply> {
     request.id_in("connectionId", &s.connections, "connection")
 }
 
 /// `connections/get`.
-pub(super) fn get(s: &State, request: &Recorded) -> Answer {
+pub(super) fn get(s: &State, request: &Recorded) -> Reply {
     match existing(s, request) {
         Ok(id) => answer(200, s.connections[id].clone()),
         Err(refused) => refused,
@@ -72,7 +72,7 @@ pub(super) fn get(s: &State, request: &Recorded) -> Answer {
 }
 
 /// `connections/delete`.
-pub(super) fn delete(s: &mut State, request: &Recorded) -> Answer {
+pub(super) fn delete(s: &mut State, request: &Recorded) -> Reply {
     match existing(s, request) {
         Ok(id) => {
             s.connections.remove(id);

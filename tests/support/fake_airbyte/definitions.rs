@@ -5,11 +5,11 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::actors::Kind;
-use super::answers::{answer, invalid, not_found, Answer};
+use super::replies::{answer, invalid, not_found, Reply};
 use super::{Recorded, State, MYSQL_DEFINITION_ID, POSTGRES_DEFINITION_ID, S3_DEFINITION_ID};
 
 /// `source_definitions/list_for_workspace`, `destination_definitions/list_for_workspace`.
-pub(super) fn list_for_workspace(s: &State, request: &Recorded, kind: Kind) -> Answer {
+pub(super) fn list_for_workspace(s: &State, request: &Recorded, kind: Kind) -> Reply {
     let Some(ws) = request
         .uuid_field("workspaceId")
         .filter(|_| request.has_json_body())

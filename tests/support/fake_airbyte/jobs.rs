@@ -2,12 +2,12 @@
 
 use serde_json::json;
 
-use super::answers::{answer, Answer};
+use super::replies::{answer, Reply};
 use super::{connections, Recorded, State};
 
 /// `jobs/get_last_replication_job`: a sync job in the status a test set
 /// ([`super::FakeAirbyte::set_last_job_status`]), or no job.
-pub(super) fn get_last_replication_job(s: &State, request: &Recorded) -> Answer {
+pub(super) fn get_last_replication_job(s: &State, request: &Recorded) -> Reply {
     let id = match connections::existing(s, request) {
         Ok(id) => id,
         Err(refused) => return refused,

@@ -8,18 +8,18 @@
 //! ([`FakeAirbyte`], [`Options`], [`Fault`], [`Auth`], [`Recorded`]), the server loop, and
 //! [`route`], which authenticates a request and then is one `match` on its method and path; each
 //! Airbyte area has a file of small handlers: `workspaces`, `definitions`, `actors` (sources and
-//! destinations), `connections`, `jobs`, `tokens` (authentication). `answers` builds the bodies.
+//! destinations), `connections`, `jobs`, `tokens` (authentication). `replies` builds the bodies.
 //!
 //! To fake another call (`jobs/list`, `connections/sync`, `scheduler/sources/check_connection`):
 //! add one arm to [`route`] and one handler in its area's file (a new file for a new area), a
-//! `fn(&mut State, &Recorded) -> Answer` (`&State` when it only reads) with a one-line doc comment
+//! `fn(&mut State, &Recorded) -> Reply` (`&State` when it only reads) with a one-line doc comment
 //! naming the call. What it must remember goes in [`State`], what tests set in [`FakeAirbyte`].
 
 mod actors;
-mod answers;
 mod connections;
 mod definitions;
 mod jobs;
+mod replies;
 mod tokens;
 mod workspaces;
 
@@ -35,8 +35,8 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use actors::Kind;
-use answers::{answer, invalid, not_found, Answer};
 use definitions::known_definitions;
+use replies::{answer, invalid, not_found, Reply};
 
 pub use actors::stream;
 pub use definitions::{catalog, definition};
@@ -63,9 +63,9 @@ pub struct Recorded {
 /// A way for the fake to misbehave on one call.
 #[derive(Debug, Clone)]
 pub enum Fault {
-    /// Answer this status and JSON body instead.
+    /// Reply this status and JSON body instead.
     Status(u16, Value),
-    /// Answer this status with an HTML body.
+    /// Reply this status with an HTML body.
     Html(u16),
     /// 200 with a body that is not JSON.
     InvalidJson,
@@ -75,7 +75,7 @@ pub enum Fault {
     EmptyBody,
     /// Promise a long body, send a little, close the connection.
     CloseMidAnswer,
-    /// Answer normally, but only after this long.
+    /// Reply normally, but only after this long.
     Slow(Duration),
 }
 
@@ -471,7 +471,7 @@ impl Recorded {
         field: &str,
         store: &HashMap<String, Value>,
         what: &str,
-    ) -> Result<&str, Answer> {
+    ) -> Result<&str, Reply> {
         let Some(id) = self.uuid_field(field) else {
             return Err(invalid(&format!("{field} is required")));
         };
@@ -483,7 +483,7 @@ impl Recorded {
 }
 
 /// Authenticates the request, then hands it to the handler of its call: one arm per call.
-fn route(state: &Mutex<State>, req: &Recorded) -> Answer {
+fn route(state: &Mutex<State>, req: &Recorded) -> Reply {
     use Kind::{Destination, Source};
     let mut guard = state.lock().unwrap_or_else(|p| p.into_inner());
     let s = &mut *guard;
@@ -491,7 +491,7 @@ fn route(state: &Mutex<State>, req: &Recorded) -> Answer {
     // Getting a token, and asking whether Airbyte is up, take no credentials.
     let open = matches!(path.as_slice(), ["applications", "token"] | ["health"]);
     if !open && !tokens::admits(s, req) {
-        return answers::unauthorized();
+        return replies::unauthorized();
     }
     match (req.method.as_str(), path.as_slice()) {
         (_, ["applications", "token"]) => tokens::issue(s, req),
@@ -523,12 +523,12 @@ fn route(state: &Mutex<State>, req: &Recorded) -> Answer {
         ("POST", ["connections", "get"]) => connections::get(s, req),
         ("POST", ["connections", "delete"]) => connections::delete(s, req),
         ("POST", ["jobs", "get_last_replication_job"]) => jobs::get_last_replication_job(s, req),
-        _ => answers::no_route(req),
+        _ => replies::no_route(req),
     }
 }
 
 /// `health`: whether Airbyte is available ([`FakeAirbyte::set_available`]).
-fn health(s: &State) -> Answer {
+fn health(s: &State) -> Reply {
     answer(200, json!({ "available": s.available }))
 }
 
@@ -545,19 +545,19 @@ fn serve_connection(conn: TcpStream, state: &Mutex<State>, stop: &AtomicBool, re
                 route(state, &request)
             }
             Some(Fault::Status(status, body)) => answer(status, body),
-            Some(Fault::Html(status)) => Answer {
+            Some(Fault::Html(status)) => Reply {
                 status,
                 content_type: "text/html",
                 body: b"<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>"
                     .to_vec(),
             },
-            Some(Fault::InvalidJson) => Answer {
+            Some(Fault::InvalidJson) => Reply {
                 status: 200,
                 content_type: "application/json",
                 body: b"{\"sourceId\": ".to_vec(),
             },
             Some(Fault::WrongShape) => answer(200, json!({ "unexpected": [1, 2, 3] })),
-            Some(Fault::EmptyBody) => Answer {
+            Some(Fault::EmptyBody) => Reply {
                 status: 200,
                 content_type: "application/json",
                 body: Vec::new(),
@@ -638,7 +638,7 @@ fn record(state: &Mutex<State>, received: &Condvar, request: &Recorded) -> Optio
     s.faults.get(&request.call).cloned()
 }
 
-fn write_answer(writer: &mut TcpStream, answer: &Answer) -> std::io::Result<()> {
+fn write_answer(writer: &mut TcpStream, answer: &Reply) -> std::io::Result<()> {
     let head = format!(
         "HTTP/1.1 {} X\r\nContent-Type: {}\r\nContent-Length: {}\r\n\r\n",
         answer.status,

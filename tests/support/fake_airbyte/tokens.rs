@@ -2,11 +2,11 @@
 
 use serde_json::json;
 
-use super::answers::{answer, unauthorized, Answer};
+use super::replies::{answer, unauthorized, Reply};
 use super::{Auth, Recorded, State};
 
 /// `applications/token`: a JWT for the client id and secret the fake requires, whatever the method.
-pub(super) fn issue(s: &mut State, request: &Recorded) -> Answer {
+pub(super) fn issue(s: &mut State, request: &Recorded) -> Reply {
     let Auth::ClientCredentials {
         client_id,
         client_secret,

@@ -3,11 +3,11 @@
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::answers::{answer, invalid, Answer};
+use super::replies::{answer, invalid, Reply};
 use super::{Recorded, State, DEFAULT_ORGANIZATION_ID};
 
 /// `workspaces/list` (Airbyte 1.6 and older), which takes no body.
-pub(super) fn list(s: &State, request: &Recorded) -> Answer {
+pub(super) fn list(s: &State, request: &Recorded) -> Reply {
     if !request.raw_body.is_empty() {
         return answer(415, json!({ "message": "this call takes no body" }));
     }
@@ -15,7 +15,7 @@ pub(super) fn list(s: &State, request: &Recorded) -> Answer {
 }
 
 /// `workspaces/list_by_organization_id`: every workspace for the default organization, none for another.
-pub(super) fn list_by_organization_id(s: &State, request: &Recorded) -> Answer {
+pub(super) fn list_by_organization_id(s: &State, request: &Recorded) -> Reply {
     if !request.has_json_body() || request.uuid_field("organizationId").is_none() {
         return invalid("organizationId is required");
     }
@@ -25,7 +25,7 @@ pub(super) fn list_by_organization_id(s: &State, request: &Recorded) -> Answer {
     all(s)
 }
 
-fn all(s: &State) -> Answer {
+fn all(s: &State) -> Reply {
     answer(
         200,
         json!({ "workspaces": s.workspaces.iter().map(|w| workspace(w)).collect::<Vec<_>>() }),
