@@ -18,7 +18,7 @@ use crate::input;
 use crate::text::quote_list;
 
 /// Most streams a request may name; larger sources are synced whole by leaving `streams` out.
-const MAX_STREAMS: usize = 10_000;
+pub const MAX_STREAMS: usize = 10_000;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 
 use airbyte_wrapper::actors::NewActor;
 use airbyte_wrapper::error::ApiError;
-use airbyte_wrapper::ingestion::NewIngestion;
+use airbyte_wrapper::ingestion::{NewIngestion, MAX_STREAMS};
 use serde_json::value::RawValue;
 use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, UtcOffset};
@@ -28,8 +28,6 @@ pub const MIN_ECHO: usize = 4;
 /// Longer values count as echoed when any run of this many of their characters appears.
 const WINDOW: usize = 8;
 
-/// Most streams an `/ingestion` body may name (`ingestion::MAX_STREAMS`).
-const MAX_STREAMS: usize = 10_000;
 
 /// Checks a rejection of `body`. `reparse` runs the same parse on another body and returns its
 /// detail (`None` if that body is accepted); it tells an echo from a coincidence (see [`echo`]).
