@@ -2,15 +2,18 @@
 CARGO ?= cargo
 BIN := target/release/airbyte-wrapper
 STATIC_BIN := target/x86_64-unknown-linux-gnu/release/airbyte-wrapper
-# Prism, pinned in tests/contract/package-lock.json; Schemathesis, pinned in tests/contract/requirements.txt.
+# Prism and Redocly CLI, pinned in tests/contract/package-lock.json; Schemathesis and
+# openapi-python-client, pinned in tests/contract/requirements.txt.
 PRISM := tests/contract/node_modules/.bin/prism
+REDOCLY := tests/contract/node_modules/.bin/redocly
 VENV := .venv
 # apt-get needs root; `make bench` installs wrk and nginx through sudo when run as another user.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SCHEMATHESIS := $(VENV)/bin/schemathesis
+CLIENT_GENERATOR := $(VENV)/bin/openapi-python-client
 
 .DEFAULT_GOAL := help
-.PHONY: help build run demo test lint release static size scratch-test bench soak callgrind contract venv schemathesis fuzz
+.PHONY: help build run demo test lint release static size scratch-test bench soak callgrind contract venv schemathesis client-check fuzz
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -102,13 +105,18 @@ schemathesis: $(SCHEMATHESIS) ## Run Schemathesis against the service's own /ope
 	$(CARGO) build --locked
 	tests/contract/schemathesis.sh
 
-venv: $(SCHEMATHESIS) ## Make .venv with the pinned Schemathesis and openapi-spec-validator
+client-check: $(CLIENT_GENERATOR) $(REDOCLY) ## Generate a Python client from the served /openapi.json and use it; lint the document with Redocly
+	$(CARGO) build --locked
+	tests/contract/client_check.sh
 
-$(PRISM): tests/contract/package.json tests/contract/package-lock.json
+venv: $(SCHEMATHESIS) $(CLIENT_GENERATOR) ## Make .venv with the pinned Schemathesis, openapi-spec-validator and openapi-python-client
+
+# One install each (grouped targets): npm ci brings Prism and Redocly, pip both Python tools.
+$(PRISM) $(REDOCLY) &: tests/contract/package.json tests/contract/package-lock.json
 	cd tests/contract && npm ci --no-audit --no-fund
-	@touch $@
+	@touch $(PRISM) $(REDOCLY)
 
-$(SCHEMATHESIS): tests/contract/requirements.txt
+$(SCHEMATHESIS) $(CLIENT_GENERATOR) &: tests/contract/requirements.txt
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/contract/requirements.txt
-	@touch $@
+	@touch $(SCHEMATHESIS) $(CLIENT_GENERATOR)

@@ -20,11 +20,14 @@ pub fn document() -> Reply {
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use std::collections::BTreeSet;
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::time::Duration;
 
-    use serde_json::Value;
+    use serde_json::{json, Value};
 
     use super::*;
+    use crate::airbyte;
+    use crate::error::ApiError;
 
     pub(crate) const METHODS: [&str; 8] = [
         "get", "put", "post", "delete", "options", "head", "patch", "trace",
@@ -110,10 +113,144 @@ pub(crate) mod tests {
                             "{method} {path} {status} is not a problem"
                         );
                     }
+                    if status.starts_with(['4', '5']) && method == "head" {
+                        // A HEAD answer has no body: a schema would have generated clients parse one.
+                        assert_eq!(
+                            response["content"],
+                            json!({ "application/problem+json": {} }),
+                            "{method} {path} {status}: a HEAD failure names its media type and no schema"
+                        );
+                    }
                     checked += 1;
                 }
             }
         }
         assert!(checked > 20);
+    }
+
+    /// Every problem the code can answer, as `status -> type URIs`: each constructor of
+    /// [`ApiError`], the mapping of Airbyte's failures, and the front door's refusals.
+    fn problems_the_code_makes() -> BTreeMap<u16, BTreeSet<String>> {
+        let call = "sources/create";
+        let mut problems = vec![
+            ApiError::invalid(""),
+            ApiError::unauthorized(),
+            ApiError::no_route("/x"),
+            ApiError::unknown_id("source", "x"),
+            ApiError::method_not_allowed("GET", "/sink", "POST"),
+            ApiError::too_large(1),
+            ApiError::unsupported_media_type(None),
+            ApiError::unprocessable(""),
+            ApiError::internal(),
+            ApiError::bad_gateway(""),
+            ApiError::unavailable(""),
+            airbyte::Error::Timeout {
+                call,
+                after: Duration::from_secs(1),
+            }
+            .into(),
+            airbyte::Error::Status {
+                call,
+                status: 422,
+                message: None,
+            }
+            .into(),
+            airbyte::Error::Status {
+                call,
+                status: 500,
+                message: None,
+            }
+            .into(),
+            airbyte::Error::Unreachable {
+                url: "http://x".into(),
+                reason: "refused".into(),
+            }
+            .into(),
+        ];
+        for status in [400, 408, 413, 414, 417, 431, 501, 505] {
+            problems.push(ApiError::refused(status, ""));
+        }
+        let mut made: BTreeMap<u16, BTreeSet<String>> = BTreeMap::new();
+        for problem in problems {
+            made.entry(problem.status)
+                .or_default()
+                .insert(problem.type_uri());
+        }
+        made
+    }
+
+    fn strings(value: &Value) -> BTreeSet<String> {
+        value
+            .as_array()
+            .expect("an array")
+            .iter()
+            .map(|v| v.as_str().expect("a string").to_string())
+            .collect()
+    }
+
+    #[test]
+    fn the_problem_schema_names_every_type_the_code_makes() {
+        let doc = document();
+        let documented =
+            strings(&doc["components"]["schemas"]["Problem"]["properties"]["type"]["enum"]);
+        let made: BTreeSet<String> = problems_the_code_makes().into_values().flatten().collect();
+        assert_eq!(documented, made);
+    }
+
+    /// Each error response's schema is `Problem`'s `$ref` (what generators such as
+    /// openapi-python-client read, so that every error parses into one `Problem` model) with its own
+    /// `status` and `type` beside it (what validators such as Schemathesis check, as JSON Schema
+    /// 2020-12 applies both): the status of the response, and types the code makes with it.
+    #[test]
+    fn every_error_schema_is_a_problem_narrowed_to_its_status_and_types() {
+        let doc = document();
+        let made = problems_the_code_makes();
+        let mut checked = 0;
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                if !METHODS.contains(&method.as_str()) || method == "head" {
+                    continue;
+                }
+                for (status, response) in operation["responses"].as_object().unwrap() {
+                    if !status.starts_with(['4', '5']) {
+                        continue;
+                    }
+                    let response = match response.get("$ref").and_then(Value::as_str) {
+                        Some(r) => doc.pointer(r.strip_prefix('#').unwrap()).unwrap(),
+                        None => response,
+                    };
+                    let at = format!("{method} {path} {status}");
+                    let schema = &response["content"]["application/problem+json"]["schema"];
+                    let keys: BTreeSet<&str> = schema
+                        .as_object()
+                        .unwrap_or_else(|| panic!("{at}: no schema"))
+                        .keys()
+                        .map(String::as_str)
+                        .collect();
+                    assert_eq!(keys, BTreeSet::from(["$ref", "properties"]), "{at}");
+                    assert_eq!(schema["$ref"], "#/components/schemas/Problem", "{at}");
+                    let narrowed = schema["properties"].as_object().unwrap();
+                    assert_eq!(narrowed.len(), 2, "{at}: only status and type are narrowed");
+                    let code: u16 = status.parse().unwrap();
+                    assert_eq!(narrowed["status"], json!({ "const": code }), "{at}");
+                    let types = match &narrowed["type"] {
+                        Value::Object(t) if t.len() == 1 && t.contains_key("const") => {
+                            BTreeSet::from([t["const"].as_str().unwrap().to_string()])
+                        }
+                        Value::Object(t) if t.len() == 1 && t.contains_key("enum") => {
+                            strings(&t["enum"])
+                        }
+                        other => panic!("{at}: type is neither a const nor an enum: {other}"),
+                    };
+                    let possible = made.get(&code).cloned().unwrap_or_default();
+                    assert!(
+                        !types.is_empty() && types.is_subset(&possible),
+                        "{at}: documents {types:?}, the code makes {possible:?} with {code}"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 40);
     }
 }

@@ -254,6 +254,22 @@ mod tests {
         found
     }
 
+    /// The 405 is not an operation's answer, so each path says it in prose: with the `Allow` the
+    /// router sends.
+    #[test]
+    fn every_path_names_the_allow_the_router_sends() {
+        let doc = document();
+        for (path, methods, _) in ROUTES {
+            let description = doc["paths"][path]["description"]
+                .as_str()
+                .unwrap_or_default();
+            assert!(
+                description.contains(&format!("`Allow: {methods}`")),
+                "{path}'s description does not name `Allow: {methods}`: {description:?}"
+            );
+        }
+    }
+
     #[test]
     fn the_query_parameters_taken_are_the_documented_ones() {
         let taken: std::collections::BTreeSet<(String, String, Vec<String>)> = QUERY
