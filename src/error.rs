@@ -101,6 +101,11 @@ impl ApiError {
         e
     }
 
+    /// 409: the request conflicts with the state of what it is about (a job that has ended).
+    pub fn conflict(detail: impl Into<String>) -> Self {
+        Self::new(409, "conflict", "Conflict", detail)
+    }
+
     /// 413: the body is larger than `MAX_BODY_BYTES`.
     pub fn too_large(limit: usize) -> Self {
         Self::new(

@@ -30,6 +30,11 @@ impl<'a> Incoming<'a> {
         self.path
     }
 
+    /// The target as sent (in origin form): the path and the query.
+    pub fn target(&self) -> &'a str {
+        self.inner.url()
+    }
+
     /// A query parameter's value (`?check=true`), undecoded: the service's parameters are plain.
     pub fn query(&self, name: &str) -> Option<&'a str> {
         let query = self.inner.url().split_once('?')?.1;

@@ -1,7 +1,9 @@
-//! `POST /ingestion`: connect a source to a destination with an Airbyte connection that syncs.
+//! `/ingestion`: connect a source to a destination with an Airbyte connection that syncs, read,
+//! change (`PATCH`: name, pause and resume, schedule, streams) and delete it, and refresh its
+//! schema from the source.
 //!
 //! A connection created without a catalog syncs nothing, so the source's schema is discovered
-//! first and the chosen streams are sent as the connection's catalog.
+//! first and the chosen streams are sent as the connection's catalog (`catalog.rs`).
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -10,12 +12,13 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::airbyte::NewConnection;
+use crate::airbyte::{Connection, ConnectionUpdate, NewConnection};
 use crate::app::App;
+use crate::catalog::{self, select_streams};
 use crate::error::ApiError;
-use crate::http::Reply;
+use crate::http::{Incoming, Reply};
 use crate::input;
-use crate::text::quote_list;
+use crate::jobs::{self, JobAnswer};
 
 /// Most streams a request may name; larger sources are synced whole by leaving `streams` out.
 pub const MAX_STREAMS: usize = 10_000;
@@ -124,46 +127,44 @@ pub fn create(app: &App, body: &[u8]) -> Result<Reply, ApiError> {
     ))
 }
 
-/// `GET /ingestion/{id}`: the connection's ends, status, schedule, selected streams, and the
-/// status of its latest sync job when Airbyte reports one.
+/// `GET /ingestion/{id}`: the connection's ends, status, schedule, selected streams, its latest
+/// job, and the status of its latest sync job when Airbyte reports one.
 pub fn get(app: &App, id: &str) -> Result<Reply, ApiError> {
     let id = input::path_id(id)?;
     let connection = app
         .airbyte
         .get_connection(id)
         .map_err(|e| ApiError::for_id(e, "connection (ingestion)", &id))?;
-    let latest = match app.airbyte.last_sync_status(id) {
+    Ok(Reply::json(200, &view(app, &connection)))
+}
+
+/// The `GET` shape of a connection.
+fn view(app: &App, connection: &Connection) -> Value {
+    let id = connection.connection_id;
+    let latest_sync = match app.airbyte.last_sync_status(id) {
         Ok(status) => status,
         Err(e) => {
             log::debug!("no latest sync job for connection {id}: {e}");
             None
         }
     };
-    let selected: Vec<&str> = connection
-        .sync_catalog
-        .streams
-        .iter()
-        .filter(|s| s.pointer("/config/selected").and_then(Value::as_bool) == Some(true))
-        .filter_map(stream_name)
-        .collect();
+    let latest_job: Option<JobAnswer> = jobs::latest(app, id);
     let cron = connection
         .schedule_data
         .as_ref()
         .and_then(|d| d.pointer("/cron/cronExpression"))
         .cloned();
-    Ok(Reply::json(
-        200,
-        &json!({
-            "id": connection.connection_id,
-            "name": connection.name,
-            "sourceId": connection.source_id,
-            "sinkId": connection.destination_id,
-            "status": connection.status,
-            "schedule": { "type": connection.schedule_type.as_deref().unwrap_or("manual"), "cron": cron },
-            "streams": selected,
-            "latestSyncJobStatus": latest,
-        }),
-    ))
+    json!({
+        "id": id,
+        "name": connection.name,
+        "sourceId": connection.source_id,
+        "sinkId": connection.destination_id,
+        "status": connection.status,
+        "schedule": { "type": connection.schedule_type.as_deref().unwrap_or("manual"), "cron": cron },
+        "streams": catalog::selected_names(&connection.sync_catalog.streams),
+        "latestJob": latest_job,
+        "latestSyncJobStatus": latest_sync,
+    })
 }
 
 /// `DELETE /ingestion/{id}`: deletes the connection (the source and sink stay).
@@ -175,196 +176,138 @@ pub fn delete(app: &App, id: &str) -> Result<Reply, ApiError> {
     Ok(Reply::no_content())
 }
 
-/// The stream's name, as the client names it: `name`, or `namespace.name` as an alternative.
-fn stream_name(item: &Value) -> Option<&str> {
-    item.pointer("/stream/name").and_then(Value::as_str)
+/// A `PATCH /ingestion/{id}` body: each field present is a change. `schedule: null` is a change
+/// too (to a manual schedule), hence `present`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PatchBody<'a> {
+    #[serde(borrow, default, deserialize_with = "present")]
+    name: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    status: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    schedule: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    streams: Option<&'a RawValue>,
 }
 
-fn matches(item: &Value, wanted: &str) -> bool {
-    let Some(name) = stream_name(item) else {
-        return false;
-    };
-    if name == wanted {
-        return true;
-    }
-    let namespace = item.pointer("/stream/namespace").and_then(Value::as_str);
-    namespace
-        .is_some_and(|ns| wanted.strip_prefix(ns).and_then(|r| r.strip_prefix('.')) == Some(name))
+/// A field that is there, `null` included.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue>::deserialize(d).map(Some)
 }
 
-/// Marks the chosen streams selected (all of them when `wanted` is `None`) and the rest not,
-/// settling each selected stream's sync modes. Returns the catalog and the selected names.
-fn select_streams(
-    mut streams: Vec<Value>,
-    wanted: Option<&[String]>,
-) -> Result<(Vec<Value>, Vec<String>), ApiError> {
-    if let Some(wanted) = wanted {
-        let missing: Vec<&str> = wanted
-            .iter()
-            .filter(|w| !streams.iter().any(|s| matches(s, w)))
-            .map(String::as_str)
-            .collect();
-        if !missing.is_empty() {
-            let mut available: Vec<&str> = streams.iter().filter_map(stream_name).collect();
-            available.truncate(50);
-            return Err(ApiError::unprocessable(format!(
-                "the source has no stream named {}; available streams: {}",
-                quote_list(&missing),
-                if available.is_empty() {
-                    "none".to_string()
-                } else {
-                    quote_list(&available)
-                }
-            )));
-        }
-    }
-    let mut selected = Vec::new();
-    for item in &mut streams {
-        let chosen = match wanted {
-            Some(wanted) => wanted.iter().any(|w| matches(item, w)),
-            None => stream_name(item).is_some(),
-        };
-        if chosen {
-            selected.push(stream_name(item).unwrap_or_default().to_string());
-        }
-        configure(item, chosen);
-    }
-    if selected.is_empty() {
-        return Err(ApiError::unprocessable(
-            "Airbyte discovered no streams in this source, so the connection would sync nothing; check the source's configuration",
+/// A checked `PATCH /ingestion/{id}` body.
+#[derive(Debug, Default, PartialEq)]
+pub struct Change {
+    pub name: Option<String>,
+    pub status: Option<String>,
+    /// `Some(None)`: manual; `Some(Some(cron))`: a Quartz cron expression in UTC.
+    pub schedule: Option<Option<String>>,
+    /// May be empty here: that is refused with 422 once the catalog is known.
+    pub streams: Option<Vec<String>>,
+}
+
+/// Checks a `PATCH` body; every rejection is a 400 that names the field.
+pub fn parse_change(body: &[u8]) -> Result<Change, ApiError> {
+    let fields: PatchBody = input::parse_object(body)?;
+    let status = input::optional_string("status", fields.status, 16)?;
+    if status
+        .as_deref()
+        .is_some_and(|s| !matches!(s, "active" | "inactive"))
+    {
+        return Err(ApiError::invalid(
+            "field 'status' must be 'active' (syncing on its schedule) or 'inactive' (paused)",
         ));
     }
-    Ok((streams, selected))
+    let schedule = match fields.schedule {
+        None => None,
+        Some(raw) if raw.get() == "null" => Some(None),
+        raw => Some(input::optional_string("schedule", raw, 256)?),
+    };
+    let change = Change {
+        name: input::optional_string("name", fields.name, 256)?,
+        status,
+        schedule,
+        streams: input::string_list_or_empty("streams", fields.streams, MAX_STREAMS)?,
+    };
+    if change == Change::default() {
+        return Err(ApiError::invalid(
+            "the request body changes nothing; send one or more of 'name', 'status', 'schedule', 'streams'",
+        ));
+    }
+    Ok(change)
 }
 
-/// Sets `config.selected`, and for a selected stream sync modes it supports: Airbyte's suggested
-/// pair when it fits the stream, else full refresh / overwrite (or incremental / append for a
-/// stream that only supports incremental).
-fn configure(item: &mut Value, selected: bool) {
-    let stream = item.get("stream").cloned().unwrap_or(Value::Null);
-    let Some(item) = item.as_object_mut() else {
-        return;
+/// `PATCH /ingestion/{id}`: renames, pauses or resumes, reschedules, or chooses the streams of
+/// the connection; what is not sent stays as it is. Answers the `GET` shape.
+pub fn patch(app: &App, id: &str, body: &[u8]) -> Result<Reply, ApiError> {
+    let id = input::path_id(id)?;
+    let change = parse_change(body)?;
+    let connection = app
+        .airbyte
+        .get_connection(id)
+        .map_err(|e| ApiError::for_id(e, "connection (ingestion)", &id))?;
+    let streams = match &change.streams {
+        None => None,
+        Some(wanted) if wanted.is_empty() => {
+            return Err(ApiError::unprocessable(
+                "field 'streams' names no stream, so the ingestion would sync nothing; name at least one",
+            ))
+        }
+        Some(wanted) => Some(select_streams(connection.sync_catalog.streams.clone(), Some(wanted))?.0),
     };
-    let config = item.entry("config").or_insert_with(|| json!({}));
-    let Some(config) = config.as_object_mut() else {
-        return;
+    let update = ConnectionUpdate {
+        name: change.name,
+        status: change.status,
+        schedule: change.schedule,
+        streams,
+        source_catalog_id: None,
     };
-    config.insert("selected".into(), json!(selected));
-    if !selected {
-        config
-            .entry("syncMode")
-            .or_insert_with(|| json!("full_refresh"));
-        config
-            .entry("destinationSyncMode")
-            .or_insert_with(|| json!("overwrite"));
-        return;
-    }
-
-    let supported: Vec<&str> = match stream.get("supportedSyncModes").and_then(Value::as_array) {
-        Some(modes) if !modes.is_empty() => modes.iter().filter_map(Value::as_str).collect(),
-        _ => vec!["full_refresh"],
-    };
-    let non_empty = |v: Option<&Value>| v.and_then(Value::as_array).is_some_and(|a| !a.is_empty());
-    let has_cursor = stream.get("sourceDefinedCursor").and_then(Value::as_bool) == Some(true)
-        || non_empty(stream.get("defaultCursorField"))
-        || non_empty(config.get("cursorField"));
-    let has_primary_key =
-        non_empty(stream.get("sourceDefinedPrimaryKey")) || non_empty(config.get("primaryKey"));
-
-    let sync = config.get("syncMode").and_then(Value::as_str).unwrap_or("");
-    let destination = config
-        .get("destinationSyncMode")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let fits = supported.contains(&sync)
-        && match (sync, destination) {
-            ("full_refresh", "overwrite" | "append") => true,
-            ("full_refresh", "overwrite_dedup") => has_primary_key,
-            ("incremental", "append") => has_cursor,
-            ("incremental", "append_dedup") => has_cursor && has_primary_key,
-            _ => false,
-        };
-    if !fits {
-        let (sync, destination) = if supported.contains(&"full_refresh") || !has_cursor {
-            ("full_refresh", "overwrite")
-        } else {
-            ("incremental", "append")
-        };
-        config.insert("syncMode".into(), json!(sync));
-        config.insert("destinationSyncMode".into(), json!(destination));
-    }
+    let updated = app
+        .airbyte
+        .update_connection(id, &update)
+        .map_err(|e| ApiError::for_id(e, "connection (ingestion)", &id))?;
+    Ok(Reply::json(200, &view(app, &updated)))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn stream(name: &str, modes: &[&str], config: Value) -> Value {
-        json!({ "stream": { "name": name, "jsonSchema": {}, "supportedSyncModes": modes }, "config": config })
+/// `POST /ingestion/{id}/refresh?apply=&selectNew=`: discovers the source's schema again,
+/// bypassing Airbyte's cache, and says what changed from the connection's catalog; with
+/// `apply`, saves it as the connection's catalog (see [`catalog::merge`]).
+pub fn refresh(app: &App, request: &Incoming<'_>, id: &str) -> Result<Reply, ApiError> {
+    let id = input::path_id(id)?;
+    let apply = input::flag("apply", request.query("apply"))?;
+    let select_new = input::flag("selectNew", request.query("selectNew"))?;
+    let connection = app
+        .airbyte
+        .get_connection(id)
+        .map_err(|e| ApiError::for_id(e, "connection (ingestion)", &id))?;
+    let discovery = app
+        .airbyte
+        .rediscover_schema(connection.source_id, id)
+        .map_err(|e| ApiError::for_id(e, "source", &connection.source_id))?;
+    let old = &connection.sync_catalog.streams;
+    let diff = catalog::diff(old, &discovery.streams);
+    let breaking = discovery
+        .breaking_change
+        .unwrap_or(!diff.removed.is_empty());
+    let applied = apply && !diff.is_empty();
+    let answer = json!({
+        "added": diff.added,
+        "removed": diff.removed,
+        "changed": diff.changed,
+        "breaking": breaking,
+        "applied": applied,
+    });
+    if applied {
+        let streams = catalog::merge(old, discovery.streams.clone(), select_new)?;
+        let update = ConnectionUpdate {
+            streams: Some(streams),
+            source_catalog_id: discovery.catalog_id,
+            ..ConnectionUpdate::default()
+        };
+        app.airbyte
+            .update_connection(id, &update)
+            .map_err(|e| ApiError::for_id(e, "connection (ingestion)", &id))?;
     }
-
-    #[test]
-    fn selects_all_by_default_and_keeps_fitting_suggestions() {
-        let streams = vec![
-            stream(
-                "users",
-                &["full_refresh", "incremental"],
-                json!({"syncMode": "full_refresh", "destinationSyncMode": "append", "selected": false}),
-            ),
-            stream(
-                "orders",
-                &["full_refresh"],
-                json!({"syncMode": "incremental", "destinationSyncMode": "append_dedup"}),
-            ),
-        ];
-        let (catalog, selected) = select_streams(streams, None).unwrap();
-        assert_eq!(selected, ["users", "orders"]);
-        assert_eq!(
-            catalog[0]["config"],
-            json!({"syncMode": "full_refresh", "destinationSyncMode": "append", "selected": true})
-        );
-        assert_eq!(
-            catalog[1]["config"],
-            json!({"syncMode": "full_refresh", "destinationSyncMode": "overwrite", "selected": true})
-        );
-    }
-
-    #[test]
-    fn incremental_only_streams_need_a_cursor() {
-        let mut s = json!({ "stream": { "name": "events", "supportedSyncModes": ["incremental"], "sourceDefinedCursor": true } });
-        configure(&mut s, true);
-        assert_eq!(
-            s["config"],
-            json!({"selected": true, "syncMode": "incremental", "destinationSyncMode": "append"})
-        );
-    }
-
-    #[test]
-    fn chosen_streams_only_and_unknown_ones_listed() {
-        let streams = || vec![stream("a", &[], json!({})), stream("b", &[], json!({}))];
-        let (catalog, selected) = select_streams(streams(), Some(&["b".to_string()])).unwrap();
-        assert_eq!(selected, ["b"]);
-        assert_eq!(catalog[0]["config"]["selected"], false);
-        assert_eq!(catalog[1]["config"]["selected"], true);
-        let e = select_streams(streams(), Some(&["c".to_string()])).unwrap_err();
-        assert_eq!(e.status, 422);
-        assert_eq!(
-            e.detail,
-            "the source has no stream named 'c'; available streams: 'a', 'b'"
-        );
-    }
-
-    #[test]
-    fn a_source_without_streams_is_refused() {
-        let e = select_streams(vec![], None).unwrap_err();
-        assert_eq!(e.status, 422);
-    }
-
-    #[test]
-    fn namespaced_names_match() {
-        let s = json!({ "stream": { "name": "users", "namespace": "public" } });
-        assert!(matches(&s, "users"));
-        assert!(matches(&s, "public.users"));
-        assert!(!matches(&s, "other.users"));
-    }
+    Ok(Reply::json(200, &answer))
 }

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::json;
-use crate::text::truncate;
+use crate::text::{quote_list, truncate};
 
 /// Deepest nesting of arrays and objects accepted anywhere in a body. Connector configurations
 /// are shallow; the limit keeps hostile bodies from costing recursion anywhere downstream.
@@ -56,6 +56,22 @@ pub fn parse_object<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiErro
             .and_then(|m| m.split('`').next())
         {
             format!("field '{field}' appears more than once")
+        } else if let Some(rest) = message.strip_prefix("unknown field `") {
+            // serde: "unknown field `x`, expected one of `a`, `b`" (fields denied on purpose).
+            let field = rest.split('`').next().unwrap_or("");
+            let expected: Vec<&str> = rest
+                .split(" at line ")
+                .next()
+                .unwrap_or("")
+                .split('`')
+                .skip(2)
+                .step_by(2)
+                .collect();
+            format!(
+                "field '{}' is not one this request takes; it takes {}",
+                truncate(field, 100),
+                quote_list(&expected)
+            )
         } else if message.starts_with("recursion limit exceeded") {
             "the request body is nested too deeply".to_string()
         } else if e.is_eof() {
@@ -230,6 +246,18 @@ pub fn uuid(field: &str, raw: Option<&RawValue>) -> Result<Uuid, ApiError> {
     Uuid::parse_str(&text).map_err(|_| ApiError::invalid(format!("field '{field}' must be a UUID")))
 }
 
+/// A boolean query parameter: absent or `false`/`0` is false; `true`, `1` or bare (`?check`)
+/// is true; anything else a 400 naming it.
+pub fn flag(name: &str, value: Option<&str>) -> Result<bool, ApiError> {
+    match value {
+        None | Some("false" | "0") => Ok(false),
+        Some("true" | "1" | "") => Ok(true),
+        Some(_) => Err(ApiError::invalid(format!(
+            "query parameter '{name}' must be true or false"
+        ))),
+    }
+}
+
 /// The `{id}` of a path such as `/sink/{id}`.
 pub fn path_id(raw: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw).map_err(|_| ApiError::invalid("the id in the path must be a UUID"))
@@ -264,6 +292,21 @@ pub fn string_list(
     raw: Option<&RawValue>,
     max_items: usize,
 ) -> Result<Option<Vec<String>>, ApiError> {
+    let list = string_list_or_empty(field, raw, max_items)?;
+    if list.as_ref().is_some_and(Vec::is_empty) {
+        return Err(ApiError::invalid(format!(
+            "field '{field}' must name at least one item; leave it out for all"
+        )));
+    }
+    Ok(list)
+}
+
+/// An optional array of distinct non-blank strings, which may be empty.
+pub fn string_list_or_empty(
+    field: &str,
+    raw: Option<&RawValue>,
+    max_items: usize,
+) -> Result<Option<Vec<String>>, ApiError> {
     let Some(raw) = raw else { return Ok(None) };
     let wrong = || {
         ApiError::invalid(format!(
@@ -272,11 +315,6 @@ pub fn string_list(
         ))
     };
     let items: Vec<&RawValue> = serde_json::from_str(raw.get()).map_err(|_| wrong())?;
-    if items.is_empty() {
-        return Err(ApiError::invalid(format!(
-            "field '{field}' must name at least one item; leave it out for all"
-        )));
-    }
     if items.len() > max_items {
         return Err(ApiError::invalid(format!(
             "field '{field}' may name at most {max_items} items"
@@ -377,6 +415,24 @@ mod tests {
         ] {
             assert!(parse_object::<Body>(fine.as_bytes()).is_ok(), "{fine}");
         }
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Strict<'a> {
+        #[serde(borrow)]
+        name: Option<&'a RawValue>,
+        #[serde(borrow)]
+        status: Option<&'a RawValue>,
+    }
+
+    #[test]
+    fn an_unknown_field_where_none_is_taken_is_named_with_what_is() {
+        assert_eq!(
+            detail(parse_object::<Strict>(br#"{"name":"a","colour":"red"}"#)),
+            "field 'colour' is not one this request takes; it takes 'name', 'status'"
+        );
     }
 
     /// Found by fuzzing: invalid UTF-8 in an unknown field was accepted, as serde_json does not

@@ -7,10 +7,11 @@
 //! 2. [`routes`]: the route table and the one `match` from method and path to a handler; it is
 //!    how [`app::App`] serves requests ([`server::Service`]).
 //! 3. [`server`] (the HTTP server, generic over what it serves) beside the handlers: [`actors`]
-//!    (`/datasource`, `/sink`), [`ingestion`], [`health`], [`openapi`].
+//!    (`/datasource`, `/sink`), [`ingestion`] (which shows its jobs through [`jobs`]), [`jobs`],
+//!    [`health`], [`openapi`].
 //! 4. [`app`]: what every handler shares.
-//! 5. [`definitions`] (the definition cache), [`idempotency`], [`input`] (body checks), [`auth`]
-//!    (the inbound token), [`http`] (the request and reply types).
+//! 5. [`definitions`] (the definition cache), [`catalog`] (stream catalogs), [`idempotency`],
+//!    [`input`] (body checks), [`auth`] (the inbound token), [`http`] (the request and reply types).
 //! 6. [`error`]: the one error type and the one mapping of failures to statuses.
 //! 7. [`airbyte`]: the Airbyte client, with everything only it uses under it.
 //! 8. Leaves: [`config`], [`metrics`], [`json`], [`text`], [`sync`].
@@ -19,6 +20,7 @@ pub mod actors;
 pub mod airbyte;
 pub mod app;
 pub mod auth;
+pub mod catalog;
 pub mod config;
 pub mod definitions;
 pub mod error;
@@ -27,6 +29,7 @@ pub mod http;
 pub mod idempotency;
 pub mod ingestion;
 pub mod input;
+pub mod jobs;
 pub mod json;
 pub mod metrics;
 pub mod openapi;

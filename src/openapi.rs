@@ -140,6 +140,7 @@ pub(crate) mod tests {
             ApiError::method_not_allowed("GET", "/sink", "POST"),
             ApiError::too_large(1),
             ApiError::unsupported_media_type(None),
+            ApiError::conflict(""),
             ApiError::unprocessable(""),
             ApiError::internal(),
             ApiError::bad_gateway(""),

@@ -9,7 +9,7 @@ use crate::http::{Incoming, Reply};
 use crate::idempotency::{self, Fingerprint, Lookup};
 use crate::server::{RouteInfo, Service};
 use crate::text::{quote_list, truncate};
-use crate::{actors, health, ingestion, openapi};
+use crate::{actors, health, ingestion, input, jobs, openapi};
 
 /// Every route, as `(path pattern, methods, calls Airbyte)`: the source of `Allow` headers,
 /// metrics labels and which requests take a worker. `src/openapi.json` documents exactly these (a
@@ -23,7 +23,11 @@ pub const ROUTES: &[(&str, &str, bool)] = &[
     ("/sink", "GET, HEAD, POST", true),
     ("/sink/{id}", "GET, HEAD, DELETE", true),
     ("/ingestion", "POST", true),
-    ("/ingestion/{id}", "GET, HEAD, DELETE", true),
+    ("/ingestion/{id}", "GET, HEAD, DELETE, PATCH", true),
+    ("/ingestion/{id}/sync", "POST", true),
+    ("/ingestion/{id}/refresh", "POST", true),
+    ("/ingestion/{id}/jobs", "GET, HEAD", true),
+    ("/ingestion/{id}/jobs/{jobId}", "GET, HEAD, DELETE", true),
     ("/openapi.json", "GET, HEAD", false),
 ];
 
@@ -33,6 +37,20 @@ pub const ROUTES: &[(&str, &str, bool)] = &[
 const QUERY: &[(&str, &str, &[&str])] = &[
     ("POST", "/datasource", &["check"]),
     ("POST", "/sink", &["check"]),
+    (
+        "GET",
+        "/ingestion/{id}/jobs",
+        &["limit", "offset", "status"],
+    ),
+    ("POST", "/ingestion/{id}/refresh", &["apply", "selectNew"]),
+];
+
+/// The operations that take a JSON body (415 for any other media type).
+const BODIES: &[(&str, &str)] = &[
+    ("POST", "/datasource"),
+    ("POST", "/sink"),
+    ("POST", "/ingestion"),
+    ("PATCH", "/ingestion/{id}"),
 ];
 
 /// Routes a load balancer or orchestrator probes; they need no token.
@@ -55,10 +73,11 @@ impl Service for App {
         if !allow.split(", ").any(|m| m == method) {
             return Some(ApiError::method_not_allowed(method, path, allow));
         }
-        match method {
-            "POST" => request.require_json().err(),
-            _ => None,
-        }
+        let (route, _, _) = pattern(path)?;
+        BODIES
+            .contains(&(method, route))
+            .then(|| request.require_json().err())
+            .flatten()
     }
 
     fn route_of(&self, path: &str) -> RouteInfo {
@@ -103,15 +122,19 @@ pub fn route(app: &App, request: &Incoming<'_>) -> Result<Reply, ApiError> {
             "text/plain; version=0.0.4; charset=utf-8",
             app.metrics.render(),
         )),
-        ("POST", ["datasource"]) => create(app, request, "/datasource", |body, check| {
+        ("POST", ["datasource"]) => create(app, request, |body, check| {
             actors::create(app, body, Kind::Source, check)
         }),
-        ("POST", ["sink"]) => create(app, request, "/sink", |body, check| {
+        ("POST", ["sink"]) => create(app, request, |body, check| {
             actors::create(app, body, Kind::Destination, check)
         }),
-        ("POST", ["ingestion"]) => create(app, request, "/ingestion", |body, _| {
-            ingestion::create(app, body)
-        }),
+        ("POST", ["ingestion"]) => create(app, request, |body, _| ingestion::create(app, body)),
+        ("POST", ["ingestion", id, "sync"]) if !id.is_empty() => {
+            idempotent(app, request, &[], || jobs::sync(app, id))
+        }
+        ("POST", ["ingestion", id, "refresh"]) if !id.is_empty() => {
+            idempotent(app, request, &[], || ingestion::refresh(app, request, id))
+        }
         ("GET" | "HEAD", ["datasource"]) => actors::list(app, Kind::Source),
         ("GET" | "HEAD", ["sink"]) => actors::list(app, Kind::Destination),
         ("GET" | "HEAD", ["datasource", id]) if !id.is_empty() => {
@@ -119,9 +142,21 @@ pub fn route(app: &App, request: &Incoming<'_>) -> Result<Reply, ApiError> {
         }
         ("GET" | "HEAD", ["sink", id]) if !id.is_empty() => actors::get(app, Kind::Destination, id),
         ("GET" | "HEAD", ["ingestion", id]) if !id.is_empty() => ingestion::get(app, id),
+        ("GET" | "HEAD", ["ingestion", id, "jobs"]) if !id.is_empty() => {
+            jobs::list(app, request, id)
+        }
+        ("GET" | "HEAD", ["ingestion", id, "jobs", job]) if !id.is_empty() && !job.is_empty() => {
+            jobs::get(app, id, job)
+        }
+        ("PATCH", ["ingestion", id]) if !id.is_empty() => {
+            ingestion::patch(app, id, request.json_body()?)
+        }
         ("DELETE", ["datasource", id]) if !id.is_empty() => actors::delete(app, Kind::Source, id),
         ("DELETE", ["sink", id]) if !id.is_empty() => actors::delete(app, Kind::Destination, id),
         ("DELETE", ["ingestion", id]) if !id.is_empty() => ingestion::delete(app, id),
+        ("DELETE", ["ingestion", id, "jobs", job]) if !id.is_empty() && !job.is_empty() => {
+            jobs::cancel(app, id, job)
+        }
         (method, _) => match pattern(path) {
             Some((_, allow, _)) => Err(ApiError::method_not_allowed(method, path, allow)),
             None => Err(ApiError::no_route(path)),
@@ -135,9 +170,10 @@ fn check_query(request: &Incoming<'_>) -> Result<(), ApiError> {
         return Ok(());
     };
     let method = request.method();
+    let as_method = if method == "HEAD" { "GET" } else { method };
     let taken = QUERY
         .iter()
-        .find(|(m, r, _)| *m == method && r == route)
+        .find(|(m, r, _)| *m == as_method && r == route)
         .map_or(&[][..], |(_, _, names)| *names);
     match request.query_names().find(|name| !taken.contains(name)) {
         None => Ok(()),
@@ -156,28 +192,35 @@ fn check_query(request: &Incoming<'_>) -> Result<(), ApiError> {
 fn create(
     app: &App,
     request: &Incoming<'_>,
-    route: &'static str,
     handler: impl FnOnce(&[u8], bool) -> Result<Reply, ApiError>,
 ) -> Result<Reply, ApiError> {
-    let check = match request.query("check") {
-        None | Some("false" | "0") => false,
-        Some("true" | "1" | "") => true,
-        Some(_) => {
-            return Err(ApiError::invalid(
-                "query parameter 'check' must be true or false",
-            ))
-        }
-    };
+    let check = input::flag("check", request.query("check"))?;
     let body = request.json_body()?;
+    idempotent(app, request, &[&[u8::from(check)], body], || {
+        handler(body, check)
+    })
+}
+
+/// Runs `handler` once per `Idempotency-Key` (when the request carries one): a retry with the
+/// same key and the same request (its path and query, and `parts`: the body and what else
+/// decides the outcome) is answered what the first one was, with `Idempotent-Replayed: true`.
+fn idempotent(
+    app: &App,
+    request: &Incoming<'_>,
+    parts: &[&[u8]],
+    handler: impl FnOnce() -> Result<Reply, ApiError>,
+) -> Result<Reply, ApiError> {
     let Some(key) = request.header("Idempotency-Key") else {
-        return handler(body, check);
+        return handler();
     };
     if !idempotency::valid_key(key) {
         return Err(ApiError::invalid(
             "header 'Idempotency-Key' must be 1 to 255 printable ASCII characters",
         ));
     }
-    let fingerprint = Fingerprint::of(&[&[u8::from(check)], body]);
+    let route = pattern(request.path()).map_or("unmatched", |(route, _, _)| route);
+    let target = request.target().as_bytes();
+    let fingerprint = Fingerprint::of(&[&[target], parts].concat());
     match app.idempotency.look_up(route, key, fingerprint)? {
         Lookup::Replay(answer) => {
             let replayed = ("Idempotent-Replayed", "true".to_string());
@@ -192,21 +235,22 @@ fn create(
                 })
         }
         Lookup::Run(claim) => {
-            let answer = handler(body, check);
+            let answer = handler();
             claim.finish(&answer);
             answer
         }
     }
 }
 
-/// The route a path belongs to (`/sink/{id}` for `/sink/3f1b...`).
+/// The route a path belongs to (`/sink/{id}` for `/sink/3f1b...`); `{...}` is any non-empty
+/// segment.
 fn pattern(path: &str) -> Option<&'static (&'static str, &'static str, bool)> {
     ROUTES.iter().find(|(p, _, _)| {
         let (mut expected, mut segments) = (p.split('/'), path.split('/'));
         loop {
             match (expected.next(), segments.next()) {
                 (None, None) => return true,
-                (Some(e), Some(s)) if e == s || (e == "{id}" && !s.is_empty()) => {}
+                (Some(e), Some(s)) if e == s || (e.starts_with('{') && !s.is_empty()) => {}
                 _ => return false,
             }
         }
@@ -235,7 +279,8 @@ mod tests {
         let mut found = std::collections::BTreeSet::new();
         for (path, item) in doc["paths"].as_object().unwrap() {
             for (method, operation) in item.as_object().unwrap() {
-                if !METHODS.contains(&method.as_str()) {
+                // HEAD takes what GET takes (`check_query`).
+                if !METHODS.contains(&method.as_str()) || method == "head" {
                     continue;
                 }
                 let names: Vec<String> = operation["parameters"]

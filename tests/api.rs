@@ -641,7 +641,7 @@ fn every_documented_operation_is_routed() {
             operations += 1;
         }
     }
-    assert_eq!(operations, 24);
+    assert_eq!(operations, 32);
 }
 
 #[test]

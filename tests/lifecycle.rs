@@ -255,6 +255,7 @@ fn an_ingestion_can_be_read_and_deleted() {
             "id": id, "name": "nightly", "sourceId": source, "sinkId": sink, "status": "active",
             "schedule": {"type": "cron", "cron": "0 0 2 * * ?"},
             "streams": ["orders"],
+            "latestJob": null,
             "latestSyncJobStatus": "succeeded",
         })
     );

@@ -27,13 +27,16 @@ use uuid::Uuid;
 
 pub use error::Error;
 pub use kind::{Kind, KindNames};
-pub use wire::{Actor, Catalog, Check, Connection, Definition, Discovery, NewConnection};
+pub use wire::{
+    Actor, AttemptRead, Catalog, Check, Connection, ConnectionUpdate, Definition, Discovery,
+    FailureRead, FailureSummary, Job, JobQuery, JobRead, JobStats, NewConnection,
+};
 
 use credentials::Credentials;
 use exchange::{Call, Exchange};
 use wire::{
     ActorCreate, ActorList, ConnectionRead, DefinitionList, DiscoverRead, Empty, HealthRead,
-    JobOptionalRead, WorkspaceList,
+    JobInfoRead, JobOptionalRead, JobReadList, WorkspaceList,
 };
 
 use crate::config::Config;
@@ -205,10 +208,60 @@ impl Client {
 
     /// `POST /sources/discover_schema`: runs a discovery job (its own, longer timeout).
     pub fn discover_schema(&self, source_id: Uuid) -> Result<Discovery, Error> {
-        let body = json!({ "sourceId": source_id });
+        self.discover(json!({ "sourceId": source_id }))
+    }
+
+    /// `POST /sources/discover_schema` for a connection's source, bypassing Airbyte's cache
+    /// (`disable_cache`): the schema as the source has it now, and Airbyte's verdict on the change.
+    pub fn rediscover_schema(
+        &self,
+        source_id: Uuid,
+        connection_id: Uuid,
+    ) -> Result<Discovery, Error> {
+        self.discover(
+            json!({ "sourceId": source_id, "connectionId": connection_id, "disable_cache": true }),
+        )
+    }
+
+    fn discover(&self, body: serde_json::Value) -> Result<Discovery, Error> {
         let call = Call::post("sources/discover_schema", &body, self.discover_timeout);
         let read: DiscoverRead = self.exchange.run(&call)?;
         read.discovery(call.path)
+    }
+
+    /// `POST /connections/sync`: starts a sync now. Airbyte answers 409 when one is running.
+    pub fn sync_connection(&self, connection_id: Uuid) -> Result<Job, Error> {
+        let body = json!({ "connectionId": connection_id });
+        let call = Call::post("connections/sync", &body, self.timeout);
+        Ok(self.exchange.run::<JobInfoRead>(&call)?.into())
+    }
+
+    /// `POST /jobs/get`.
+    pub fn get_job(&self, id: i64) -> Result<Job, Error> {
+        let call = Call::post("jobs/get", &json!({ "id": id }), self.timeout);
+        Ok(self.exchange.run::<JobInfoRead>(&call)?.into())
+    }
+
+    /// `POST /jobs/list`: a page of a connection's jobs, newest first.
+    pub fn list_jobs(&self, query: &JobQuery<'_>) -> Result<Vec<Job>, Error> {
+        let call = Call::post("jobs/list", &query.body(), self.timeout);
+        Ok(self.exchange.run::<JobReadList>(&call)?.jobs())
+    }
+
+    /// `POST /jobs/cancel`: the job as Airbyte answers after cancelling it.
+    pub fn cancel_job(&self, id: i64) -> Result<Job, Error> {
+        let call = Call::post("jobs/cancel", &json!({ "id": id }), self.timeout);
+        Ok(self.exchange.run::<JobInfoRead>(&call)?.into())
+    }
+
+    /// `POST /connections/update`: changes what `update` names, and answers the connection.
+    pub fn update_connection(
+        &self,
+        id: Uuid,
+        update: &ConnectionUpdate,
+    ) -> Result<Connection, Error> {
+        let call = Call::post("connections/update", &update.body(id), self.timeout);
+        self.exchange.run(&call)
     }
 
     /// `POST /connections/create`; returns the new connection's id.

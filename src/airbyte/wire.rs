@@ -88,10 +88,192 @@ pub(super) struct JobOptionalRead {
     pub job: Option<JobRead>,
 }
 
-/// `JobRead`, as far as the latest sync's status goes.
-#[derive(Deserialize)]
-pub(super) struct JobRead {
+/// A job (`JobRead`): a sync, reset, refresh or clear of one connection. Only what clients are
+/// shown is read; `enabledStreams` and the per-stream stats are left unread.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobRead {
+    pub id: i64,
+    /// `sync`, `reset_connection`, `refresh`, `clear` (or, for other jobs, what they are).
+    pub config_type: String,
+    /// The connection's id, for a connection's job.
+    pub config_id: String,
+    /// Epoch seconds.
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub started_at: Option<i64>,
+    /// `pending`, `queued` (newer Airbyte), `running`, `incomplete`, `failed`, `succeeded`,
+    /// `cancelled`.
     pub status: String,
+    pub aggregated_stats: Option<JobStats>,
+}
+
+/// `JobAggregatedStats`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobStats {
+    pub records_emitted: Option<i64>,
+    pub bytes_emitted: Option<i64>,
+    pub records_committed: Option<i64>,
+    pub bytes_committed: Option<i64>,
+}
+
+/// An attempt at a job (`AttemptRead`), as far as when it ended and why it failed.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttemptRead {
+    pub ended_at: Option<i64>,
+    pub failure_summary: Option<FailureSummary>,
+}
+
+/// `AttemptFailureSummary`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct FailureSummary {
+    pub failures: Vec<FailureRead>,
+}
+
+/// A `FailureReason` of an attempt, without `internalMessage` and `stacktrace`, which are never
+/// read: they carry Airbyte's internals and can quote configuration (secrets).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FailureRead {
+    /// `source`, `destination`, `replication`, `airbyte_platform`, ...
+    pub failure_origin: Option<String>,
+    /// `config_error`, `system_error`, `manual_cancellation`, ...
+    pub failure_type: Option<String>,
+    pub external_message: Option<String>,
+    pub retryable: Option<bool>,
+}
+
+/// A job with its attempts: what `jobs/get`, `jobs/list`, `connections/sync` and `jobs/cancel`
+/// answer, in one shape (their attempts are nested differently; logs are never read).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    pub read: JobRead,
+    pub attempts: Vec<AttemptRead>,
+}
+
+/// `JobInfoRead` (`jobs/get`, `jobs/cancel`, `connections/sync`).
+#[derive(Deserialize)]
+pub(super) struct JobInfoRead {
+    pub job: JobRead,
+    pub attempts: Vec<AttemptInfoRead>,
+}
+
+/// `AttemptInfoRead`: the attempt, and its logs (not read).
+#[derive(Deserialize)]
+pub(super) struct AttemptInfoRead {
+    pub attempt: AttemptRead,
+}
+
+impl From<JobInfoRead> for Job {
+    fn from(info: JobInfoRead) -> Job {
+        Job {
+            read: info.job,
+            attempts: info.attempts.into_iter().map(|a| a.attempt).collect(),
+        }
+    }
+}
+
+/// `JobReadList` (`jobs/list`).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct JobReadList {
+    pub jobs: Vec<JobWithAttemptsRead>,
+}
+
+/// `JobWithAttemptsRead`: both members are optional in the spec.
+#[derive(Deserialize)]
+pub(super) struct JobWithAttemptsRead {
+    pub job: Option<JobRead>,
+    #[serde(default)]
+    pub attempts: Vec<AttemptRead>,
+}
+
+impl JobReadList {
+    pub fn jobs(self) -> Vec<Job> {
+        self.jobs
+            .into_iter()
+            .filter_map(|j| {
+                Some(Job {
+                    read: j.job?,
+                    attempts: j.attempts,
+                })
+            })
+            .collect()
+    }
+}
+
+/// Which of a connection's jobs `jobs/list` is asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobQuery<'a> {
+    pub connection_id: Uuid,
+    pub limit: usize,
+    pub offset: usize,
+    /// One status to filter by; `None` for all.
+    pub status: Option<&'a str>,
+}
+
+impl JobQuery<'_> {
+    /// The connection jobs' types; other jobs (checks, discoveries) are not a connection's.
+    pub const TYPES: [&'static str; 4] = ["sync", "reset_connection", "refresh", "clear"];
+
+    /// The body of `jobs/list`: the connection's jobs, newest first, one page.
+    pub(super) fn body(&self) -> Value {
+        let mut body = json!({
+            "configTypes": Self::TYPES,
+            "configId": self.connection_id,
+            "pagination": { "pageSize": self.limit, "rowOffset": self.offset },
+            "orderByField": "createdAt",
+            "orderByMethod": "DESC",
+        });
+        if let Some(status) = self.status {
+            body["statuses"] = json!([status]);
+        }
+        body
+    }
+}
+
+/// What `connections/update` is asked to change; `None` leaves a field as it is (the call is
+/// patch-style, but a catalog sent replaces the whole catalog).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ConnectionUpdate {
+    pub name: Option<String>,
+    /// `active` or `inactive`.
+    pub status: Option<String>,
+    /// `Some(None)`: a manual schedule; `Some(Some(cron))`: a Quartz cron expression in UTC.
+    pub schedule: Option<Option<String>>,
+    pub streams: Option<Vec<Value>>,
+    pub source_catalog_id: Option<Uuid>,
+}
+
+impl ConnectionUpdate {
+    /// The body of `connections/update` for connection `id`: only what changes.
+    pub(super) fn body(&self, id: Uuid) -> Value {
+        let mut body = json!({ "connectionId": id });
+        if let Some(name) = &self.name {
+            body["name"] = json!(name);
+        }
+        if let Some(status) = &self.status {
+            body["status"] = json!(status);
+        }
+        match &self.schedule {
+            None => {}
+            Some(None) => body["scheduleType"] = json!("manual"),
+            Some(Some(cron)) => {
+                body["scheduleType"] = json!("cron");
+                body["scheduleData"] =
+                    json!({ "cron": { "cronExpression": cron, "cronTimeZone": "UTC" } });
+            }
+        }
+        if let Some(streams) = &self.streams {
+            body["syncCatalog"] = json!({ "streams": streams });
+        }
+        if let Some(id) = self.source_catalog_id {
+            body["sourceCatalogId"] = json!(id);
+        }
+        body
+    }
 }
 
 /// `WorkspaceReadList`.
@@ -121,6 +303,8 @@ pub struct Discovery {
     /// `AirbyteStreamAndConfiguration` items, kept as Airbyte sent them.
     pub streams: Vec<Value>,
     pub catalog_id: Option<Uuid>,
+    /// Airbyte's verdict on the change from the connection's catalog, when a connection was named.
+    pub breaking_change: Option<bool>,
 }
 
 /// `SourceDiscoverSchemaRead`.
@@ -130,6 +314,7 @@ pub(super) struct DiscoverRead {
     pub catalog: Option<Catalog>,
     pub job_info: JobInfo,
     pub catalog_id: Option<Uuid>,
+    pub breaking_change: Option<bool>,
 }
 
 impl DiscoverRead {
@@ -146,6 +331,7 @@ impl DiscoverRead {
             Some(catalog) => Ok(Discovery {
                 streams: catalog.streams,
                 catalog_id: self.catalog_id,
+                breaking_change: self.breaking_change,
             }),
         }
     }

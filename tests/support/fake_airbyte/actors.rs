@@ -188,20 +188,34 @@ pub(super) fn list(s: &State, request: &Recorded, kind: Kind) -> Reply {
 
 /// `sources/discover_schema`: the streams a test set ([`super::FakeAirbyte::set_streams`]), or
 /// the failed job of [`super::FakeAirbyte::fail_discovery`].
-pub(super) fn discover_schema(s: &State, request: &Recorded) -> Reply {
+pub(super) fn discover_schema(s: &mut State, request: &Recorded) -> Reply {
     if let Err(refused) = existing(s, request, Kind::Source) {
         return refused;
     }
+    s.discoveries += 1;
     let job = |succeeded: bool| json!({ "id": Uuid::new_v4(), "configType": "discover_schema", "createdAt": 1, "endedAt": 2, "succeeded": succeeded });
     if let Some(message) = &s.discovery_failure {
         let mut job = job(false);
         job["failureReason"] = json!({ "externalMessage": message, "timestamp": 2 });
         return answer(200, json!({ "jobInfo": job }));
     }
-    answer(
-        200,
-        json!({ "catalog": { "streams": s.streams }, "jobInfo": job(true), "catalogId": Uuid::new_v4() }),
-    )
+    let mut read = json!({ "catalog": { "streams": s.streams }, "jobInfo": job(true), "catalogId": Uuid::new_v4() });
+    // For a connection's source, Airbyte compares with the connection's catalog.
+    let catalog = request
+        .body
+        .get("connectionId")
+        .and_then(Value::as_str)
+        .and_then(|id| s.connections.get(id))
+        .and_then(|c| c.pointer("/syncCatalog/streams"))
+        .and_then(Value::as_array);
+    if let Some(before) = catalog {
+        let name = |v: &Value| v.pointer("/stream/name").cloned();
+        let now: Vec<Option<Value>> = s.streams.iter().map(name).collect();
+        let removed = before.iter().any(|b| !now.contains(&name(b)));
+        read["breakingChange"] = json!(removed);
+        read["catalogDiff"] = json!({ "transforms": [] });
+    }
+    answer(200, read)
 }
 
 /// A stream as `sources/discover_schema` lists it: an `id` primary key, not selected.

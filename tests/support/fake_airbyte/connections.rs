@@ -1,4 +1,4 @@
-//! Connections between a source and a destination: create, get, delete.
+//! Connections between a source and a destination: create, get, update, delete.
 
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -80,4 +80,40 @@ pub(super) fn delete(s: &mut State, request: &Recorded) -> Reply {
         }
         Err(refused) => refused,
     }
+}
+
+/// `connections/update`: patch-style (what is absent stays), but a `syncCatalog` sent replaces the
+/// whole catalog.
+pub(super) fn update(s: &mut State, request: &Recorded) -> Reply {
+    let id = match existing(s, request) {
+        Ok(id) => id.to_string(),
+        Err(refused) => return refused,
+    };
+    let body = &request.body;
+    if let Some(status) = body.get("status") {
+        if !["active", "inactive", "deprecated", "locked"].contains(&status.as_str().unwrap_or(""))
+        {
+            return invalid("status must be active, inactive, deprecated or locked");
+        }
+    }
+    if !streams_have_sync_modes(body) {
+        return invalid("syncMode and destinationSyncMode are required in each stream's config");
+    }
+    let connection = s.connections.get_mut(&id).expect("an existing connection");
+    for field in [
+        "name",
+        "status",
+        "scheduleType",
+        "scheduleData",
+        "syncCatalog",
+        "sourceCatalogId",
+    ] {
+        if let Some(value) = body.get(field).filter(|v| !v.is_null()) {
+            connection[field] = value.clone();
+        }
+    }
+    if body["scheduleType"] == "manual" {
+        connection["scheduleData"] = Value::Null;
+    }
+    answer(200, connection.clone())
 }

@@ -1,17 +1,250 @@
-//! Jobs: what Airbyte ran for a connection.
+//! Jobs: what Airbyte runs for a connection (`connections/sync`, `jobs/get`, `jobs/list`,
+//! `jobs/cancel`, `jobs/get_last_replication_job`). A sync starts `running`; a test ends it with
+//! [`super::FakeAirbyte::finish_job`]. Failed and cancelled attempts carry a failure summary with
+//! an internal message and a stack trace, and every answer carries logs, as Airbyte's do: none of
+//! them may reach the service's clients.
 
-use serde_json::json;
+use serde_json::{json, Value};
 
-use super::replies::{answer, Reply};
+use super::replies::{answer, invalid, not_found, Reply};
 use super::{connections, Recorded, State};
 
-/// `jobs/get_last_replication_job`: a sync job in the status a test set
+/// A job the fake holds.
+#[derive(Debug, Clone)]
+pub(super) struct FakeJob {
+    pub id: i64,
+    pub connection_id: String,
+    pub config_type: &'static str,
+    pub status: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    /// `AttemptRead`s.
+    pub attempts: Vec<Value>,
+}
+
+/// Statuses of a job that has not ended.
+const ACTIVE: [&str; 4] = ["pending", "queued", "running", "incomplete"];
+
+/// What a test makes a job end as.
+#[derive(Debug, Clone)]
+pub enum JobEnd {
+    Succeeded,
+    /// Failed, with this external message (and an internal one and a stack trace quoting
+    /// `SECRET_IN_INTERNALS`).
+    Failed(String),
+}
+
+/// Quoted by every internal message and stack trace the fake puts in a job: a test asserts it
+/// never reaches an answer or a log line.
+pub const SECRET_IN_INTERNALS: &str = "internal-secret-hunter2";
+
+impl FakeJob {
+    fn read(&self) -> Value {
+        let mut read = json!({
+            "id": self.id,
+            "configType": self.config_type,
+            "configId": self.connection_id,
+            "createdAt": self.created_at,
+            "updatedAt": self.updated_at,
+            "startedAt": self.created_at,
+            "status": self.status,
+            "enabledStreams": [{ "name": "users", "namespace": "shop" }],
+        });
+        if self.status == "succeeded" {
+            read["aggregatedStats"] = json!({
+                "recordsEmitted": 120, "bytesEmitted": 4096, "recordsCommitted": 120,
+                "bytesCommitted": 4096, "recordsRejected": 0
+            });
+        }
+        read
+    }
+
+    /// `JobInfoRead`: attempts nested in `attempt`, with logs.
+    fn info(&self) -> Value {
+        let attempts: Vec<Value> = self
+            .attempts
+            .iter()
+            .map(|attempt| {
+                json!({
+                    "attempt": attempt,
+                    "logType": "formatted",
+                    "logs": { "logLines": [format!("connecting with password {SECRET_IN_INTERNALS}")] }
+                })
+            })
+            .collect();
+        json!({ "job": self.read(), "attempts": attempts })
+    }
+
+    fn is_active(&self) -> bool {
+        ACTIVE.contains(&self.status.as_str())
+    }
+
+    /// Ends the job as `end`, its last attempt with it.
+    pub fn end(&mut self, end: &JobEnd, now: i64) {
+        let (status, failure) = match end {
+            JobEnd::Succeeded => ("succeeded", None),
+            JobEnd::Failed(message) => (
+                "failed",
+                Some(failure("config_error", "source", message, false)),
+            ),
+        };
+        self.finish(status, failure, now);
+    }
+
+    fn finish(&mut self, status: &str, failure: Option<Value>, now: i64) {
+        self.status = status.to_string();
+        self.updated_at = now;
+        if let Some(attempt) = self.attempts.last_mut() {
+            attempt["status"] = json!(if status == "succeeded" {
+                "succeeded"
+            } else {
+                "failed"
+            });
+            attempt["endedAt"] = json!(now);
+            attempt["updatedAt"] = json!(now);
+            if let Some(failure) = failure {
+                attempt["failureSummary"] =
+                    json!({ "failures": [failure], "partialSuccess": false });
+            }
+        }
+    }
+}
+
+/// A `FailureReason` as Airbyte writes it, internals included.
+fn failure(kind: &str, origin: &str, message: &str, retryable: bool) -> Value {
+    json!({
+        "failureOrigin": origin,
+        "failureType": kind,
+        "externalMessage": message,
+        "internalMessage": format!("java.sql.SQLException: login failed with {SECRET_IN_INTERNALS}"),
+        "stacktrace": format!("at io.airbyte.Source.check({SECRET_IN_INTERNALS})\n\tat ..."),
+        "retryable": retryable,
+        "timestamp": 1_700_000_050_000i64,
+    })
+}
+
+/// `connections/sync`: a new running sync job, or 409 while one is running.
+pub(super) fn sync(s: &mut State, request: &Recorded) -> Reply {
+    let id = match connections::existing(s, request) {
+        Ok(id) => id.to_string(),
+        Err(refused) => return refused,
+    };
+    if s.jobs
+        .iter()
+        .any(|j| j.connection_id == id && j.is_active())
+    {
+        return answer(
+            409,
+            json!({ "message": format!("A sync is already running for: {id}"), "exceptionClassName": "io.airbyte.commons.server.errors.ValueConflictKnownException" }),
+        );
+    }
+    s.next_job_id += 1;
+    let now = s.now();
+    let job = FakeJob {
+        id: s.next_job_id,
+        connection_id: id,
+        config_type: "sync",
+        status: "running".into(),
+        created_at: now,
+        updated_at: now,
+        attempts: vec![json!({ "id": 0, "status": "running", "createdAt": now, "updatedAt": now })],
+    };
+    let info = job.info();
+    s.jobs.push(job);
+    answer(200, info)
+}
+
+/// The job the request's `id` names; else Airbyte's refusal.
+fn existing<'s>(s: &'s mut State, request: &Recorded) -> Result<&'s mut FakeJob, Reply> {
+    let Some(id) = request.body.get("id").and_then(Value::as_i64) else {
+        return Err(invalid("id is required"));
+    };
+    s.jobs
+        .iter_mut()
+        .find(|j| j.id == id)
+        .ok_or_else(|| not_found("job", &request.body["id"]))
+}
+
+/// `jobs/get`.
+pub(super) fn get(s: &mut State, request: &Recorded) -> Reply {
+    match existing(s, request) {
+        Ok(job) => answer(200, job.info()),
+        Err(refused) => refused,
+    }
+}
+
+/// `jobs/cancel`: a job that has not ended is cancelled (its attempt fails as a manual
+/// cancellation); one that has is answered as it is.
+pub(super) fn cancel(s: &mut State, request: &Recorded) -> Reply {
+    let now = s.now();
+    match existing(s, request) {
+        Ok(job) => {
+            if job.is_active() {
+                let cancelled = failure(
+                    "manual_cancellation",
+                    "airbyte_platform",
+                    "The job was cancelled.",
+                    false,
+                );
+                job.finish("cancelled", Some(cancelled), now);
+            }
+            answer(200, job.info())
+        }
+        Err(refused) => refused,
+    }
+}
+
+/// `jobs/list`: the jobs of `configId` of the `configTypes`, in the `statuses` (all when absent),
+/// ordered by `createdAt` (newest first unless `orderByMethod` is `ASC`), one page.
+pub(super) fn list(s: &State, request: &Recorded) -> Reply {
+    let body = &request.body;
+    let Some(types) = body.get("configTypes").and_then(Value::as_array) else {
+        return invalid("configTypes is required");
+    };
+    let types: Vec<&str> = types.iter().filter_map(Value::as_str).collect();
+    let statuses: Option<Vec<&str>> = body
+        .get("statuses")
+        .and_then(Value::as_array)
+        .map(|s| s.iter().filter_map(Value::as_str).collect());
+    let config_id = body.get("configId").and_then(Value::as_str);
+    let mut jobs: Vec<&FakeJob> = s
+        .jobs
+        .iter()
+        .filter(|j| types.contains(&j.config_type))
+        .filter(|j| config_id.is_none_or(|c| c == j.connection_id))
+        .filter(|j| {
+            statuses
+                .as_ref()
+                .is_none_or(|s| s.contains(&j.status.as_str()))
+        })
+        .collect();
+    jobs.sort_by_key(|j| std::cmp::Reverse((j.created_at, j.id)));
+    if body["orderByMethod"] == "ASC" {
+        jobs.reverse();
+    }
+    let total = jobs.len();
+    let page = &body["pagination"];
+    let offset = page["rowOffset"].as_u64().unwrap_or(0) as usize;
+    let size = page["pageSize"].as_u64().map_or(usize::MAX, |n| n as usize);
+    let items: Vec<Value> = jobs
+        .into_iter()
+        .skip(offset)
+        .take(size)
+        .map(|j| json!({ "job": j.read(), "attempts": j.attempts }))
+        .collect();
+    answer(200, json!({ "jobs": items, "totalJobCount": total }))
+}
+
+/// `jobs/get_last_replication_job`: the connection's newest sync job, or the status a test set
 /// ([`super::FakeAirbyte::set_last_job_status`]), or no job.
 pub(super) fn get_last_replication_job(s: &State, request: &Recorded) -> Reply {
     let id = match connections::existing(s, request) {
         Ok(id) => id,
         Err(refused) => return refused,
     };
+    if let Some(job) = s.jobs.iter().rev().find(|j| j.connection_id == id) {
+        return answer(200, json!({ "job": job.read() }));
+    }
     match &s.last_job_status {
         Some(status) => answer(
             200,

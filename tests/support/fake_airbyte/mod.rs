@@ -40,6 +40,7 @@ use replies::{answer, invalid, not_found, Reply};
 
 pub use actors::stream;
 pub use definitions::{catalog, definition};
+pub use jobs::{JobEnd, SECRET_IN_INTERNALS};
 
 pub const WORKSPACE_ID: &str = "f1ae8c33-3f7f-4d53-9a7b-2f5d2a4f6d11";
 pub const MYSQL_DEFINITION_ID: &str = "435bb9a5-7887-4809-aa58-28c27df0d7ad";
@@ -146,6 +147,10 @@ struct State {
     check_failure: Option<String>,
     connections: HashMap<String, Value>,
     last_job_status: Option<String>,
+    jobs: Vec<jobs::FakeJob>,
+    next_job_id: i64,
+    /// `sources/discover_schema` calls answered.
+    discoveries: usize,
     /// Order of creation, for listing.
     created: Vec<String>,
     faults: HashMap<String, Fault>,
@@ -153,6 +158,13 @@ struct State {
 }
 
 impl State {
+    /// The time as Airbyte writes it: epoch seconds.
+    fn now(&self) -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64)
+    }
+
     /// A fresh Airbyte: one workspace, the well-known definitions, two streams to discover.
     fn new(options: &Options) -> State {
         State {
@@ -176,6 +188,9 @@ impl State {
             check_failure: None,
             connections: HashMap::new(),
             last_job_status: None,
+            jobs: Vec::new(),
+            next_job_id: 0,
+            discoveries: 0,
             created: Vec::new(),
             faults: HashMap::new(),
             requests: Vec::new(),
@@ -397,6 +412,34 @@ impl FakeAirbyte {
         self.state().last_job_status = Some(status.to_string());
     }
 
+    /// Ends job `id` (a sync started through `connections/sync`) as `end`.
+    pub fn finish_job(&self, id: i64, end: JobEnd) {
+        let mut s = self.state();
+        let now = s.now();
+        let job = s.jobs.iter_mut().find(|j| j.id == id);
+        job.unwrap_or_else(|| panic!("the fake has no job {id}"))
+            .end(&end, now);
+    }
+
+    /// Every job the fake holds, as `(id, connection id, status)`.
+    pub fn jobs(&self) -> Vec<(i64, String, String)> {
+        let s = self.state();
+        s.jobs
+            .iter()
+            .map(|j| (j.id, j.connection_id.clone(), j.status.clone()))
+            .collect()
+    }
+
+    /// How many `sources/discover_schema` calls the fake has answered.
+    pub fn discoveries(&self) -> usize {
+        self.state().discoveries
+    }
+
+    /// The connection `id` as the fake stores it (`ConnectionRead`).
+    pub fn connection(&self, id: &str) -> Value {
+        self.state().connections[id].clone()
+    }
+
     /// How many sources and destinations the fake holds.
     pub fn actor_count(&self) -> (usize, usize) {
         let s = self.state();
@@ -512,6 +555,11 @@ fn route(state: &Mutex<State>, req: &Recorded) -> Reply {
         ("POST", ["sources", "check_connection"]) => actors::check_connection(s, req, Source),
         ("POST", ["sources", "list"]) => actors::list(s, req, Source),
         ("POST", ["sources", "discover_schema"]) => actors::discover_schema(s, req),
+        ("POST", ["connections", "sync"]) => jobs::sync(s, req),
+        ("POST", ["connections", "update"]) => connections::update(s, req),
+        ("POST", ["jobs", "get"]) => jobs::get(s, req),
+        ("POST", ["jobs", "list"]) => jobs::list(s, req),
+        ("POST", ["jobs", "cancel"]) => jobs::cancel(s, req),
         ("POST", ["destinations", "create"]) => actors::create(s, req, Destination),
         ("POST", ["destinations", "get"]) => actors::get(s, req, Destination),
         ("POST", ["destinations", "delete"]) => actors::delete(s, req, Destination),

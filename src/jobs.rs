@@ -1,0 +1,379 @@
+//! An ingestion's jobs: `POST /ingestion/{id}/sync` starts one, `GET /ingestion/{id}/jobs` and
+//! `/jobs/{jobId}` watch them, `DELETE /ingestion/{id}/jobs/{jobId}` cancels one.
+//!
+//! A job is shown in one shape wherever it appears ([`JobAnswer`]): times in RFC 3339, counts from
+//! its aggregated stats, and why it failed from its last attempt's failure summary, never
+//! Airbyte's internal message, stack trace or logs (they carry internals and can carry secrets;
+//! the Airbyte client never even reads them).
+
+use serde::Serialize;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::airbyte::{Error, Job, JobQuery};
+use crate::app::App;
+use crate::error::ApiError;
+use crate::http::{Incoming, Reply};
+use crate::input;
+
+/// Job statuses a client may filter by (Airbyte's; newer Airbyte also has `queued`, which older
+/// ones refuse in a filter).
+const STATUSES: [&str; 6] = [
+    "pending",
+    "running",
+    "incomplete",
+    "failed",
+    "succeeded",
+    "cancelled",
+];
+
+/// Statuses of a job that has ended.
+const ENDED: [&str; 3] = ["failed", "succeeded", "cancelled"];
+
+/// Jobs of a list page, by default and at most.
+const DEFAULT_LIMIT: usize = 20;
+const MAX_LIMIT: usize = 100;
+/// Largest offset into an ingestion's jobs.
+const MAX_OFFSET: usize = 1_000_000;
+
+/// How many recent jobs are looked through for the running one when Airbyte refuses a sync
+/// because one is running.
+const RUNNING_LOOKUP: usize = 20;
+
+/// A job as clients see it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobAnswer {
+    id: i64,
+    ingestion_id: String,
+    #[serde(rename = "type")]
+    job_type: &'static str,
+    status: String,
+    created_at: Option<String>,
+    updated_at: Option<String>,
+    started_at: Option<String>,
+    ended_at: Option<String>,
+    attempts: usize,
+    records_emitted: Option<i64>,
+    bytes_emitted: Option<i64>,
+    records_committed: Option<i64>,
+    bytes_committed: Option<i64>,
+    failure: Option<FailureAnswer>,
+}
+
+/// Why a job failed or was cancelled, as Airbyte classifies it.
+#[derive(Debug, Serialize)]
+struct FailureAnswer {
+    #[serde(rename = "type")]
+    failure_type: Option<String>,
+    origin: Option<String>,
+    message: Option<String>,
+    retryable: Option<bool>,
+}
+
+impl JobAnswer {
+    /// The shape of `job`.
+    pub fn of(job: Job) -> JobAnswer {
+        let Job { read, attempts } = job;
+        let ended = ENDED.contains(&read.status.as_str());
+        let ended_at = ended.then(|| {
+            attempts
+                .last()
+                .and_then(|a| a.ended_at)
+                .unwrap_or(read.updated_at)
+        });
+        let failure = matches!(read.status.as_str(), "failed" | "cancelled").then(|| {
+            let reason = attempts
+                .last()
+                .and_then(|a| a.failure_summary.as_ref())
+                .and_then(|s| s.failures.first());
+            FailureAnswer {
+                failure_type: reason.and_then(|r| r.failure_type.clone()),
+                origin: reason.and_then(|r| r.failure_origin.clone()),
+                message: reason.and_then(|r| r.external_message.clone()),
+                retryable: reason.and_then(|r| r.retryable),
+            }
+        });
+        let stats = read.aggregated_stats.as_ref();
+        JobAnswer {
+            id: read.id,
+            job_type: job_type(&read.config_type),
+            status: read.status.clone(),
+            created_at: rfc3339(Some(read.created_at)),
+            updated_at: rfc3339(Some(read.updated_at)),
+            started_at: rfc3339(read.started_at),
+            ended_at: rfc3339(ended_at),
+            attempts: attempts.len(),
+            records_emitted: stats.and_then(|s| s.records_emitted),
+            bytes_emitted: stats.and_then(|s| s.bytes_emitted),
+            records_committed: stats.and_then(|s| s.records_committed),
+            bytes_committed: stats.and_then(|s| s.bytes_committed),
+            failure,
+            ingestion_id: read.config_id,
+        }
+    }
+
+    fn location(&self) -> String {
+        format!("/ingestion/{}/jobs/{}", self.ingestion_id, self.id)
+    }
+}
+
+/// Airbyte's job config type as clients name it.
+fn job_type(config_type: &str) -> &'static str {
+    match config_type {
+        "sync" => "sync",
+        "reset_connection" => "reset",
+        "refresh" => "refresh",
+        "clear" => "clear",
+        _ => "other",
+    }
+}
+
+/// Epoch seconds as RFC 3339 in UTC; `None` when unknown or out of range.
+fn rfc3339(seconds: Option<i64>) -> Option<String> {
+    let time = OffsetDateTime::from_unix_timestamp(seconds?).ok()?;
+    time.format(&Rfc3339).ok()
+}
+
+/// `POST /ingestion/{id}/sync`: `202` with the new job; `200` with the running one when Airbyte
+/// refuses because a sync is already running (the client asked for a sync, and one is running).
+pub fn sync(app: &App, id: &str) -> Result<Reply, ApiError> {
+    let id = input::path_id(id)?;
+    let (status, job) = match app.airbyte.sync_connection(id) {
+        Ok(job) => (202, JobAnswer::of(job)),
+        Err(Error::Status { status: 409, .. }) => (200, running_job(app, id)?),
+        Err(e) => return Err(ApiError::for_id(e, "connection (ingestion)", &id)),
+    };
+    let mut reply = Reply::json(status, &job);
+    reply.headers.push(("Location", job.location()));
+    Ok(reply)
+}
+
+/// The job Airbyte refused a second sync for: the newest of the ingestion's jobs that has not
+/// ended. Only when there is none is the refusal the client's 409.
+fn running_job(app: &App, id: Uuid) -> Result<JobAnswer, ApiError> {
+    let query = JobQuery {
+        connection_id: id,
+        limit: RUNNING_LOOKUP,
+        offset: 0,
+        status: None,
+    };
+    let jobs = app.airbyte.list_jobs(&query)?;
+    jobs.into_iter()
+        .find(|job| !ENDED.contains(&job.read.status.as_str()))
+        .map(JobAnswer::of)
+        .ok_or_else(|| {
+            ApiError::conflict(
+                "Airbyte refused to start a sync because one is running, but none of the ingestion's recent jobs is running; try again in a moment",
+            )
+        })
+}
+
+/// `GET /ingestion/{id}/jobs?limit=&offset=&status=`: the ingestion's jobs, newest first.
+pub fn list(app: &App, request: &Incoming<'_>, id: &str) -> Result<Reply, ApiError> {
+    let id = input::path_id(id)?;
+    let query = JobQuery {
+        connection_id: id,
+        limit: number(request, "limit", DEFAULT_LIMIT, 1..=MAX_LIMIT)?,
+        offset: number(request, "offset", 0, 0..=MAX_OFFSET)?,
+        status: status(request)?,
+    };
+    let jobs = app.airbyte.list_jobs(&query)?;
+    if jobs.is_empty() {
+        // No jobs, or no such ingestion: only the latter is a 404.
+        app.airbyte
+            .get_connection(id)
+            .map_err(|e| ApiError::for_id(e, "connection (ingestion)", &id))?;
+    }
+    let mut items: Vec<JobAnswer> = jobs.into_iter().map(JobAnswer::of).collect();
+    items.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+    Ok(Reply::json(200, &serde_json::json!({ "items": items })))
+}
+
+/// `GET /ingestion/{id}/jobs/{jobId}`.
+pub fn get(app: &App, id: &str, job_id: &str) -> Result<Reply, ApiError> {
+    let (_, job) = owned_job(app, id, job_id)?;
+    Ok(Reply::json(200, &JobAnswer::of(job)))
+}
+
+/// `DELETE /ingestion/{id}/jobs/{jobId}`: cancels the job; one that has ended is a 409 and
+/// Airbyte is not asked.
+pub fn cancel(app: &App, id: &str, job_id: &str) -> Result<Reply, ApiError> {
+    let (job_id, job) = owned_job(app, id, job_id)?;
+    let status = job.read.status.as_str();
+    if ENDED.contains(&status) {
+        return Err(ApiError::conflict(format!(
+            "job {job_id} has already ended ({status}); there is nothing to cancel"
+        )));
+    }
+    let cancelled = app
+        .airbyte
+        .cancel_job(job_id)
+        .map_err(|e| for_job(e, job_id))?;
+    Ok(Reply::json(200, &JobAnswer::of(cancelled)))
+}
+
+/// The job `job_id` of ingestion `id`: a job of another connection is as unknown as one Airbyte
+/// does not have, so that one ingestion's path never shows another's job.
+fn owned_job(app: &App, id: &str, job_id: &str) -> Result<(i64, Job), ApiError> {
+    let id = input::path_id(id)?;
+    let job_id: i64 = job_id
+        .parse()
+        .ok()
+        .filter(|n| *n >= 0)
+        .ok_or_else(|| ApiError::invalid("the job id in the path must be a whole number"))?;
+    let job = app
+        .airbyte
+        .get_job(job_id)
+        .map_err(|e| for_job(e, job_id))?;
+    if job.read.config_id != id.to_string() {
+        return Err(unknown_job(job_id));
+    }
+    Ok((job_id, job))
+}
+
+fn for_job(err: Error, job_id: i64) -> ApiError {
+    match err {
+        Error::Status { status: 404, .. } => unknown_job(job_id),
+        other => other.into(),
+    }
+}
+
+fn unknown_job(job_id: i64) -> ApiError {
+    ApiError::unknown_id("job of this ingestion", &job_id.to_string())
+}
+
+/// A whole-number query parameter within `range`, or its default.
+fn number(
+    request: &Incoming<'_>,
+    name: &str,
+    default: usize,
+    range: std::ops::RangeInclusive<usize>,
+) -> Result<usize, ApiError> {
+    let Some(value) = request.query(name) else {
+        return Ok(default);
+    };
+    value
+        .parse()
+        .ok()
+        .filter(|n| range.contains(n))
+        .ok_or_else(|| {
+            ApiError::invalid(format!(
+                "query parameter '{name}' must be a whole number from {} to {}",
+                range.start(),
+                range.end()
+            ))
+        })
+}
+
+/// `?status=`, one of [`STATUSES`].
+fn status<'a>(request: &Incoming<'a>) -> Result<Option<&'a str>, ApiError> {
+    match request.query("status") {
+        None => Ok(None),
+        Some(s) if STATUSES.contains(&s) => Ok(Some(s)),
+        Some(_) => Err(ApiError::invalid(format!(
+            "query parameter 'status' must be one of {}",
+            STATUSES.join(", ")
+        ))),
+    }
+}
+
+/// The ingestion's newest job, for `GET /ingestion/{id}`; `None` when it has had none or the
+/// list could not be read (the rest of the answer is still worth giving).
+pub fn latest(app: &App, connection_id: Uuid) -> Option<JobAnswer> {
+    let query = JobQuery {
+        connection_id,
+        limit: 1,
+        offset: 0,
+        status: None,
+    };
+    match app.airbyte.list_jobs(&query) {
+        Ok(jobs) => jobs.into_iter().next().map(JobAnswer::of),
+        Err(e) => {
+            log::debug!("no latest job for connection {connection_id}: {e}");
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::airbyte::{AttemptRead, FailureRead, JobRead, JobStats};
+
+    fn job(status: &str, attempts: Vec<AttemptRead>) -> Job {
+        Job {
+            read: JobRead {
+                id: 7,
+                config_type: "sync".into(),
+                config_id: "c".into(),
+                created_at: 1_700_000_000,
+                updated_at: 1_700_000_060,
+                started_at: Some(1_700_000_001),
+                status: status.into(),
+                aggregated_stats: Some(JobStats {
+                    records_emitted: Some(10),
+                    bytes_emitted: Some(100),
+                    records_committed: None,
+                    bytes_committed: None,
+                }),
+            },
+            attempts,
+        }
+    }
+
+    fn failed_attempt() -> AttemptRead {
+        AttemptRead {
+            ended_at: Some(1_700_000_050),
+            failure_summary: Some(crate::airbyte::FailureSummary {
+                failures: vec![FailureRead {
+                    failure_origin: Some("source".into()),
+                    failure_type: Some("config_error".into()),
+                    external_message: Some("Access denied".into()),
+                    retryable: Some(false),
+                }],
+            }),
+        }
+    }
+
+    #[test]
+    fn a_failed_job_says_why_from_its_last_attempt() {
+        let answer =
+            serde_json::to_value(JobAnswer::of(job("failed", vec![failed_attempt()]))).unwrap();
+        assert_eq!(
+            answer,
+            serde_json::json!({
+                "id": 7, "ingestionId": "c", "type": "sync", "status": "failed",
+                "createdAt": "2023-11-14T22:13:20Z", "updatedAt": "2023-11-14T22:14:20Z",
+                "startedAt": "2023-11-14T22:13:21Z", "endedAt": "2023-11-14T22:14:10Z",
+                "attempts": 1, "recordsEmitted": 10, "bytesEmitted": 100,
+                "recordsCommitted": null, "bytesCommitted": null,
+                "failure": {"type": "config_error", "origin": "source", "message": "Access denied", "retryable": false}
+            })
+        );
+    }
+
+    #[test]
+    fn a_running_job_has_no_end_and_no_failure() {
+        let answer = serde_json::to_value(JobAnswer::of(job("running", vec![]))).unwrap();
+        assert_eq!(answer["endedAt"], serde_json::Value::Null);
+        assert_eq!(answer["failure"], serde_json::Value::Null);
+        let cancelled = serde_json::to_value(JobAnswer::of(job("cancelled", vec![]))).unwrap();
+        assert_eq!(
+            cancelled["endedAt"], "2023-11-14T22:14:20Z",
+            "no attempt: when it changed last"
+        );
+        assert_eq!(
+            cancelled["failure"],
+            serde_json::json!({"type": null, "origin": null, "message": null, "retryable": null})
+        );
+    }
+
+    #[test]
+    fn times_out_of_range_are_null() {
+        assert_eq!(rfc3339(Some(i64::MAX)), None);
+        assert_eq!(rfc3339(None), None);
+        assert_eq!(rfc3339(Some(0)).as_deref(), Some("1970-01-01T00:00:00Z"));
+    }
+}

@@ -1,0 +1,620 @@
+//! Running and watching an ingestion, end to end against the fake Airbyte: a sync now (and the
+//! one already running), its jobs and their failures, cancelling, pausing and changing an
+//! ingestion, and refreshing its schema. Each test asserts what the client got and exactly what
+//! Airbyte received.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use support::fake_airbyte::{stream, JobEnd, SECRET_IN_INTERNALS};
+use support::{FakeAirbyte, Fault, Service, MYSQL_SOURCE, S3_SINK};
+
+/// A source, a sink and an ingestion between them; the ingestion's id.
+fn ingestion(service: &Service) -> String {
+    let source = service.create("/datasource", MYSQL_SOURCE);
+    let sink = service.create("/sink", S3_SINK);
+    service.create(
+        "/ingestion",
+        &json!({"sourceId": source, "sinkId": sink}).to_string(),
+    )
+}
+
+fn sync(service: &Service, id: &str) -> support::Answer {
+    service.request("POST", &format!("/ingestion/{id}/sync"), None, &[])
+}
+
+/// An ingestion with a sync running; its id and the job's. The fake's record starts after it.
+fn started(fake: &FakeAirbyte, service: &Service) -> (String, i64) {
+    let id = ingestion(service);
+    let answer = sync(service, &id);
+    assert_eq!(answer.status, 202, "{}", answer.text);
+    let job = answer.json()["id"].as_i64().unwrap();
+    fake.clear_requests();
+    (id, job)
+}
+
+#[test]
+fn a_sync_starts_a_job_and_says_where_to_watch_it() {
+    let fake = FakeAirbyte::start();
+    let service = Service::start(&fake, &[]);
+    let id = ingestion(&service);
+    fake.clear_requests();
+
+    let answer = sync(&service, &id);
+
+    assert_eq!(answer.status, 202, "{}", answer.text);
+    let job = answer.json();
+    let job_id = job["id"].as_i64().expect("an integer job id");
+    assert_eq!(
+        answer.header("Location"),
+        Some(format!("/ingestion/{id}/jobs/{job_id}").as_str())
+    );
+    assert_eq!(job["ingestionId"], id.as_str());
+    assert_eq!(job["type"], "sync");
+    assert_eq!(job["status"], "running");
+    assert_eq!(job["attempts"], 1);
+    assert_eq!(job["endedAt"], Value::Null);
+    assert_eq!(job["failure"], Value::Null);
+    assert!(job["createdAt"].as_str().unwrap().ends_with('Z'), "{job}");
+    assert_eq!(fake.calls(), ["connections/sync"]);
+    assert_eq!(
+        fake.last_body("connections/sync"),
+        json!({"connectionId": id})
+    );
+}
+
+/// Airbyte answers 409 to a second sync while one runs; orchestrators failed on it. The client
+/// asked for a sync and one is running: it gets that one.
+#[test]
+fn a_sync_while_one_runs_answers_the_running_job() {
+    let fake = FakeAirbyte::start();
+    let service = Service::start(&fake, &[]);
+    let (id, job_id) = started(&fake, &service);
+
+    let answer = sync(&service, &id);
+
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    assert_eq!(answer.json()["id"], job_id);
+    assert_eq!(
+        answer.header("Location"),
+        Some(format!("/ingestion/{id}/jobs/{job_id}").as_str())
+    );
+    assert_eq!(fake.calls(), ["connections/sync", "jobs/list"]);
+    let list = fake.last_body("jobs/list");
+    assert_eq!(list["configId"], id.as_str());
+    assert_eq!(
+        list["configTypes"],
+        json!(["sync", "reset_connection", "refresh", "clear"])
+    );
+}
+
+#[test]
+fn a_409_without_a_running_job_is_the_client_s_409() {
+    let fake = FakeAirbyte::start();
+    let service = Service::start(&fake, &[]);
+    let id = ingestion(&service);
+    fake.fail(
+        "connections/sync",
+        Fault::Status(409, json!({"message": "A sync is already running"})),
+    );
+    let detail = sync(&service, &id).problem(409);
+    assert!(
+        detail.contains("none of the ingestion's recent jobs is running"),
+        "{detail}"
+    );
+}
+
+#[test]
+fn syncing_an_unknown_ingestion_is_404() {
+    let fake = FakeAirbyte::start();
+    let service = Service::start(&fake, &[]);
+    let unknown = "8a2b1f3e-6d4c-4b5a-9e8f-7c6d5e4f3a2b";
+    let detail = sync(&service, unknown).problem(404);
+    assert!(detail.contains(unknown), "{detail}");
+    sync(&service, "not-a-uuid").problem(400);
+}
+
+#[test]
+fn an_idempotency_key_on_a_sync_starts_one_job() {
+    let fake = FakeAirbyte::start();
+    let service = Service::start(&fake, &[]);
+    let id = ingestion(&service);
+    let other = ingestion(&service);
+    fake.clear_requests();
+    let key = [("Idempotency-Key", "sync-1")];
+    let path = format!("/ingestion/{id}/sync");
+
+    let first = service.request("POST", &path, None, &key);
+    let again = service.request("POST", &path, None, &key);
+
+    assert_eq!((first.status, again.status), (202, 202), "{}", again.text);
+    assert_eq!(first.json()["id"], again.json()["id"]);
+    assert_eq!(again.header("Idempotent-Replayed"), Some("true"));
+    assert_eq!(fake.calls(), ["connections/sync"]);
+    service
+        .request("POST", &format!("/ingestion/{other}/sync"), None, &key)
+        .problem(422);
+}
+
+#[test]
+fn jobs_are_listed_newest_first_a_page_at_a_time_and_by_status() {
+    let fake = FakeAirbyte::start();
+    let service = Service::start(&fake, &[]);
+    let id = ingestion(&service);
+    let mut ids = Vec::new();
+    for end in [
+        JobEnd::Succeeded,
+        JobEnd::Failed("bad".into()),
+        JobEnd::Succeeded,
+    ] {
+        let job = sync(&service, &id).json()["id"].as_i64().unwrap();
+        fake.finish_job(job, end);
+        ids.push(job);
+    }
+    let listed = |query: &str| -> Vec<i64> {
+        let answer = service.get(&format!("/ingestion/{id}/jobs{query}"));
+        assert_eq!(answer.status, 200, "{}", answer.text);
+        answer.json()["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|j| j["id"].as_i64().unwrap())
+            .collect()
+    };
+    assert_eq!(listed(""), [ids[2], ids[1], ids[0]]);
+    assert_eq!(listed("?limit=1&offset=1"), [ids[1]]);
+    assert_eq!(listed("?status=failed"), [ids[1]]);
+    let page = fake.last_body("jobs/list");
+    assert_eq!(page["statuses"], json!(["failed"]));
+    assert_eq!(page["pagination"], json!({"pageSize": 20, "rowOffset": 0}));
+
+    for (query, name) in [
+        ("?limit=0", "limit"),
+        ("?limit=101", "limit"),
+        ("?limit=x", "limit"),
+        ("?offset=-1", "offset"),
+        ("?status=queued", "status"),
+        ("?status=done", "status"),
+        ("?sort=asc", "sort"),
+    ] {
+        let detail = service
+            .get(&format!("/ingestion/{id}/jobs{query}"))
+            .problem(400);
+        assert!(detail.contains(&format!("'{name}'")), "{query}: {detail}");
+    }
+}
+
+#[test]
+fn the_jobs_of_an_unknown_ingestion_are_404_and_of_a_new_one_empty() {
+    let fake = FakeAirbyte::start();
+    let service = Service::start(&fake, &[]);
+    let id = ingestion(&service);
+    let answer = service.get(&format!("/ingestion/{id}/jobs"));
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    assert_eq!(answer.json(), json!({"items": []}));
+    service
+        .get("/ingestion/8a2b1f3e-6d4c-4b5a-9e8f-7c6d5e4f3a2b/jobs")
+        .problem(404);
+}
+
+#[test]
+fn a_failed_job_says_why_and_never_what_airbyte_keeps_to_itself() {
+    let fake = FakeAirbyte::start();
+    let service = Service::start(&fake, &[]);
+    let (id, job_id) = started(&fake, &service);
+    fake.finish_job(
+        job_id,
+        JobEnd::Failed("Access denied for user 'root'".into()),
+    );
+
+    let answer = service.get(&format!("/ingestion/{id}/jobs/{job_id}"));
+
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let job = answer.json();
+    assert_eq!(job["status"], "failed");
+    assert_eq!(
+        job["failure"],
+        json!({"type": "config_error", "origin": "source", "message": "Access denied for user 'root'", "retryable": false})
+    );
+    assert!(job["endedAt"].is_string(), "{job}");
+    assert_eq!(fake.calls(), ["jobs/get"]);
+    // The job's internal message, stack trace and logs quote a secret: none of it gets out.
+    for path in [
+        format!("/ingestion/{id}/jobs/{job_id}"),
+        format!("/ingestion/{id}/jobs"),
+        format!("/ingestion/{id}"),
+    ] {
+        let text = service.get(&path).text;
+        assert!(!text.contains(SECRET_IN_INTERNALS), "{path}: {text}");
+        assert!(
+            !text.contains("SQLException") && !text.contains("stacktrace"),
+            "{text}"
+        );
+    }
+    let leaked: Vec<String> = service
+        .logs()
+        .into_iter()
+        .filter(|l| l.contains(SECRET_IN_INTERNALS))
+        .collect();
+    assert!(leaked.is_empty(), "{leaked:?}");
+}
+
+#[test]
+fn one_ingestion_s_path_never_shows_another_s_job() {
+    let fake = FakeAirbyte::start();
+    let service = Service::start(&fake, &[]);
+    let (_, job_id) = started(&fake, &service);
+    let other = ingestion(&service);
+    service
+        .get(&format!("/ingestion/{other}/jobs/{job_id}"))
+        .problem(404);
+    service
+        .request(
+            "DELETE",
+            &format!("/ingestion/{other}/jobs/{job_id}"),
+            None,
+            &[],
+        )
+        .problem(404);
+    assert!(!fake.calls().contains(&"jobs/cancel".to_string()));
+    service
+        .get(&format!("/ingestion/{other}/jobs/999999"))
+        .problem(404);
+    let detail = service
+        .get(&format!("/ingestion/{other}/jobs/twelve"))
+        .problem(400);
+    assert!(detail.contains("job id"), "{detail}");
+}
+
+#[test]
+fn a_running_job_is_cancelled_and_an_ended_one_is_409_without_asking_airbyte() {
+    let fake = FakeAirbyte::start();
+    let service = Service::start(&fake, &[]);
+    let (id, job_id) = started(&fake, &service);
+    let path = format!("/ingestion/{id}/jobs/{job_id}");
+
+    let answer = service.request("DELETE", &path, None, &[]);
+
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    assert_eq!(answer.json()["status"], "cancelled");
+    assert_eq!(answer.json()["failure"]["type"], "manual_cancellation");
+    assert_eq!(fake.calls(), ["jobs/get", "jobs/cancel"]);
+    assert_eq!(fake.last_body("jobs/cancel"), json!({"id": job_id}));
+
+    fake.clear_requests();
+    let detail = service.request("DELETE", &path, None, &[]).problem(409);
+    assert!(detail.contains("cancelled"), "{detail}");
+    assert_eq!(
+        fake.calls(),
+        ["jobs/get"],
+        "no cancel for a job that has ended"
+    );
+}
+
+#[test]
+fn an_ingestion_shows_its_latest_job() {
+    let fake = FakeAirbyte::start();
+    let service = Service::start(&fake, &[]);
+    let id = ingestion(&service);
+    assert_eq!(
+        service.get(&format!("/ingestion/{id}")).json()["latestJob"],
+        Value::Null
+    );
+    let job_id = sync(&service, &id).json()["id"].as_i64().unwrap();
+    fake.finish_job(job_id, JobEnd::Succeeded);
+
+    let shown = service.get(&format!("/ingestion/{id}")).json();
+
+    assert_eq!(shown["latestJob"]["id"], job_id);
+    assert_eq!(shown["latestJob"]["status"], "succeeded");
+    assert_eq!(shown["latestJob"]["recordsCommitted"], 120);
+    assert_eq!(shown["latestSyncJobStatus"], "succeeded");
+}
+
+fn patch(service: &Service, id: &str, body: &str) -> support::Answer {
+    service.request(
+        "PATCH",
+        &format!("/ingestion/{id}"),
+        Some(body),
+        &[("Content-Type", "application/merge-patch+json")],
+    )
+}
+
+#[test]
+fn an_ingestion_is_renamed_paused_rescheduled_and_narrowed_by_patch() {
+    let fake = FakeAirbyte::start();
+    let service = Service::start(&fake, &[]);
+    let id = ingestion(&service);
+    fake.clear_requests();
+
+    let answer = patch(
+        &service,
+        &id,
+        r#"{"name": "nightly", "status": "inactive", "schedule": "0 0 2 * * ?", "streams": ["orders"]}"#,
+    );
+
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let shown = answer.json();
+    assert_eq!(shown["name"], "nightly");
+    assert_eq!(shown["status"], "inactive");
+    assert_eq!(
+        shown["schedule"],
+        json!({"type": "cron", "cron": "0 0 2 * * ?"})
+    );
+    assert_eq!(shown["streams"], json!(["orders"]));
+    let sent = fake.last_body("connections/update");
+    assert_eq!(sent["connectionId"], id.as_str());
+    assert_eq!(sent["name"], "nightly");
+    assert_eq!(sent["status"], "inactive");
+    assert_eq!(sent["scheduleType"], "cron");
+    let streams = sent["syncCatalog"]["streams"].as_array().unwrap();
+    let selected: Vec<(&str, bool)> = streams
+        .iter()
+        .map(|s| {
+            (
+                s["stream"]["name"].as_str().unwrap(),
+                s["config"]["selected"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(selected, [("users", false), ("orders", true)]);
+
+    // Fields not sent stay; `schedule: null` is manual; only what changes is sent.
+    fake.clear_requests();
+    let answer = patch(&service, &id, r#"{"schedule": null}"#);
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    assert_eq!(answer.json()["name"], "nightly");
+    assert_eq!(answer.json()["schedule"]["type"], "manual");
+    assert_eq!(
+        fake.last_body("connections/update"),
+        json!({"connectionId": id, "scheduleType": "manual"})
+    );
+}
+
+#[test]
+fn patch_refuses_what_it_cannot_do_and_changes_nothing() {
+    let fake = FakeAirbyte::start();
+    let service = Service::start(&fake, &[]);
+    let id = ingestion(&service);
+    fake.clear_requests();
+    for (body, status, says) in [
+        ("{}", 400, "changes nothing"),
+        (r#"{"colour": "red"}"#, 400, "'colour'"),
+        (r#"{"status": "paused"}"#, 400, "'status'"),
+        (r#"{"name": ""}"#, 400, "'name'"),
+        (r#"{"streams": "users"}"#, 400, "'streams'"),
+        (r#"{"streams": []}"#, 422, "names no stream"),
+        (
+            r#"{"streams": ["users", "refunds"]}"#,
+            422,
+            "'users', 'orders'",
+        ),
+    ] {
+        let detail = patch(&service, &id, body).problem(status);
+        assert!(detail.contains(says), "{body}: {detail}");
+    }
+    assert!(
+        !fake.calls().contains(&"connections/update".to_string()),
+        "{:?}",
+        fake.calls()
+    );
+    patch(
+        &service,
+        "8a2b1f3e-6d4c-4b5a-9e8f-7c6d5e4f3a2b",
+        r#"{"name": "x"}"#,
+    )
+    .problem(404);
+}
+
+#[test]
+fn a_refresh_says_what_changed_and_applies_only_when_asked() {
+    let fake = FakeAirbyte::start();
+    let service = Service::start(&fake, &[]);
+    let id = ingestion(&service);
+    // The source now has `refunds`, and no longer `orders`.
+    fake.set_streams(vec![
+        stream("users", &["full_refresh", "incremental"]),
+        stream("refunds", &["full_refresh"]),
+    ]);
+    fake.clear_requests();
+
+    let answer = service.request("POST", &format!("/ingestion/{id}/refresh"), None, &[]);
+
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    assert_eq!(
+        answer.json(),
+        json!({"added": ["refunds"], "removed": ["orders"], "changed": [], "breaking": true, "applied": false})
+    );
+    assert_eq!(fake.calls(), ["connections/get", "sources/discover_schema"]);
+    let discovery = fake.last_body("sources/discover_schema");
+    assert_eq!(discovery["connectionId"], id.as_str());
+    assert_eq!(discovery["disable_cache"], true);
+
+    fake.clear_requests();
+    let answer = service.request(
+        "POST",
+        &format!("/ingestion/{id}/refresh?apply=true"),
+        None,
+        &[],
+    );
+    assert_eq!(answer.json()["applied"], true, "{}", answer.text);
+    let saved = fake.last_body("connections/update");
+    let names: Vec<(&str, bool)> = saved["syncCatalog"]["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["stream"]["name"].as_str().unwrap(),
+                s["config"]["selected"] == true,
+            )
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [("users", true), ("refunds", false)],
+        "new streams not selected"
+    );
+    assert!(saved["sourceCatalogId"].is_string());
+    assert_eq!(
+        service.get(&format!("/ingestion/{id}")).json()["streams"],
+        json!(["users"])
+    );
+
+    let answer = service.request(
+        "POST",
+        &format!("/ingestion/{id}/refresh?apply=true&selectNew=true"),
+        None,
+        &[],
+    );
+    assert_eq!(
+        answer.json()["added"],
+        json!([]),
+        "nothing is new any more: {}",
+        answer.text
+    );
+    service
+        .request(
+            "POST",
+            &format!("/ingestion/{id}/refresh?apply=maybe"),
+            None,
+            &[],
+        )
+        .problem(400);
+}
+
+#[test]
+fn a_refresh_that_would_select_nothing_is_refused_and_saves_nothing() {
+    let fake = FakeAirbyte::start();
+    let service = Service::start(&fake, &[]);
+    let id = ingestion(&service);
+    fake.set_streams(vec![stream("refunds", &["full_refresh"])]);
+    fake.clear_requests();
+    let detail = service
+        .request(
+            "POST",
+            &format!("/ingestion/{id}/refresh?apply=1"),
+            None,
+            &[],
+        )
+        .problem(422);
+    assert!(detail.contains("selectNew"), "{detail}");
+    assert!(!fake.calls().contains(&"connections/update".to_string()));
+
+    let answer = service.request(
+        "POST",
+        &format!("/ingestion/{id}/refresh?apply=1&selectNew=1"),
+        None,
+        &[],
+    );
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    assert_eq!(
+        service.get(&format!("/ingestion/{id}")).json()["streams"],
+        json!(["refunds"])
+    );
+}
+
+#[test]
+fn a_failed_discovery_on_refresh_is_502_with_airbyte_s_message() {
+    let fake = FakeAirbyte::start();
+    let service = Service::start(&fake, &[]);
+    let id = ingestion(&service);
+    fake.fail_discovery("Could not connect to db.internal");
+    let detail = service
+        .request("POST", &format!("/ingestion/{id}/refresh"), None, &[])
+        .problem(502);
+    assert!(
+        detail.contains("Could not connect to db.internal"),
+        "{detail}"
+    );
+}
+
+/// The fault matrix for the calls of this file: each Airbyte call, against every way an
+/// upstream misbehaves, maps to a gateway status, and the next request succeeds.
+#[test]
+fn airbyte_faults_on_the_job_calls_map_to_gateway_statuses_and_the_service_recovers() {
+    let fake = FakeAirbyte::start();
+    let service = Service::start(
+        &fake,
+        &[
+            ("AIRBYTE_TIMEOUT_SECS", "1"),
+            ("AIRBYTE_DISCOVER_TIMEOUT_SECS", "1"),
+        ],
+    );
+    let id = ingestion(&service);
+    let faults = [
+        (Fault::Status(500, json!({"message": "boom"})), 502),
+        (Fault::Html(503), 502),
+        (Fault::InvalidJson, 502),
+        (Fault::EmptyBody, 502),
+        (Fault::CloseMidAnswer, 502),
+        (Fault::Slow(Duration::from_millis(2500)), 504),
+    ];
+    let job_id = sync(&service, &id).json()["id"].as_i64().unwrap();
+    fake.finish_job(job_id, JobEnd::Succeeded);
+    let cases: Vec<(&str, &str, String, Option<&str>)> = vec![
+        ("jobs/list", "GET", format!("/ingestion/{id}/jobs"), None),
+        (
+            "jobs/get",
+            "GET",
+            format!("/ingestion/{id}/jobs/{job_id}"),
+            None,
+        ),
+        (
+            "connections/update",
+            "PATCH",
+            format!("/ingestion/{id}"),
+            Some(r#"{"name":"n"}"#),
+        ),
+        (
+            "sources/discover_schema",
+            "POST",
+            format!("/ingestion/{id}/refresh"),
+            None,
+        ),
+    ];
+    let headers = [("Content-Type", "application/json")];
+    for (call, method, path, body) in &cases {
+        for (fault, status) in &faults {
+            fake.fail(call, fault.clone());
+            let detail = service
+                .request(method, path, *body, &headers)
+                .problem(*status);
+            assert!(!detail.is_empty(), "{call} {fault:?}");
+            fake.heal();
+            let answer = service.request(method, path, *body, &headers);
+            assert!(
+                answer.status < 300,
+                "after {fault:?} on {call}: {}",
+                answer.text
+            );
+        }
+    }
+    for (fault, status) in &faults {
+        fake.fail("connections/sync", fault.clone());
+        sync(&service, &id).problem(*status);
+        fake.heal();
+        // A slow sync still starts in Airbyte after the service gave up: the retry then finds it
+        // running (200), else it starts one (202).
+        let again = sync(&service, &id);
+        assert!(
+            matches!(again.status, 200 | 202),
+            "after {fault:?}: {}",
+            again.text
+        );
+        let running = again.json()["id"].as_i64().unwrap();
+
+        fake.fail("jobs/cancel", fault.clone());
+        let path = format!("/ingestion/{id}/jobs/{running}");
+        service.request("DELETE", &path, None, &[]).problem(*status);
+        fake.heal();
+        let cancelled = service.request("DELETE", &path, None, &[]);
+        assert!(
+            cancelled.status == 200 || matches!(fault, Fault::Slow(_)) && cancelled.status == 409,
+            "cancel after {fault:?}: {}",
+            cancelled.text
+        );
+    }
+}
