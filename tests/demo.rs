@@ -1,5 +1,6 @@
 //! `make demo`: the fake Airbyte and the real service on free ports, and the README's three example
-//! requests sent to it, each answer printed. Shows the service working with no Airbyte installed.
+//! requests sent to it, then a sync of the new ingestion and a read of its job, each answer
+//! printed. Shows the service working with no Airbyte installed.
 
 mod support;
 
@@ -12,7 +13,21 @@ fn show(service: &Service, path: &str, body: &str) -> Value {
         service.url,
         compact(body)
     );
-    let answer = service.post(path, body);
+    print_answer(service.post(path, body))
+}
+
+/// A request without a body, shown as its curl.
+fn send(service: &Service, method: &str, path: &str) -> Value {
+    let flag = if method == "GET" {
+        String::new()
+    } else {
+        format!(" -X {method}")
+    };
+    println!("$ curl -s{flag} {}{path}", service.url);
+    print_answer(service.request(method, path, None, &[]))
+}
+
+fn print_answer(answer: support::Answer) -> Value {
     let json = answer.json();
     println!(
         "HTTP {}\n{}\n",
@@ -42,6 +57,13 @@ fn main() {
         source["id"].as_str().unwrap(),
         sink["id"].as_str().unwrap()
     );
-    show(&service, "/ingestion", &ingestion);
+    let ingestion = show(&service, "/ingestion", &ingestion);
+    let id = ingestion["id"].as_str().unwrap();
+    let job = send(&service, "POST", &format!("/ingestion/{id}/sync"));
+    send(
+        &service,
+        "GET",
+        &format!("/ingestion/{id}/jobs/{}", job["id"]),
+    );
     println!("Airbyte received: {}", fake.calls().join(", "));
 }

@@ -201,6 +201,35 @@ prism_calls() {
         sed 's/\[HTTP SERVER\] //' | awk '!seen[$0]++' | paste -sd, - | sed 's/,/, /g'
 }
 
+# Running and watching the ingestion `$1` (static answers): each call the service makes for it is
+# one Prism validates. Prism's generated jobs belong to no real ingestion (their `configId` is a
+# placeholder), so reading or cancelling one is a 404 after `jobs/get`: `jobs/cancel` is never
+# reached here, and its body is `jobs/get`'s (`JobIdRequestBody`).
+operate() {
+    local id=$1
+    call ingestion-read GET "/ingestion/$id"
+    echo "  GET /ingestion/{id} $STATUS"
+    expect ingestion-read 200
+    call sync POST "/ingestion/$id/sync"
+    echo "  POST /ingestion/{id}/sync $STATUS"
+    expect sync 202
+    call jobs GET "/ingestion/$id/jobs?limit=5&status=running"
+    echo "  GET /ingestion/{id}/jobs $STATUS"
+    expect jobs 200
+    call job GET "/ingestion/$id/jobs/1"
+    echo "  GET /ingestion/{id}/jobs/1 $STATUS"
+    expect job 404
+    call cancel DELETE "/ingestion/$id/jobs/1"
+    echo "  DELETE /ingestion/{id}/jobs/1 $STATUS"
+    expect cancel 404
+    call patch PATCH "/ingestion/$id" '{"name": "renamed", "status": "inactive", "schedule": null}'
+    echo "  PATCH /ingestion/{id} $STATUS"
+    expect patch 200
+    call refresh POST "/ingestion/$id/refresh?apply=true&selectNew=true"
+    echo "  POST /ingestion/{id}/refresh $STATUS"
+    expect refresh 200
+}
+
 static_scenario() {
     local scenario=$1 spec=$2 allowed_unrouted=$3 expected_calls=$4
     echo "== contract[$scenario]: $spec, static answers"
@@ -226,6 +255,7 @@ static_scenario() {
         call ingestion POST /ingestion "{\"sourceId\": \"$source_id\", \"sinkId\": \"$sink_id\", \"created\": \"2024-01-01T00:00:00Z\", \"updated\": \"2024-01-01T00:00:00Z\"}"
         echo "  POST /ingestion $STATUS"
         expect ingestion 201
+        operate "$(json_field "$WORK/ingestion.json" id)"
     fi
     local calls
     wait_until_quiet "$PRISM_LOG" 10 || true
@@ -236,6 +266,27 @@ static_scenario() {
     fi
     finish "$scenario" "$allowed_unrouted"
     echo "contract[$scenario]: passed"
+}
+
+# The ingestion routes against random answers: any status but a 5xx of the service's own.
+operate_randomly() {
+    local id=$1 tally=$2
+    call sync POST "/ingestion/$id/sync"
+    expect sync 200 202 404 409 422 502
+    readable sync
+    echo "POST /ingestion/{id}/sync $STATUS" >>"$tally"
+    call jobs GET "/ingestion/$id/jobs?status=failed"
+    expect jobs 200 404 502
+    readable jobs
+    echo "GET /ingestion/{id}/jobs $STATUS" >>"$tally"
+    call patch PATCH "/ingestion/$id" '{"status": "active", "schedule": "0 0 2 * * ?"}'
+    expect patch 200 404 422 502
+    readable patch
+    echo "PATCH /ingestion/{id} $STATUS" >>"$tally"
+    call refresh POST "/ingestion/$id/refresh?apply=true"
+    expect refresh 200 404 422 502
+    readable refresh
+    echo "POST /ingestion/{id}/refresh $STATUS" >>"$tally"
 }
 
 dynamic_scenario() {
@@ -274,23 +325,27 @@ dynamic_scenario() {
         expect ingestion 201 404 422 502
         readable ingestion
         echo "POST /ingestion $STATUS" >>"$tally"
+        if [ "$STATUS" = 201 ]; then
+            operate_randomly "$(json_field "$WORK/ingestion.json" id)" "$tally"
+        fi
     done
     sort "$tally" | uniq -c | sed 's/^ */  /'
     finish "$scenario" "$allowed_unrouted"
     echo "contract[$scenario]: passed"
 }
 
-# On a current Airbyte the service asks for /workspaces/list first and falls back on its 404.
-CREATE_CALLS="post /v1/source_definitions/list_for_workspace, post /v1/sources/create, post /v1/destination_definitions/list_for_workspace, post /v1/destinations/create, post /v1/sources/discover_schema, post /v1/connections/create"
+# The Airbyte calls of a static scenario, in the order they first appear. On a current Airbyte the
+# service asks for /workspaces/list first and falls back on its 404.
+CALLS="post /v1/source_definitions/list_for_workspace, post /v1/sources/create, post /v1/destination_definitions/list_for_workspace, post /v1/destinations/create, post /v1/sources/discover_schema, post /v1/connections/create, post /v1/connections/get, post /v1/jobs/get_last_replication_job, post /v1/jobs/list, post /v1/connections/sync, post /v1/jobs/get, post /v1/connections/update"
 for scenario in ${CONTRACT_SCENARIOS:-current v1.6.0 dynamic dynamic-v1.6.0}; do
     case $scenario in
     current)
         static_scenario current config.mock.yaml 'post /v1/workspaces/list ' \
-            "get /v1/health, post /v1/workspaces/list, post /v1/workspaces/list_by_organization_id, $CREATE_CALLS"
+            "get /v1/health, post /v1/workspaces/list, post /v1/workspaces/list_by_organization_id, $CALLS"
         ;;
     v1.6.0)
         static_scenario v1.6.0 config_v1.6.0.mock.yaml '^$' \
-            "get /v1/health, post /v1/workspaces/list, $CREATE_CALLS"
+            "get /v1/health, post /v1/workspaces/list, $CALLS"
         ;;
     dynamic) dynamic_scenario dynamic config.mock.yaml 'post /v1/workspaces/list ' ;;
     dynamic-v1.6.0) dynamic_scenario dynamic-v1.6.0 config_v1.6.0.mock.yaml '^$' ;;
