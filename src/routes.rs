@@ -62,20 +62,12 @@ impl Service for App {
     }
 
     fn refuse_before_body(&self, request: &Incoming<'_>) -> Option<ApiError> {
-        if let Err(problem) = authorize(self, request) {
-            return Some(problem);
-        }
-        let path = request.path();
-        let Some((_, allow, _)) = pattern(path) else {
-            return Some(ApiError::no_route(path));
+        let route = match admit(self, request) {
+            Ok(route) => route,
+            Err(problem) => return Some(problem),
         };
-        let method = request.method();
-        if !allow.split(", ").any(|m| m == method) {
-            return Some(ApiError::method_not_allowed(method, path, allow));
-        }
-        let (route, _, _) = pattern(path)?;
         BODIES
-            .contains(&(method, route))
+            .contains(&(request.method(), route))
             .then(|| request.require_json().err())
             .flatten()
     }
@@ -107,9 +99,26 @@ fn authorize(app: &App, request: &Incoming<'_>) -> Result<(), ApiError> {
     }
 }
 
-pub fn route(app: &App, request: &Incoming<'_>) -> Result<Reply, ApiError> {
+/// What every request passes before its handler, in this order: the token, a route for its path,
+/// a method the route allows, query parameters the operation takes. Returns the route's pattern.
+/// The same whether the body is still to come (`Expect: 100-continue`) or already read, so a
+/// request is refused for the same reason either way.
+fn admit(app: &App, request: &Incoming<'_>) -> Result<&'static str, ApiError> {
     authorize(app, request)?;
-    check_query(request)?;
+    let path = request.path();
+    let Some((route, allow, _)) = pattern(path) else {
+        return Err(ApiError::no_route(path));
+    };
+    let method = request.method();
+    if !allow.split(", ").any(|m| m == method) {
+        return Err(ApiError::method_not_allowed(method, path, allow));
+    }
+    check_query(request, route)?;
+    Ok(route)
+}
+
+pub fn route(app: &App, request: &Incoming<'_>) -> Result<Reply, ApiError> {
+    admit(app, request)?;
     let path = request.path();
     let segments: Vec<&str> = path.strip_prefix('/').unwrap_or(path).split('/').collect();
     let method = request.method();
@@ -157,23 +166,18 @@ pub fn route(app: &App, request: &Incoming<'_>) -> Result<Reply, ApiError> {
         ("DELETE", ["ingestion", id, "jobs", job]) if !id.is_empty() && !job.is_empty() => {
             jobs::cancel(app, id, job)
         }
-        (method, _) => match pattern(path) {
-            Some((_, allow, _)) => Err(ApiError::method_not_allowed(method, path, allow)),
-            None => Err(ApiError::no_route(path)),
-        },
+        // An allowed method on a route, with a path the arms above do not take (an empty id).
+        _ => Err(ApiError::no_route(path)),
     }
 }
 
 /// 400 for a query parameter the operation does not take.
-fn check_query(request: &Incoming<'_>) -> Result<(), ApiError> {
-    let Some((route, _, _)) = pattern(request.path()) else {
-        return Ok(());
-    };
+fn check_query(request: &Incoming<'_>, route: &str) -> Result<(), ApiError> {
     let method = request.method();
     let as_method = if method == "HEAD" { "GET" } else { method };
     let taken = QUERY
         .iter()
-        .find(|(m, r, _)| *m == as_method && r == route)
+        .find(|(m, r, _)| *m == as_method && *r == route)
         .map_or(&[][..], |(_, _, names)| *names);
     match request.query_names().find(|name| !taken.contains(name)) {
         None => Ok(()),
