@@ -13,7 +13,7 @@ SCHEMATHESIS := $(VENV)/bin/schemathesis
 CLIENT_GENERATOR := $(VENV)/bin/openapi-python-client
 
 .DEFAULT_GOAL := help
-.PHONY: help build run demo test lint release static size scratch-test image bench soak callgrind contract venv schemathesis client-check fuzz
+.PHONY: help build run demo test lint release static size scratch-test image image-test bench soak callgrind contract venv schemathesis client-check fuzz
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -78,6 +78,9 @@ image: static ## Build the OCI image (the static binary alone, uid 65532) from t
 	@$(BUILDAH) push --quiet $(IMAGE) oci-archive:$(IMAGE_ARCHIVE):$(IMAGE)
 	@echo "image $(IMAGE): $$($(BUILDAH) images --format "{{.Size}}" $(IMAGE))"
 	@stat -c "OCI archive $(IMAGE_ARCHIVE): %s bytes (layer compressed)" $(IMAGE_ARCHIVE)
+
+image-test: image ## Run the image's root filesystem under chroot as uid 65532 against the fake Airbyte; check its user, entrypoint, port, environment and files
+	BUILDAH="$(BUILDAH)" IMAGE=$(IMAGE) bash tests/scratch/image.sh
 
 bench: static ## Measure the static binary against a fast fake Airbyte, side by side with direct calls and nginx (prints, asserts nothing)
 	@command -v wrk >/dev/null || { echo "installing wrk (Debian package)"; $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wrk; }
