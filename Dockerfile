@@ -3,6 +3,12 @@
 #   docker build -t airbyte-wrapper .
 #   docker run -p 8080:8080 -e AIRBYTE_BASE_URL=https://airbyte.example.com/api/v1 \
 #       -e AIRBYTE_CLIENT_ID=... -e AIRBYTE_CLIENT_SECRET=... -e API_TOKEN=... airbyte-wrapper
+#
+# `make image` builds this same file with buildah, without a daemon or a registry. It passes
+# `--build-context build=target/image-build-stage`, a directory holding the `make static` binary at
+# the path where the rust stage leaves its own (src/target/...). A named build context stands in for
+# the stage of that name, in buildah as in BuildKit: the rust stage is skipped, and the final stage,
+# one text for both, copies that binary.
 
 FROM rust:1-slim-bookworm AS build
 WORKDIR /src

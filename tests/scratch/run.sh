@@ -5,11 +5,15 @@
 # with an empty environment but for its settings, and completes /healthz and a /datasource round
 # trip against the fake Airbyte reached as `localhost` (there is no /etc/hosts in the root).
 # Needs root (for chroot), python3, and the static binary from `make static`.
+#
+# `run.sh ROOT` does the same in a root directory that already holds /airbyte-wrapper, as it is:
+# make image-test (tests/scratch/image.sh) passes the image's mounted root filesystem.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 binary=target/x86_64-unknown-linux-gnu/release/airbyte-wrapper
-[ -x "$binary" ] || { echo "no static binary at $binary: run make static" >&2; exit 1; }
+root=${1:-}
+[ -n "$root" ] || [ -x "$binary" ] || { echo "no static binary at $binary: run make static" >&2; exit 1; }
 if [ "$(id -u)" != 0 ]; then echo "scratch-test needs root for chroot" >&2; exit 1; fi
 
 # Process bookkeeping, shared with the contract tests: every process is started in its own process
@@ -17,9 +21,12 @@ if [ "$(id -u)" != 0 ]; then echo "scratch-test needs root for chroot" >&2; exit
 # running).
 source tests/contract/lib.sh
 
-root="$WORK/root"
-mkdir "$root"
-cp "$binary" "$root/airbyte-wrapper"
+if [ -z "$root" ]; then
+    root="$WORK/root"
+    mkdir "$root"
+    cp "$binary" "$root/airbyte-wrapper"
+fi
+[ -x "$root/airbyte-wrapper" ] || { echo "no /airbyte-wrapper in $root" >&2; exit 1; }
 echo "root holds only: $(cd "$root" && find . -mindepth 1)"
 
 # The fake Airbyte, outside the root, on loopback.
@@ -72,4 +79,4 @@ uuid.UUID(body["id"])
 assert body["config"]["password"] == "**********", body
 print("POST /datasource ->", status, "id", body["id"])
 PY
-echo "scratch-test: ok (static binary alone, chroot, uid 65532, localhost without /etc/hosts)"
+echo "scratch-test: ok (${1:-static binary alone in an empty root}, chroot, uid 65532, localhost without /etc/hosts)"
