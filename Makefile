@@ -2,8 +2,8 @@
 CARGO ?= cargo
 BIN := target/release/airbyte-wrapper
 STATIC_BIN := target/x86_64-unknown-linux-gnu/release/airbyte-wrapper
-# Prism and Redocly CLI, pinned in tests/contract/package-lock.json; Schemathesis and
-# openapi-python-client, pinned in tests/contract/requirements.txt.
+# Prism and Redocly CLI, pinned in tests/contract/package-lock.json; Schemathesis,
+# openapi-python-client and kubernetes-validate, pinned in tests/contract/requirements.txt.
 PRISM := tests/contract/node_modules/.bin/prism
 REDOCLY := tests/contract/node_modules/.bin/redocly
 VENV := .venv
@@ -11,9 +11,10 @@ VENV := .venv
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SCHEMATHESIS := $(VENV)/bin/schemathesis
 CLIENT_GENERATOR := $(VENV)/bin/openapi-python-client
+KUBERNETES_VALIDATE := $(VENV)/bin/kubernetes-validate
 
 .DEFAULT_GOAL := help
-.PHONY: help build run demo test lint release static size scratch-test image image-test bench soak callgrind contract venv schemathesis client-check fuzz
+.PHONY: help build run demo test lint release static size scratch-test image image-test bench soak callgrind contract venv schemathesis client-check deploy-check fuzz
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -135,14 +136,21 @@ client-check: $(CLIENT_GENERATOR) $(REDOCLY) ## Generate a Python client from th
 	$(CARGO) build --locked
 	tests/contract/client_check.sh
 
-venv: $(SCHEMATHESIS) $(CLIENT_GENERATOR) ## Make .venv with the pinned Schemathesis, openapi-spec-validator and openapi-python-client
+# The manifests in deploy/ against the schemas of the oldest Kubernetes they are written for
+# (1.30: the preStop sleep action is on by default) and of the newest kubernetes-validate knows.
+DEPLOY_KUBERNETES := 1.30.0 1.37.0
 
-# One install each (grouped targets): npm ci brings Prism and Redocly, pip both Python tools.
+deploy-check: $(KUBERNETES_VALIDATE) ## Validate deploy/*.yaml against Kubernetes' schemas (strictly) and what the service needs of them
+	$(VENV)/bin/python tests/deploy/check.py $(addprefix --kubernetes ,$(DEPLOY_KUBERNETES)) deploy/*.yaml
+
+venv: $(SCHEMATHESIS) $(CLIENT_GENERATOR) $(KUBERNETES_VALIDATE) ## Make .venv with the pinned Schemathesis, openapi-spec-validator, openapi-python-client and kubernetes-validate
+
+# One install each (grouped targets): npm ci brings Prism and Redocly, pip the Python tools.
 $(PRISM) $(REDOCLY) &: tests/contract/package.json tests/contract/package-lock.json
 	cd tests/contract && npm ci --no-audit --no-fund
 	@touch $(PRISM) $(REDOCLY)
 
-$(SCHEMATHESIS) $(CLIENT_GENERATOR) &: tests/contract/requirements.txt
+$(SCHEMATHESIS) $(CLIENT_GENERATOR) $(KUBERNETES_VALIDATE) &: tests/contract/requirements.txt
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/contract/requirements.txt
-	@touch $(SCHEMATHESIS) $(CLIENT_GENERATOR)
+	@touch $(SCHEMATHESIS) $(CLIENT_GENERATOR) $(KUBERNETES_VALIDATE)
