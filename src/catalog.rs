@@ -14,6 +14,31 @@ pub fn stream_name(item: &Value) -> Option<&str> {
     item.pointer("/stream/name").and_then(Value::as_str)
 }
 
+/// A stream as a client previews it: `{name, namespace, syncModes, primaryKey, cursorField}`,
+/// with `null` for a namespace, primary key or cursor field the source does not define.
+pub fn summary(item: &Value) -> Value {
+    let stream = item.get("stream").unwrap_or(&Value::Null);
+    let defined = |field: &str| {
+        stream
+            .get(field)
+            .filter(|v| v.as_array().is_some_and(|a| !a.is_empty()))
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    let namespace = stream
+        .get("namespace")
+        .filter(|n| n.as_str().is_some_and(|n| !n.is_empty()))
+        .cloned()
+        .unwrap_or(Value::Null);
+    json!({
+        "name": stream_name(item),
+        "namespace": namespace,
+        "syncModes": stream.get("supportedSyncModes").filter(|m| m.is_array()).cloned().unwrap_or_else(|| json!([])),
+        "primaryKey": defined("sourceDefinedPrimaryKey"),
+        "cursorField": defined("defaultCursorField"),
+    })
+}
+
 pub fn matches(item: &Value, wanted: &str) -> bool {
     let Some(name) = stream_name(item) else {
         return false;

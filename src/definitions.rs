@@ -1,5 +1,6 @@
-//! Finding the workspace and the connector definition a client's `type` names, with an in-memory
-//! cache so that a create with warm caches costs exactly one Airbyte call.
+//! Finding the workspace and the connector definition a client's `type` names, and which fields
+//! of a definition's configuration are secrets (its spec), with an in-memory cache so that a
+//! create with warm caches costs exactly one Airbyte call.
 //!
 //! Each cached item sits behind its own mutex that is held while it is fetched: concurrent requests
 //! with a cold cache wait for one fetch instead of each making their own. A cached definition list
@@ -10,10 +11,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use log::warn;
 use uuid::Uuid;
 
 use crate::airbyte::{Client, Definition, Kind};
 use crate::error::ApiError;
+use crate::secrets::SecretFields;
 use crate::sync::lock;
 use crate::text::truncate;
 
@@ -32,6 +35,9 @@ struct Cached<T> {
 
 type Slot<T> = Mutex<Option<Cached<T>>>;
 
+/// A definition's secret fields, cached: one slot per kind and definition id.
+type SpecSlots = Mutex<HashMap<(Kind, Uuid), Arc<Slot<Arc<SecretFields>>>>>;
+
 /// The workspace and the definition lists, fetched on first use and kept for `ttl`.
 pub struct Directory {
     configured_workspace: Option<Uuid>,
@@ -39,6 +45,9 @@ pub struct Directory {
     workspace: Slot<Uuid>,
     sources: Slot<Arc<DefinitionIndex>>,
     destinations: Slot<Arc<DefinitionIndex>>,
+    /// Each definition's secret fields, read from its spec; a slot each, so that requests for
+    /// one definition wait for one fetch and never for another definition's.
+    specs: SpecSlots,
 }
 
 /// One kind's definitions, as Airbyte listed them, and where to find each by the names a client
@@ -104,6 +113,7 @@ impl Directory {
             workspace: Mutex::new(None),
             sources: Mutex::new(None),
             destinations: Mutex::new(None),
+            specs: Mutex::new(HashMap::new()),
         }
     }
 
@@ -169,6 +179,47 @@ impl Directory {
         workspace: Uuid,
     ) -> Result<Arc<DefinitionIndex>, ApiError> {
         Ok(self.fetch(client, kind, workspace, self.ttl)?.index)
+    }
+
+    /// Which fields of `definition`'s configuration are secrets, from its spec, cached as long
+    /// as the definitions. Never fails: when Airbyte cannot give the spec, key names decide and
+    /// every string a client sends counts as a secret in messages (for `REFRESH_ON_MISS`, then
+    /// the spec is asked for again).
+    pub fn secrets(
+        &self,
+        client: &Client,
+        kind: Kind,
+        workspace: Uuid,
+        definition: Uuid,
+    ) -> Arc<SecretFields> {
+        let slot = lock(&self.specs)
+            .entry((kind, definition))
+            .or_default()
+            .clone();
+        let mut slot = lock(&slot);
+        if let Some(cached) = slot.as_ref().filter(|c| c.fetched.elapsed() < self.ttl) {
+            return cached.value.clone();
+        }
+        let (fields, fetched) = match client.get_spec(kind, workspace, definition) {
+            Ok(Some(spec)) => (SecretFields::from_spec(&spec), Instant::now()),
+            Ok(None) => (SecretFields::unknown(), Instant::now()),
+            Err(e) => {
+                warn!("the spec of {} definition {definition} is not available ({e}); secrets are found by key name", kind.noun());
+                let retry_in = self.ttl.saturating_sub(REFRESH_ON_MISS);
+                (
+                    SecretFields::unknown(),
+                    Instant::now()
+                        .checked_sub(retry_in)
+                        .unwrap_or_else(Instant::now),
+                )
+            }
+        };
+        let fields = Arc::new(fields);
+        *slot = Some(Cached {
+            value: fields.clone(),
+            fetched,
+        });
+        fields
     }
 
     /// The cached list, fetched first when there is none or it is older than `max_age`.

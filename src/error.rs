@@ -25,6 +25,18 @@ pub struct ApiError {
     pub detail: String,
     /// Extra response headers (`Allow` on 405).
     pub headers: Vec<(&'static str, String)>,
+    /// The fields Airbyte's validation rejected, each with its reason (the `errors` member).
+    pub errors: Vec<FieldError>,
+}
+
+/// One field a request was refused for: `config.port` and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+    /// The value Airbyte says it rejected: never answered, only used to mask it in `message`
+    /// when the field is a secret.
+    pub rejected: Option<String>,
 }
 
 impl ApiError {
@@ -40,6 +52,7 @@ impl ApiError {
             title,
             detail: detail.into(),
             headers: Vec::new(),
+            errors: Vec::new(),
         }
     }
 
@@ -183,15 +196,23 @@ impl ApiError {
         format!("urn:airbyte-wrapper:problem:{}", self.slug)
     }
 
-    /// The problem body.
+    /// The problem body; `errors` only when there are field errors.
     pub fn body(&self, request_id: &str) -> Vec<u8> {
-        let body = json!({
+        let mut body = json!({
             "type": self.type_uri(),
             "title": self.title,
             "status": self.status,
             "detail": self.detail,
             "requestId": request_id,
         });
+        if !self.errors.is_empty() {
+            let errors: Vec<_> = self
+                .errors
+                .iter()
+                .map(|e| json!({ "field": e.field, "message": e.message }))
+                .collect();
+            body["errors"] = json!(errors);
+        }
         serde_json::to_vec(&body).expect("a JSON value always serializes")
     }
 }
@@ -217,12 +238,23 @@ impl From<airbyte::Error> for ApiError {
                 "Airbyte timed out",
                 format!("Airbyte did not answer {call} within {} s", after.as_secs()),
             ),
-            E::Status { call, status: 422, message } => ApiError::new(
-                422,
-                "rejected-by-airbyte",
-                "Rejected by Airbyte",
-                format!("Airbyte rejected {call}: {}", message.as_deref().unwrap_or("no reason given")),
-            ),
+            E::Rejected { call, message, invalid } => {
+                let mut e = ApiError::new(
+                    422,
+                    "rejected-by-airbyte",
+                    "Rejected by Airbyte",
+                    format!("Airbyte rejected {call}: {}", message.as_deref().unwrap_or("no reason given")),
+                );
+                e.errors = invalid
+                    .into_iter()
+                    .map(|i| FieldError {
+                        message: i.message.unwrap_or_else(|| "rejected".to_string()),
+                        field: i.field,
+                        rejected: i.value,
+                    })
+                    .collect();
+                e
+            }
             E::CredentialsRefused { call, status } => ApiError::bad_gateway(format!(
                 "Airbyte refused the service's credentials on {call} (HTTP {status}); the operator must fix the Airbyte authentication settings"
             )),
@@ -233,7 +265,13 @@ impl From<airbyte::Error> for ApiError {
             E::InvalidBody { call, reason } => ApiError::bad_gateway(format!(
                 "Airbyte's answer to {call} could not be read: {reason}"
             )),
-            E::JobFailed { call, message } => ApiError::bad_gateway(format!("Airbyte's {call} job failed: {message}")),
+            E::JobFailed { call, failure } if failure.is_config_error() => ApiError::unprocessable(format!(
+                "Airbyte's {call} job found a problem with the configuration: {}", failure.reason()
+            )),
+            E::JobFailed { call, failure } => ApiError::bad_gateway(format!("Airbyte's {call} job failed: {}", failure.reason())),
+            E::NotRun { call, reason } => ApiError::bad_gateway(format!(
+                "Airbyte could not run the {call} job: {}", reason.as_deref().unwrap_or("it gave no reason")
+            )),
         }
     }
 }
@@ -260,10 +298,10 @@ mod tests {
         let status = |e| ApiError::from(e).status;
         let call = "sources/create";
         assert_eq!(
-            status(airbyte::Error::Status {
+            status(airbyte::Error::Rejected {
                 call,
-                status: 422,
-                message: None
+                message: None,
+                invalid: Vec::new()
             }),
             422
         );

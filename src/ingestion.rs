@@ -181,19 +181,14 @@ pub fn delete(app: &App, id: &str) -> Result<Reply, ApiError> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PatchBody<'a> {
-    #[serde(borrow, default, deserialize_with = "present")]
+    #[serde(borrow, default, deserialize_with = "input::present")]
     name: Option<&'a RawValue>,
-    #[serde(borrow, default, deserialize_with = "present")]
+    #[serde(borrow, default, deserialize_with = "input::present")]
     status: Option<&'a RawValue>,
-    #[serde(borrow, default, deserialize_with = "present")]
+    #[serde(borrow, default, deserialize_with = "input::present")]
     schedule: Option<&'a RawValue>,
-    #[serde(borrow, default, deserialize_with = "present")]
+    #[serde(borrow, default, deserialize_with = "input::present")]
     streams: Option<&'a RawValue>,
-}
-
-/// A field that is there, `null` included.
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
-    <&RawValue>::deserialize(d).map(Some)
 }
 
 /// A checked `PATCH /ingestion/{id}` body.

@@ -90,6 +90,13 @@ pub fn parse_object<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiErro
     })
 }
 
+/// For `#[serde(deserialize_with = "input::present")]` on an `Option<&RawValue>` field with
+/// `#[serde(default)]`: a field that is there is `Some`, `null` included, so that a patch can
+/// tell "set to null" from "leave alone".
+pub fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue>::deserialize(d).map(Some)
+}
+
 /// What one pass over a body's bytes found, before any parser reads it.
 #[derive(Debug, Default, PartialEq, Eq)]
 struct Scan {

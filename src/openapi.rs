@@ -150,10 +150,10 @@ pub(crate) mod tests {
                 after: Duration::from_secs(1),
             }
             .into(),
-            airbyte::Error::Status {
+            airbyte::Error::Rejected {
                 call,
-                status: 422,
                 message: None,
+                invalid: Vec::new(),
             }
             .into(),
             airbyte::Error::Status {

@@ -9,7 +9,7 @@ use crate::http::{Incoming, Reply};
 use crate::idempotency::{self, Fingerprint, Lookup};
 use crate::server::{RouteInfo, Service};
 use crate::text::{quote_list, truncate};
-use crate::{actors, health, ingestion, input, jobs, openapi};
+use crate::{actors, checks, health, ingestion, input, jobs, openapi, streams};
 
 /// Every route, as `(path pattern, methods, calls Airbyte)`: the source of `Allow` headers,
 /// metrics labels and which requests take a worker. `src/openapi.json` documents exactly these (a
@@ -19,9 +19,14 @@ pub const ROUTES: &[(&str, &str, bool)] = &[
     ("/readyz", "GET, HEAD", true),
     ("/metrics", "GET, HEAD", false),
     ("/datasource", "GET, HEAD, POST", true),
-    ("/datasource/{id}", "GET, HEAD, DELETE", true),
+    // Before `/datasource/{id}`, which would also match them: the first match wins.
+    ("/datasource/check", "POST", true),
+    ("/datasource/streams", "POST", true),
+    ("/datasource/{id}", "GET, HEAD, DELETE, PATCH", true),
+    ("/datasource/{id}/streams", "GET, HEAD", true),
     ("/sink", "GET, HEAD, POST", true),
-    ("/sink/{id}", "GET, HEAD, DELETE", true),
+    ("/sink/check", "POST", true),
+    ("/sink/{id}", "GET, HEAD, DELETE, PATCH", true),
     ("/ingestion", "POST", true),
     ("/ingestion/{id}", "GET, HEAD, DELETE, PATCH", true),
     ("/ingestion/{id}/sync", "POST", true),
@@ -37,6 +42,8 @@ pub const ROUTES: &[(&str, &str, bool)] = &[
 const QUERY: &[(&str, &str, &[&str])] = &[
     ("POST", "/datasource", &["check"]),
     ("POST", "/sink", &["check"]),
+    ("PATCH", "/datasource/{id}", &["check"]),
+    ("PATCH", "/sink/{id}", &["check"]),
     (
         "GET",
         "/ingestion/{id}/jobs",
@@ -48,7 +55,12 @@ const QUERY: &[(&str, &str, &[&str])] = &[
 /// The operations that take a JSON body (415 for any other media type).
 const BODIES: &[(&str, &str)] = &[
     ("POST", "/datasource"),
+    ("POST", "/datasource/check"),
+    ("POST", "/datasource/streams"),
+    ("PATCH", "/datasource/{id}"),
     ("POST", "/sink"),
+    ("POST", "/sink/check"),
+    ("PATCH", "/sink/{id}"),
     ("POST", "/ingestion"),
     ("PATCH", "/ingestion/{id}"),
 ];
@@ -131,13 +143,26 @@ pub fn route(app: &App, request: &Incoming<'_>) -> Result<Reply, ApiError> {
             "text/plain; version=0.0.4; charset=utf-8",
             app.metrics.render(),
         )),
-        ("POST", ["datasource"]) => create(app, request, |body, check| {
+        ("POST", ["datasource"]) => writes(app, request, |body, check| {
             actors::create(app, body, Kind::Source, check)
         }),
-        ("POST", ["sink"]) => create(app, request, |body, check| {
+        ("POST", ["sink"]) => writes(app, request, |body, check| {
             actors::create(app, body, Kind::Destination, check)
         }),
-        ("POST", ["ingestion"]) => create(app, request, |body, _| ingestion::create(app, body)),
+        ("POST", ["ingestion"]) => writes(app, request, |body, _| ingestion::create(app, body)),
+        // Checks and previews create nothing: a retry runs them again, with no key needed.
+        ("POST", ["datasource", "check"]) => checks::check(app, Kind::Source, request.json_body()?),
+        ("POST", ["sink", "check"]) => checks::check(app, Kind::Destination, request.json_body()?),
+        ("POST", ["datasource", "streams"]) => streams::preview(app, request.json_body()?),
+        ("GET" | "HEAD", ["datasource", id, "streams"]) if !id.is_empty() => {
+            streams::of_source(app, id)
+        }
+        ("PATCH", ["datasource", id]) if !id.is_empty() => writes(app, request, |body, check| {
+            actors::patch(app, Kind::Source, id, body, check)
+        }),
+        ("PATCH", ["sink", id]) if !id.is_empty() => writes(app, request, |body, check| {
+            actors::patch(app, Kind::Destination, id, body, check)
+        }),
         ("POST", ["ingestion", id, "sync"]) if !id.is_empty() => {
             idempotent(app, request, &[], || jobs::sync(app, id))
         }
@@ -192,8 +217,9 @@ fn check_query(request: &Incoming<'_>, route: &str) -> Result<(), ApiError> {
     }
 }
 
-/// A create route: reads the body, honours `?check=` and `Idempotency-Key`, then runs `handler`.
-fn create(
+/// A create (or change) route: reads the body, honours `?check=` and `Idempotency-Key`, then
+/// runs `handler`.
+fn writes(
     app: &App,
     request: &Incoming<'_>,
     handler: impl FnOnce(&[u8], bool) -> Result<Reply, ApiError>,

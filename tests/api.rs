@@ -34,6 +34,7 @@ fn datasource_creates_a_source_from_the_seed_example() {
             "workspaces/list",
             "workspaces/list_by_organization_id",
             "source_definitions/list_for_workspace",
+            "source_definition_specifications/get",
             "sources/create"
         ]
     );
@@ -127,6 +128,7 @@ fn legacy_airbyte_lists_workspaces_with_workspaces_list() {
         [
             "workspaces/list",
             "source_definitions/list_for_workspace",
+            "source_definition_specifications/get",
             "sources/create"
         ]
     );
@@ -149,6 +151,7 @@ fn configured_workspace_skips_the_listing() {
         fake.calls(),
         [
             "destination_definitions/list_for_workspace",
+            "destination_definition_specifications/get",
             "destinations/create"
         ]
     );
@@ -268,6 +271,7 @@ fn a_connector_added_to_airbyte_is_found_once_the_list_is_fetched_again() {
     assert!(
         fake.calls().ends_with(&[
             "source_definitions/list_for_workspace".into(),
+            "source_definition_specifications/get".into(),
             "sources/create".into()
         ]),
         "{:?}",
@@ -326,7 +330,15 @@ fn reading_a_source_of_an_unlisted_definition_does_not_refresh_the_list() {
             "the type is the definition id while the definition is not in the list"
         );
     }
-    assert_eq!(fake.calls(), ["sources/get", "sources/get"]);
+    assert_eq!(
+        fake.calls(),
+        [
+            "sources/get",
+            "source_definition_specifications/get",
+            "sources/get"
+        ],
+        "the spec is cached like the definitions"
+    );
 }
 
 #[test]
@@ -344,6 +356,7 @@ fn an_expired_cache_is_fetched_again() {
             "workspaces/list",
             "workspaces/list_by_organization_id",
             "source_definitions/list_for_workspace",
+            "source_definition_specifications/get",
             "sources/create"
         ]
     );
@@ -641,7 +654,7 @@ fn every_documented_operation_is_routed() {
             operations += 1;
         }
     }
-    assert_eq!(operations, 32);
+    assert_eq!(operations, 39);
 }
 
 #[test]

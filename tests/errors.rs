@@ -319,8 +319,8 @@ fn airbyte_rejecting_the_config_is_422_with_its_message_and_no_secret() {
 
     let detail = answer.problem(422);
     assert_eq!(
-        detail,
-        "Airbyte rejected sources/create: Invalid password '**********' for user **********"
+        detail, "Airbyte rejected sources/create: Invalid password '**********' for user root",
+        "the password is masked, the user name (no secret) is kept"
     );
     assert!(!answer.text.contains("hunter2secret"));
 }
@@ -578,16 +578,58 @@ fn airbyte_faults_on_the_other_calls_map_the_same_way() {
             None,
         ),
         (
-            "destinations/check_connection",
+            "scheduler/destinations/check_connection",
             "POST",
             "/sink?check=true".into(),
             Some(S3_SINK.to_string()),
         ),
         (
-            "sources/check_connection",
+            "scheduler/sources/check_connection",
             "POST",
             "/datasource?check=true".into(),
             Some(MYSQL_SOURCE.to_string()),
+        ),
+        (
+            "scheduler/sources/check_connection",
+            "POST",
+            "/datasource/check".into(),
+            Some(MYSQL_SOURCE.to_string()),
+        ),
+        (
+            "scheduler/destinations/check_connection",
+            "POST",
+            "/sink/check".into(),
+            Some(S3_SINK.to_string()),
+        ),
+        (
+            "scheduler/sources/discover_schema",
+            "POST",
+            "/datasource/streams".into(),
+            Some(MYSQL_SOURCE.to_string()),
+        ),
+        (
+            "sources/discover_schema",
+            "GET",
+            format!("/datasource/{source}/streams"),
+            None,
+        ),
+        (
+            "sources/check_connection_for_update",
+            "PATCH",
+            format!("/datasource/{source}?check=true"),
+            Some(r#"{"config":{"port":3307}}"#.to_string()),
+        ),
+        (
+            "sources/update",
+            "PATCH",
+            format!("/datasource/{source}"),
+            Some(r#"{"name":"renamed"}"#.to_string()),
+        ),
+        (
+            "destinations/update",
+            "PATCH",
+            format!("/sink/{sink}"),
+            Some(r#"{"config":{"path_prefix":"exports/v2/"}}"#.to_string()),
         ),
         (
             "applications/token",

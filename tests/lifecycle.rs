@@ -1,4 +1,4 @@
-//! The whole lifecycle: idempotent creates, check before keeping, read, list and delete.
+//! The whole lifecycle: idempotent creates, check before creating, read, list and delete.
 
 mod support;
 
@@ -6,7 +6,7 @@ use std::thread;
 use std::time::Duration;
 
 use serde_json::json;
-use support::{FakeAirbyte, Fault, Service, MYSQL_SOURCE, S3_SINK};
+use support::{CheckEnd, FakeAirbyte, Fault, Service, MYSQL_SOURCE, S3_SINK};
 
 const MISSING: &str = "5d3c2b1a-0f9e-4d8c-b7a6-958473625140";
 
@@ -135,8 +135,10 @@ fn failed_attempts_are_not_remembered() {
     post_with_key(&service, "/sink", S3_SINK, &"k".repeat(300)).problem(400);
 }
 
+/// `?check=true` used to create, check and delete again; now Airbyte checks the configuration
+/// first and nothing is created unless the check succeeds.
 #[test]
-fn a_failed_check_deletes_what_was_created() {
+fn a_failed_check_creates_nothing() {
     let fake = FakeAirbyte::start();
     fake.fail_checks(
         "Could not connect with provided configuration. Access denied for user 'root'",
@@ -147,52 +149,43 @@ fn a_failed_check_deletes_what_was_created() {
         .post("/datasource?check=true", MYSQL_SOURCE)
         .problem(422);
 
-    assert!(
-        detail.contains("connection check of the new source failed: Could not connect"),
-        "{detail}"
+    assert_eq!(
+        detail,
+        "Airbyte's connection check failed: Could not connect with provided configuration. Access denied for user 'root'; nothing was created"
     );
-    assert!(detail.ends_with("the source was deleted"), "{detail}");
     assert_eq!(fake.actor_count(), (0, 0), "nothing is left behind");
     let calls = fake.calls();
-    assert_eq!(
-        calls[calls.len() - 3..],
-        [
-            "sources/create",
-            "sources/check_connection",
-            "sources/delete"
-        ]
+    assert_eq!(calls.last().unwrap(), "scheduler/sources/check_connection");
+    assert!(
+        !calls
+            .iter()
+            .any(|c| c.ends_with("/create") || c.ends_with("/delete")),
+        "Airbyte received no create and no delete: {calls:?}"
     );
-    let created = fake
-        .requests()
-        .into_iter()
-        .find(|r| r.call == "sources/create")
-        .unwrap();
-    let id = created.body.get("sourceId").cloned();
-    assert!(id.is_none());
-    assert_eq!(
-        fake.last_body("sources/delete")["sourceId"],
-        fake.last_body("sources/check_connection")["sourceId"]
-    );
+    let checked = fake.last_body("scheduler/sources/check_connection");
+    let sent: serde_json::Value = serde_json::from_str(MYSQL_SOURCE).unwrap();
+    assert_eq!(checked["connectionConfiguration"], sent["config"]);
+    assert_eq!(checked["sourceDefinitionId"], support::MYSQL_DEFINITION_ID);
+    assert_eq!(checked["workspaceId"], support::WORKSPACE_ID);
 }
 
 #[test]
-fn a_failed_check_whose_delete_fails_says_what_remains() {
+fn a_check_airbyte_could_not_run_is_a_502_and_creates_nothing() {
     let fake = FakeAirbyte::start();
-    fake.fail_checks("bad bucket");
-    fake.fail("destinations/delete", Fault::Status(500, json!({})));
+    fake.end_checks(CheckEnd::NotRun("the check workload timed out".into()));
     let service = Service::start(&fake, &[]);
 
-    let detail = service.post("/sink?check=true", S3_SINK).problem(422);
+    let detail = service.post("/sink?check=true", S3_SINK).problem(502);
 
-    assert!(
-        detail.contains("deleting the destination failed too")
-            && detail.contains("remains in Airbyte"),
-        "{detail}"
+    assert_eq!(
+        detail,
+        "Airbyte could not run the scheduler/destinations/check_connection job: the check workload timed out"
     );
+    assert_eq!(fake.actor_count(), (0, 0));
 }
 
 #[test]
-fn a_passing_check_keeps_the_resource() {
+fn a_passing_check_creates_the_resource() {
     let fake = FakeAirbyte::start();
     let service = Service::start(&fake, &[]);
 
@@ -200,9 +193,14 @@ fn a_passing_check_keeps_the_resource() {
 
     assert_eq!(answer.status, 201, "{}", answer.text);
     assert_eq!(fake.actor_count().1, 1);
-    assert!(fake
-        .calls()
-        .contains(&"destinations/check_connection".to_string()));
+    let calls = fake.calls();
+    assert_eq!(
+        calls[calls.len() - 2..],
+        [
+            "scheduler/destinations/check_connection",
+            "destinations/create"
+        ]
+    );
     service.post("/sink?check=maybe", S3_SINK).problem(400);
 }
 
@@ -321,7 +319,7 @@ fn new_methods_answer_405_where_they_do_not_apply() {
     let service = Service::start(&fake, &[]);
     let answer = service.request("PUT", &format!("/sink/{MISSING}"), None, &[]);
     answer.problem(405);
-    assert_eq!(answer.header("Allow"), Some("GET, HEAD, DELETE"));
+    assert_eq!(answer.header("Allow"), Some("GET, HEAD, DELETE, PATCH"));
     assert_eq!(
         service
             .request("DELETE", "/sink", None, &[])

@@ -6,7 +6,18 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use super::wire::FailureRead;
 use crate::text::truncate;
+
+/// A field Airbyte's validation rejected (`InvalidInputProperty`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidInput {
+    /// The field, as a dotted path (`tunnel_method.ssh_key`, `port`) below what was validated.
+    pub field: String,
+    /// The value Airbyte quotes as rejected; may be a secret.
+    pub value: Option<String>,
+    pub message: Option<String>,
+}
 
 /// An Airbyte call that did not produce the answer the service needed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,10 +32,24 @@ pub enum Error {
         status: u16,
         message: Option<String>,
     },
+    /// Airbyte refused the request as invalid (422), with its message and the fields it named.
+    Rejected {
+        call: &'static str,
+        message: Option<String>,
+        invalid: Vec<InvalidInput>,
+    },
     /// Airbyte answered 2xx with a body that is not the JSON the contract promises.
     InvalidBody { call: &'static str, reason: String },
-    /// A synchronous Airbyte job (discovery) ran and failed.
-    JobFailed { call: &'static str, message: String },
+    /// A synchronous Airbyte job (a discovery) ran and failed, for the reason Airbyte gives.
+    JobFailed {
+        call: &'static str,
+        failure: FailureRead,
+    },
+    /// A check Airbyte could not run at all: its answer has no outcome, or its job failed.
+    NotRun {
+        call: &'static str,
+        reason: Option<String>,
+    },
     /// Airbyte refused the service's own credentials (401/403, or a refused token request).
     CredentialsRefused { call: &'static str, status: u16 },
 }
@@ -40,8 +65,9 @@ impl Error {
                 status: 400..=499, ..
             }) => "client_error",
             Err(Error::Status { .. }) => "server_error",
+            Err(Error::Rejected { .. }) => "client_error",
             Err(Error::InvalidBody { .. }) => "invalid_body",
-            Err(Error::JobFailed { .. }) => "job_failed",
+            Err(Error::JobFailed { .. } | Error::NotRun { .. }) => "job_failed",
             Err(Error::CredentialsRefused { .. }) => "credentials_refused",
         }
     }
@@ -56,7 +82,9 @@ impl fmt::Display for Error {
             Error::InvalidBody { call, reason } => {
                 write!(f, "{call} answered an unreadable body: {reason}")
             }
+            Error::Rejected { call, .. } => write!(f, "{call} answered HTTP 422"),
             Error::JobFailed { call, .. } => write!(f, "{call} job failed"),
+            Error::NotRun { call, .. } => write!(f, "{call} job did not run"),
             Error::CredentialsRefused { call, status } => {
                 write!(f, "{call} refused the credentials (HTTP {status})")
             }
@@ -65,6 +93,50 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// Airbyte's validation errors in a 422 body (`InvalidInputExceptionInfo.validationErrors`).
+pub(super) fn invalid_in(body: &[u8]) -> Vec<InvalidInput> {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Info {
+        #[serde(default)]
+        validation_errors: Vec<Property>,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Property {
+        property_path: String,
+        invalid_value: Option<Value>,
+        message: Option<String>,
+    }
+    let Ok(info) = serde_json::from_slice::<Info>(body) else {
+        return Vec::new();
+    };
+    info.validation_errors
+        .into_iter()
+        .take(100)
+        .map(|p| InvalidInput {
+            field: dotted(&p.property_path),
+            value: p.invalid_value.map(|v| match v {
+                Value::String(s) => s,
+                other => other.to_string(),
+            }),
+            message: p.message.map(|m| truncate(m.trim(), 500)),
+        })
+        .collect()
+}
+
+/// A property path as Airbyte writes it (`$.tunnel_method.ssh_key`, `/port`, `port`) as a
+/// dotted path.
+fn dotted(path: &str) -> String {
+    let path = path.trim();
+    let path = path
+        .strip_prefix("$.")
+        .or_else(|| path.strip_prefix('$'))
+        .unwrap_or(path);
+    let path = path.trim_start_matches('/').replace('/', ".");
+    truncate(&path, 200)
+}
 
 /// Airbyte's own explanation in an error body: `message` (most versions) or `detail` (problem
 /// bodies), cut to a readable length.
@@ -93,5 +165,21 @@ mod tests {
         );
         assert_eq!(message_in(br#"{"errorId":"1"}"#), None);
         assert_eq!(message_in(b"<html>"), None);
+    }
+
+    #[test]
+    fn validation_errors_name_their_fields_as_dotted_paths() {
+        let body = br#"{"message":"invalid","validationErrors":[
+            {"propertyPath":"$.tunnel_method.ssh_key","invalidValue":"k","message":"too short"},
+            {"propertyPath":"/port","invalidValue":70000},
+            {"propertyPath":"name"}]}"#;
+        let found = invalid_in(body);
+        let fields: Vec<&str> = found.iter().map(|i| i.field.as_str()).collect();
+        assert_eq!(fields, ["tunnel_method.ssh_key", "port", "name"]);
+        assert_eq!(found[0].value.as_deref(), Some("k"));
+        assert_eq!(found[1].value.as_deref(), Some("70000"));
+        assert_eq!(found[2].message, None);
+        assert!(invalid_in(br#"{"message":"x"}"#).is_empty());
+        assert!(invalid_in(b"<html>").is_empty());
     }
 }

@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::credentials::{Credentials, TokenRequest};
-use super::error::{message_in, Error};
+use super::error::{invalid_in, message_in, Error};
 use super::wire::AccessToken;
 use crate::config::Secret;
 use crate::metrics::Metrics;
@@ -241,6 +241,13 @@ impl Exchange {
 /// error otherwise); anything else as [`Error::Status`], with Airbyte's explanation.
 fn decode<T: DeserializeOwned>(call: &'static str, received: Received) -> Result<T, Error> {
     let Received { status, body } = received;
+    if status == 422 {
+        return Err(Error::Rejected {
+            call,
+            message: message_in(&body),
+            invalid: invalid_in(&body),
+        });
+    }
     if !(200..300).contains(&status) {
         return Err(Error::Status {
             call,

@@ -20,8 +20,13 @@ pub struct KindNames {
     pub(super) create_call: &'static str,
     pub(super) get_call: &'static str,
     pub(super) delete_call: &'static str,
-    pub(super) check_call: &'static str,
     pub(super) list_call: &'static str,
+    pub(super) update_call: &'static str,
+    /// Checks a configuration no actor has: Airbyte's scheduler runs the connector's check.
+    pub(super) scheduler_check_call: &'static str,
+    /// Checks a stored actor's changed configuration, its stored secrets filled in.
+    pub(super) check_update_call: &'static str,
+    pub(super) spec_call: &'static str,
 }
 
 const SOURCE: KindNames = KindNames {
@@ -33,8 +38,11 @@ const SOURCE: KindNames = KindNames {
     create_call: "sources/create",
     get_call: "sources/get",
     delete_call: "sources/delete",
-    check_call: "sources/check_connection",
     list_call: "sources/list",
+    update_call: "sources/update",
+    scheduler_check_call: "scheduler/sources/check_connection",
+    check_update_call: "sources/check_connection_for_update",
+    spec_call: "source_definition_specifications/get",
 };
 
 const DESTINATION: KindNames = KindNames {
@@ -46,8 +54,11 @@ const DESTINATION: KindNames = KindNames {
     create_call: "destinations/create",
     get_call: "destinations/get",
     delete_call: "destinations/delete",
-    check_call: "destinations/check_connection",
     list_call: "destinations/list",
+    update_call: "destinations/update",
+    scheduler_check_call: "scheduler/destinations/check_connection",
+    check_update_call: "destinations/check_connection_for_update",
+    spec_call: "destination_definition_specifications/get",
 };
 
 impl Kind {

@@ -21,11 +21,11 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::json;
 use serde_json::value::RawValue;
+use serde_json::{json, Value};
 use uuid::Uuid;
 
-pub use error::Error;
+pub use error::{Error, InvalidInput};
 pub use kind::{Kind, KindNames};
 pub use wire::{
     Actor, AttemptRead, Catalog, Check, Connection, ConnectionUpdate, Definition, Discovery,
@@ -35,8 +35,8 @@ pub use wire::{
 use credentials::Credentials;
 use exchange::{Call, Exchange};
 use wire::{
-    ActorCreate, ActorList, ConnectionRead, DefinitionList, DiscoverRead, Empty, HealthRead,
-    JobInfoRead, JobOptionalRead, JobReadList, WorkspaceList,
+    ActorCreate, ActorList, ActorUpdate, CheckRead, ConnectionRead, DefinitionList, DiscoverRead,
+    Empty, HealthRead, JobInfoRead, JobOptionalRead, JobReadList, SpecificationRead, WorkspaceList,
 };
 
 use crate::config::Config;
@@ -126,7 +126,7 @@ impl Client {
             kind,
             workspace_id,
             definition_id,
-            name,
+            name: Some(name),
             config,
         };
         let call = Call::post(kind.names().create_call, &body, self.timeout);
@@ -147,16 +147,85 @@ impl Client {
         self.exchange.run::<Empty>(&call).map(drop)
     }
 
-    /// `POST /sources/check_connection` / `POST /destinations/check_connection`: runs a check
-    /// job (with the discovery timeout: it starts the connector). Airbyte answers 200 either
-    /// way; the outcome is in [`Check::status`].
-    pub fn check_actor(&self, kind: Kind, id: Uuid) -> Result<Check, Error> {
-        let body = json!({ kind.names().id_field: id });
-        self.exchange.run(&Call::post(
-            kind.names().check_call,
+    /// `POST /sources/update` / `POST /destinations/update`: replaces the name and the whole
+    /// configuration; Airbyte fills masked values from the stored secrets.
+    pub fn update_actor(
+        &self,
+        kind: Kind,
+        id: Uuid,
+        name: &str,
+        config: &Value,
+    ) -> Result<Actor, Error> {
+        let body = ActorUpdate {
+            kind,
+            id,
+            name,
+            config,
+        };
+        self.exchange
+            .run(&Call::post(kind.names().update_call, &body, self.timeout))
+    }
+
+    /// `POST /scheduler/sources/check_connection` / `.../destinations/check_connection`: checks
+    /// a configuration without creating anything (with the discovery timeout: Airbyte starts
+    /// the connector). [`Error::NotRun`] when Airbyte could not run the check.
+    pub fn check_config(
+        &self,
+        kind: Kind,
+        workspace_id: Uuid,
+        definition_id: Uuid,
+        config: &RawValue,
+    ) -> Result<Check, Error> {
+        let body = ActorCreate {
+            kind,
+            workspace_id,
+            definition_id,
+            name: None,
+            config,
+        };
+        let call = Call::post(
+            kind.names().scheduler_check_call,
             &body,
             self.discover_timeout,
-        ))
+        );
+        self.exchange.run::<CheckRead>(&call)?.check(call.path)
+    }
+
+    /// `POST /sources/check_connection_for_update` / `.../destinations/...`: checks a stored
+    /// actor's changed configuration, its masked values filled from the stored secrets; saves
+    /// nothing.
+    pub fn check_update(
+        &self,
+        kind: Kind,
+        id: Uuid,
+        name: &str,
+        config: &Value,
+    ) -> Result<Check, Error> {
+        let body = ActorUpdate {
+            kind,
+            id,
+            name,
+            config,
+        };
+        let call = Call::post(kind.names().check_update_call, &body, self.discover_timeout);
+        self.exchange.run::<CheckRead>(&call)?.check(call.path)
+    }
+
+    /// `POST /source_definition_specifications/get` / `.../destination_...`: the connector's
+    /// configuration spec, a JSON schema (`None` when Airbyte has none for it).
+    pub fn get_spec(
+        &self,
+        kind: Kind,
+        workspace_id: Uuid,
+        definition_id: Uuid,
+    ) -> Result<Option<Value>, Error> {
+        let body = json!({
+            "workspaceId": workspace_id,
+            kind.names().definition_id_field: definition_id,
+        });
+        let call = Call::post(kind.names().spec_call, &body, self.timeout);
+        let read: SpecificationRead = self.exchange.run(&call)?;
+        Ok(read.connection_specification)
     }
 
     /// `POST /sources/list` / `POST /destinations/list`, page after page (cursor pagination on
@@ -223,7 +292,31 @@ impl Client {
         )
     }
 
-    fn discover(&self, body: serde_json::Value) -> Result<Discovery, Error> {
+    /// `POST /scheduler/sources/discover_schema`: the streams a source with this configuration
+    /// would offer, without creating it.
+    pub fn discover_config(
+        &self,
+        workspace_id: Uuid,
+        definition_id: Uuid,
+        config: &RawValue,
+    ) -> Result<Discovery, Error> {
+        let body = ActorCreate {
+            kind: Kind::Source,
+            workspace_id,
+            definition_id,
+            name: None,
+            config,
+        };
+        let call = Call::post(
+            "scheduler/sources/discover_schema",
+            &body,
+            self.discover_timeout,
+        );
+        let read: DiscoverRead = self.exchange.run(&call)?;
+        read.discovery(call.path)
+    }
+
+    fn discover(&self, body: Value) -> Result<Discovery, Error> {
         let call = Call::post("sources/discover_schema", &body, self.discover_timeout);
         let read: DiscoverRead = self.exchange.run(&call)?;
         read.discovery(call.path)

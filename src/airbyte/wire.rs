@@ -48,17 +48,44 @@ pub(super) struct ActorList {
     pub actors: Vec<Actor>,
 }
 
-/// What `check_connection` found (`CheckConnectionRead`).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+/// What a connection check found, once it ran: `succeeded` or `failed`, Airbyte's message, and
+/// how Airbyte classifies the failure when it says.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Check {
+    pub succeeded: bool,
+    pub message: Option<String>,
+    pub failure: Option<FailureRead>,
+}
+
+/// `CheckConnectionRead`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct CheckRead {
     /// `succeeded` or `failed`; absent when the check job did not run.
     pub status: Option<String>,
     pub message: Option<String>,
+    pub job_info: Option<JobInfo>,
 }
 
-impl Check {
-    pub fn succeeded(&self) -> bool {
-        self.status.as_deref() == Some("succeeded")
+impl CheckRead {
+    /// The check's outcome; [`Error::NotRun`] when Airbyte could not run it: no `status`, or a
+    /// job that did not succeed.
+    pub fn check(self, call: &'static str) -> Result<Check, Error> {
+        let job = self.job_info;
+        let job_ran = job.as_ref().is_none_or(|j| j.succeeded);
+        let failure = job.and_then(|j| j.failure_reason);
+        let not_run = |failure: Option<FailureRead>| Error::NotRun {
+            call,
+            reason: failure.and_then(|f| f.external_message),
+        };
+        match self.status.as_deref() {
+            Some(status @ ("succeeded" | "failed")) if job_ran => Ok(Check {
+                succeeded: status == "succeeded",
+                message: self.message,
+                failure,
+            }),
+            _ => Err(not_run(failure)),
+        }
     }
 }
 
@@ -132,9 +159,10 @@ pub struct FailureSummary {
     pub failures: Vec<FailureRead>,
 }
 
-/// A `FailureReason` of an attempt, without `internalMessage` and `stacktrace`, which are never
-/// read: they carry Airbyte's internals and can quote configuration (secrets).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+/// A `FailureReason` (of an attempt, or of a synchronous job), without `internalMessage` and
+/// `stacktrace`, which are never read: they carry Airbyte's internals and can quote
+/// configuration (secrets).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FailureRead {
     /// `source`, `destination`, `replication`, `airbyte_platform`, ...
@@ -143,6 +171,22 @@ pub struct FailureRead {
     pub failure_type: Option<String>,
     pub external_message: Option<String>,
     pub retryable: Option<bool>,
+}
+
+impl FailureRead {
+    /// Whether Airbyte blames the configuration.
+    pub fn is_config_error(&self) -> bool {
+        self.failure_type.as_deref() == Some("config_error")
+    }
+
+    /// Airbyte's message for it, or a note that there is none.
+    pub fn reason(&self) -> &str {
+        self.external_message
+            .as_deref()
+            .map(str::trim)
+            .filter(|m| !m.is_empty())
+            .unwrap_or("Airbyte gave no reason")
+    }
 }
 
 /// A job with its attempts: what `jobs/get`, `jobs/list`, `connections/sync` and `jobs/cancel`
@@ -320,13 +364,13 @@ pub(super) struct DiscoverRead {
 impl DiscoverRead {
     /// The streams found, or why the discovery job failed.
     pub fn discovery(self, call: &'static str) -> Result<Discovery, Error> {
-        let failed = |message: Option<String>| Error::JobFailed {
+        let failed = |failure: Option<FailureRead>| Error::JobFailed {
             call,
-            message: message.unwrap_or_else(|| "Airbyte gave no reason".to_string()),
+            failure: failure.unwrap_or_default(),
         };
         let job = self.job_info;
         match self.catalog {
-            _ if !job.succeeded => Err(failed(job.failure_reason.and_then(|r| r.external_message))),
+            _ if !job.succeeded => Err(failed(job.failure_reason)),
             None => Err(failed(None)),
             Some(catalog) => Ok(Discovery {
                 streams: catalog.streams,
@@ -342,13 +386,36 @@ impl DiscoverRead {
 #[serde(rename_all = "camelCase")]
 pub(super) struct JobInfo {
     pub succeeded: bool,
-    pub failure_reason: Option<FailureReason>,
+    pub failure_reason: Option<FailureRead>,
 }
 
+/// `SourceDefinitionSpecificationRead` / `DestinationDefinitionSpecificationRead`, as far as
+/// its connector spec (a JSON schema of the configuration).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(super) struct FailureReason {
-    pub external_message: Option<String>,
+pub(super) struct SpecificationRead {
+    pub connection_specification: Option<Value>,
+}
+
+/// The body of `{sources,destinations}/update` and `.../check_connection_for_update`
+/// (`SourceUpdate` / `DestinationUpdate`): the whole configuration, masked values standing for
+/// the stored secrets.
+pub(super) struct ActorUpdate<'a> {
+    pub kind: Kind,
+    pub id: Uuid,
+    pub name: &'a str,
+    pub config: &'a Value,
+}
+
+impl Serialize for ActorUpdate<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(3))?;
+        map.serialize_entry(self.kind.names().id_field, &self.id)?;
+        map.serialize_entry("name", self.name)?;
+        map.serialize_entry("connectionConfiguration", self.config)?;
+        map.end()
+    }
 }
 
 /// `ConnectionRead`, as far as a create's answer goes.
@@ -379,23 +446,27 @@ pub(super) struct HealthRead {
     pub available: bool,
 }
 
-/// The body of `sources/create` / `destinations/create`. The client's configuration is passed
-/// through byte for byte, never re-encoded.
+/// The body of `sources/create` / `destinations/create`, and without a name that of
+/// `scheduler/{sources,destinations}/check_connection` and `scheduler/sources/discover_schema`
+/// (`SourceCoreConfig` / `DestinationCoreConfig`: a configuration no stored actor has). The
+/// client's configuration is passed through byte for byte, never re-encoded.
 pub(super) struct ActorCreate<'a> {
     pub kind: Kind,
     pub workspace_id: Uuid,
     pub definition_id: Uuid,
-    pub name: &'a str,
+    pub name: Option<&'a str>,
     pub config: &'a RawValue,
 }
 
 impl Serialize for ActorCreate<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
-        let mut map = s.serialize_map(Some(4))?;
+        let mut map = s.serialize_map(Some(3 + usize::from(self.name.is_some())))?;
         map.serialize_entry("workspaceId", &self.workspace_id)?;
         map.serialize_entry(self.kind.names().definition_id_field, &self.definition_id)?;
-        map.serialize_entry("name", self.name)?;
+        if let Some(name) = self.name {
+            map.serialize_entry("name", name)?;
+        }
         map.serialize_entry("connectionConfiguration", self.config)?;
         map.end()
     }
@@ -452,7 +523,7 @@ mod tests {
             kind: Kind::Destination,
             workspace_id: id,
             definition_id: id,
-            name: "s3",
+            name: Some("s3"),
             config: &config,
         };
         let text = serde_json::to_string(&body).unwrap();

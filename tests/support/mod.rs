@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-pub use fake_airbyte::{FakeAirbyte, Fault};
+pub use fake_airbyte::{
+    CheckEnd, FakeAirbyte, Fault, MASK, MYSQL_DEFINITION_ID, S3_DEFINITION_ID, WORKSPACE_ID,
+};
 
 /// How long to wait for an event before failing a test (an upper bound, not a pause).
 const EVENT_TIMEOUT: Duration = Duration::from_secs(20);

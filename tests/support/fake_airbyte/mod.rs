@@ -8,18 +8,22 @@
 //! ([`FakeAirbyte`], [`Options`], [`Fault`], [`Auth`], [`Recorded`]), the server loop, and
 //! [`route`], which authenticates a request and then is one `match` on its method and path; each
 //! Airbyte area has a file of small handlers: `workspaces`, `definitions`, `actors` (sources and
-//! destinations), `connections`, `jobs`, `tokens` (authentication). `replies` builds the bodies.
+//! destinations), `specs` (connector specs and what their secrets mean), `checks` (connection
+//! checks and the scheduler's discovery), `connections`, `jobs`, `tokens` (authentication). `replies` builds the bodies.
 //!
-//! To fake another call (`jobs/list`, `connections/sync`, `scheduler/sources/check_connection`):
+//! To fake another call (`jobs/list`, `connections/sync`, `scheduler/sources/check_connection`
+//! are examples):
 //! add one arm to [`route`] and one handler in its area's file (a new file for a new area), a
 //! `fn(&mut State, &Recorded) -> Reply` (`&State` when it only reads) with a one-line doc comment
 //! naming the call. What it must remember goes in [`State`], what tests set in [`FakeAirbyte`].
 
 mod actors;
+mod checks;
 mod connections;
 mod definitions;
 mod jobs;
 mod replies;
+mod specs;
 mod tokens;
 mod workspaces;
 
@@ -39,8 +43,10 @@ use definitions::known_definitions;
 use replies::{answer, invalid, not_found, Reply};
 
 pub use actors::stream;
+pub use checks::CheckEnd;
 pub use definitions::{catalog, definition};
 pub use jobs::{JobEnd, SECRET_IN_INTERNALS};
+pub use specs::MASK;
 
 pub const WORKSPACE_ID: &str = "f1ae8c33-3f7f-4d53-9a7b-2f5d2a4f6d11";
 pub const MYSQL_DEFINITION_ID: &str = "435bb9a5-7887-4809-aa58-28c27df0d7ad";
@@ -143,8 +149,15 @@ struct State {
     sources: HashMap<String, Value>,
     destinations: HashMap<String, Value>,
     streams: Vec<Value>,
-    discovery_failure: Option<String>,
-    check_failure: Option<String>,
+    /// The failure type (`config_error`, ...) and message of a failing discovery.
+    discovery_failure: Option<(Option<String>, String)>,
+    check_end: CheckEnd,
+    /// Connector specs by definition id ([`specs::known_specs`] and what tests set).
+    specs: HashMap<String, Value>,
+    /// `..._definition_specifications/get` calls answered.
+    spec_reads: usize,
+    /// `scheduler/.../check_connection` calls answered.
+    scheduler_checks: usize,
     connections: HashMap<String, Value>,
     last_job_status: Option<String>,
     jobs: Vec<jobs::FakeJob>,
@@ -185,7 +198,10 @@ impl State {
                 stream("orders", &["full_refresh"]),
             ],
             discovery_failure: None,
-            check_failure: None,
+            check_end: CheckEnd::Succeeded,
+            specs: specs::known_specs().into_iter().collect(),
+            spec_reads: 0,
+            scheduler_checks: 0,
             connections: HashMap::new(),
             last_job_status: None,
             jobs: Vec::new(),
@@ -402,9 +418,32 @@ impl FakeAirbyte {
         self.state().streams = streams;
     }
 
-    /// Makes `check_connection` report a failure with this message.
+    /// Makes every connection check report a failure with this message.
     pub fn fail_checks(&self, message: &str) {
-        self.state().check_failure = Some(message.to_string());
+        self.end_checks(CheckEnd::Failed(message.to_string()));
+    }
+
+    /// How every connection check ends from now on.
+    pub fn end_checks(&self, end: CheckEnd) {
+        self.state().check_end = end;
+    }
+
+    /// The spec `..._definition_specifications/get` answers for a definition.
+    pub fn set_spec(&self, definition_id: &str, spec: Value) {
+        self.state().specs.insert(definition_id.to_string(), spec);
+    }
+
+    /// How many spec reads the fake has answered.
+    pub fn spec_reads(&self) -> usize {
+        self.state().spec_reads
+    }
+
+    /// The configuration of a stored source or destination, unmasked, as the fake keeps it.
+    pub fn stored_config(&self, id: &str) -> Value {
+        let s = self.state();
+        let read = s.sources.get(id).or_else(|| s.destinations.get(id));
+        read.unwrap_or_else(|| panic!("the fake holds no actor {id}"))["connectionConfiguration"]
+            .clone()
     }
 
     /// The status `jobs/get_last_replication_job` reports (none by default).
@@ -446,8 +485,15 @@ impl FakeAirbyte {
         (s.sources.len(), s.destinations.len())
     }
 
+    /// Makes discoveries fail with this message, for no reason Airbyte classifies.
     pub fn fail_discovery(&self, message: &str) {
-        self.state().discovery_failure = Some(message.to_string());
+        self.state().discovery_failure = Some((None, message.to_string()));
+    }
+
+    /// Makes discoveries fail with this message, as Airbyte classifies it (`config_error`, ...).
+    pub fn fail_discovery_as(&self, failure_type: &str, message: &str) {
+        self.state().discovery_failure =
+            Some((Some(failure_type.to_string()), message.to_string()));
     }
 
     /// Stores a source as if created earlier; returns its id.
@@ -552,7 +598,18 @@ fn route(state: &Mutex<State>, req: &Recorded) -> Reply {
         ("POST", ["sources", "create"]) => actors::create(s, req, Source),
         ("POST", ["sources", "get"]) => actors::get(s, req, Source),
         ("POST", ["sources", "delete"]) => actors::delete(s, req, Source),
-        ("POST", ["sources", "check_connection"]) => actors::check_connection(s, req, Source),
+        ("POST", ["sources", "update"]) => actors::update(s, req, Source),
+        ("POST", ["sources", "check_connection"]) => checks::of_actor(s, req, Source),
+        ("POST", ["sources", "check_connection_for_update"]) => checks::of_update(s, req, Source),
+        ("POST", ["scheduler", "sources", "check_connection"]) => checks::of_config(s, req, Source),
+        ("POST", ["scheduler", "sources", "discover_schema"]) => checks::discover(s, req),
+        ("POST", ["scheduler", "destinations", "check_connection"]) => {
+            checks::of_config(s, req, Destination)
+        }
+        ("POST", ["source_definition_specifications", "get"]) => specs::get(s, req, Source),
+        ("POST", ["destination_definition_specifications", "get"]) => {
+            specs::get(s, req, Destination)
+        }
         ("POST", ["sources", "list"]) => actors::list(s, req, Source),
         ("POST", ["sources", "discover_schema"]) => actors::discover_schema(s, req),
         ("POST", ["connections", "sync"]) => jobs::sync(s, req),
@@ -563,8 +620,10 @@ fn route(state: &Mutex<State>, req: &Recorded) -> Reply {
         ("POST", ["destinations", "create"]) => actors::create(s, req, Destination),
         ("POST", ["destinations", "get"]) => actors::get(s, req, Destination),
         ("POST", ["destinations", "delete"]) => actors::delete(s, req, Destination),
-        ("POST", ["destinations", "check_connection"]) => {
-            actors::check_connection(s, req, Destination)
+        ("POST", ["destinations", "update"]) => actors::update(s, req, Destination),
+        ("POST", ["destinations", "check_connection"]) => checks::of_actor(s, req, Destination),
+        ("POST", ["destinations", "check_connection_for_update"]) => {
+            checks::of_update(s, req, Destination)
         }
         ("POST", ["destinations", "list"]) => actors::list(s, req, Destination),
         ("POST", ["connections", "create"]) => connections::create(s, req),
