@@ -9,7 +9,9 @@
 #   dynamic   both documents again with `-d`: every answer is a random body the spec allows
 #
 # Static: GET /readyz, POST /datasource and /sink with the seed payloads (tests/support/mod.rs),
-# POST /ingestion with the ids they return: every answer must be 2xx.
+# POST /ingestion with the ids they return, the ingestion's run-and-watch routes (`operate`), and
+# the configuration routes (`configure`: checks, stream previews, changes): every answer must be
+# the one expected, and the Airbyte calls made exactly the list below.
 # Dynamic: the same calls, CONTRACT_DYNAMIC_ROUNDS times (default 25). The random definition lists
 # hold no mysql or s3, so creates may fail with 4xx or 502 (a create is retried with a type the 422
 # suggests, to reach sources/create and destinations/create), /ingestion also with 404 and /readyz
@@ -230,6 +232,33 @@ operate() {
     expect refresh 200
 }
 
+# Trying out and changing configurations (static answers): checks and a stream preview that
+# create nothing, a stored source's streams, a merge-patch change with and without a check.
+configure() {
+    local source_id=$1 sink_id=$2
+    call check-source POST /datasource/check "$(cat "$WORK/mysql_source.json")"
+    echo "  POST /datasource/check $STATUS"
+    expect check-source 200
+    call check-sink POST /sink/check "$(cat "$WORK/s3_sink.json")"
+    echo "  POST /sink/check $STATUS"
+    expect check-sink 200
+    call preview POST /datasource/streams "$(cat "$WORK/mysql_source.json")"
+    echo "  POST /datasource/streams $STATUS"
+    expect preview 200
+    call streams GET "/datasource/$source_id/streams"
+    echo "  GET /datasource/{id}/streams $STATUS"
+    expect streams 200
+    call change-source PATCH "/datasource/$source_id" '{"config": {"port": 3307, "password": null}}'
+    echo "  PATCH /datasource/{id} $STATUS"
+    expect change-source 200
+    call change-sink PATCH "/sink/$sink_id?check=true" '{"name": "renamed"}'
+    echo "  PATCH /sink/{id}?check=true $STATUS"
+    expect change-sink 200
+    call checked-source POST "/datasource?check=true" "$(cat "$WORK/mysql_source.json")"
+    echo "  POST /datasource?check=true $STATUS"
+    expect checked-source 201
+}
+
 static_scenario() {
     local scenario=$1 spec=$2 allowed_unrouted=$3 expected_calls=$4
     echo "== contract[$scenario]: $spec, static answers"
@@ -256,6 +285,7 @@ static_scenario() {
         echo "  POST /ingestion $STATUS"
         expect ingestion 201
         operate "$(json_field "$WORK/ingestion.json" id)"
+        configure "$source_id" "$sink_id"
     fi
     local calls
     wait_until_quiet "$PRISM_LOG" 10 || true
@@ -287,6 +317,35 @@ operate_randomly() {
     expect refresh 200 404 422 502
     readable refresh
     echo "POST /ingestion/{id}/refresh $STATUS" >>"$tally"
+}
+
+# The configuration routes against random answers: any status but a 5xx of the service's own.
+configure_randomly() {
+    local source_id=$1 sink_id=$2 tally=$3
+    call check POST /datasource/check "$(cat "$WORK/mysql_source.json")"
+    expect check 200 422 502
+    readable check
+    echo "POST /datasource/check $STATUS" >>"$tally"
+    call check POST "/sink?check=true" "$(cat "$WORK/s3_sink.json")"
+    expect check 201 422 502
+    readable check
+    echo "POST /sink?check=true $STATUS" >>"$tally"
+    call preview POST /datasource/streams "$(cat "$WORK/mysql_source.json")"
+    expect preview 200 422 502
+    readable preview
+    echo "POST /datasource/streams $STATUS" >>"$tally"
+    call streams GET "/datasource/$source_id/streams"
+    expect streams 200 404 422 502
+    readable streams
+    echo "GET /datasource/{id}/streams $STATUS" >>"$tally"
+    call change PATCH "/datasource/$source_id?check=true" '{"name": "renamed", "config": {"port": 3307}}'
+    expect change 200 404 422 502
+    readable change
+    echo "PATCH /datasource/{id}?check=true $STATUS" >>"$tally"
+    call change PATCH "/sink/$sink_id" '{"config": {"path_prefix": "v2/"}}'
+    expect change 200 404 422 502
+    readable change
+    echo "PATCH /sink/{id} $STATUS" >>"$tally"
 }
 
 dynamic_scenario() {
@@ -328,6 +387,7 @@ dynamic_scenario() {
         if [ "$STATUS" = 201 ]; then
             operate_randomly "$(json_field "$WORK/ingestion.json" id)" "$tally"
         fi
+        configure_randomly "$source_id" "$sink_id" "$tally"
     done
     sort "$tally" | uniq -c | sed 's/^ */  /'
     finish "$scenario" "$allowed_unrouted"
@@ -336,7 +396,7 @@ dynamic_scenario() {
 
 # The Airbyte calls of a static scenario, in the order they first appear. On a current Airbyte the
 # service asks for /workspaces/list first and falls back on its 404.
-CALLS="post /v1/source_definitions/list_for_workspace, post /v1/sources/create, post /v1/destination_definitions/list_for_workspace, post /v1/destinations/create, post /v1/sources/discover_schema, post /v1/connections/create, post /v1/connections/get, post /v1/jobs/get_last_replication_job, post /v1/jobs/list, post /v1/connections/sync, post /v1/jobs/get, post /v1/connections/update"
+CALLS="post /v1/source_definitions/list_for_workspace, post /v1/source_definition_specifications/get, post /v1/sources/create, post /v1/destination_definitions/list_for_workspace, post /v1/destination_definition_specifications/get, post /v1/destinations/create, post /v1/sources/discover_schema, post /v1/connections/create, post /v1/connections/get, post /v1/jobs/get_last_replication_job, post /v1/jobs/list, post /v1/connections/sync, post /v1/jobs/get, post /v1/connections/update, post /v1/scheduler/sources/check_connection, post /v1/scheduler/destinations/check_connection, post /v1/scheduler/sources/discover_schema, post /v1/sources/get, post /v1/sources/update, post /v1/destinations/get, post /v1/destinations/check_connection_for_update, post /v1/destinations/update"
 for scenario in ${CONTRACT_SCENARIOS:-current v1.6.0 dynamic dynamic-v1.6.0}; do
     case $scenario in
     current)
