@@ -66,7 +66,7 @@ impl Client {
             .build();
         Client {
             exchange: Exchange {
-                agent: transport::agent(agent_config),
+                agent: transport::agent(agent_config, &config.airbyte_ca.0),
                 base_url: config.airbyte_base_url.trim_end_matches('/').to_string(),
                 timeout: config.airbyte_timeout,
                 credentials: Credentials::new(config.airbyte_auth.clone()),
