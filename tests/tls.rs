@@ -14,7 +14,7 @@ use serde_json::json;
 
 use support::fake_airbyte::{MYSQL_DEFINITION_ID, WORKSPACE_ID};
 use support::tls::{TempFile, TestCa, TlsFakeAirbyte};
-use support::{Service, MYSQL_SOURCE};
+use support::{FakeAirbyte, Fault, Service, MYSQL_SOURCE};
 
 /// The service against `fake` over TLS, trusting the CAs in `ca_file` (none: the web PKI only).
 fn service(fake: &TlsFakeAirbyte, ca_file: Option<&TempFile>) -> Service {
@@ -23,6 +23,27 @@ fn service(fake: &TlsFakeAirbyte, ca_file: Option<&TempFile>) -> Service {
         vars.push(("AIRBYTE_CA_FILE", file.env()));
     }
     Service::start_with(&vars)
+}
+
+/// Asserts that a detail about a refused certificate names the problem, says what to do, and
+/// shows nothing of rustls or of the certificate beyond that.
+fn assert_names_the_certificate_problem(detail: &str, problem: &str, remedy: &str) {
+    assert!(
+        detail.starts_with("Airbyte's TLS certificate at https://localhost:")
+            && detail.contains("was not accepted")
+            && detail.contains(problem)
+            && detail.contains(remedy),
+        "{detail}"
+    );
+    for internal in [
+        "rustls",
+        "io:",
+        "InvalidCertificate",
+        "Context",
+        "fake Airbyte",
+    ] {
+        assert!(!detail.contains(internal), "{internal} in: {detail}");
+    }
 }
 
 #[test]
@@ -81,6 +102,94 @@ fn every_ca_of_a_bundle_is_trusted() {
         service.create("/datasource", MYSQL_SOURCE);
         assert_eq!(fake.calls().last().unwrap(), "sources/create");
     }
+}
+
+#[test]
+fn without_the_ca_file_a_private_ca_is_a_502_naming_the_unknown_issuer() {
+    let ca = TestCa::new("private CA");
+    let fake = TlsFakeAirbyte::start(&ca);
+    let service = service(&fake, None);
+
+    let detail = service.post("/datasource", MYSQL_SOURCE).problem(502);
+    assert_names_the_certificate_problem(
+        &detail,
+        "it is issued by a CA this service does not trust",
+        "set AIRBYTE_CA_FILE to the PEM file of that CA",
+    );
+    let readiness = service.get("/readyz").problem(502);
+    assert_eq!(readiness, detail, "/readyz says the same");
+    assert!(fake.calls().is_empty(), "no request crossed the handshake");
+
+    // Counted as what it is; and the service goes on serving.
+    let metrics = service.get("/metrics").text;
+    assert!(
+        metrics.contains(r#"call="health",outcome="certificate_rejected"} 1"#),
+        "{metrics}"
+    );
+    assert_eq!(service.get("/healthz").status, 200);
+    assert!(!service.logs().iter().any(|l| l.contains("panic")));
+}
+
+#[test]
+fn a_certificate_for_another_host_name_is_a_502_naming_the_host_name() {
+    let ca = TestCa::new("private CA");
+    let fake = TlsFakeAirbyte::start_with(ca.issue(&["airbyte.example.test"]));
+    let ca_file = TempFile::with(&ca.pem());
+    let service = service(&fake, Some(&ca_file));
+
+    let detail = service.post("/sink", support::S3_SINK).problem(502);
+    assert_names_the_certificate_problem(
+        &detail,
+        "it is for another host name",
+        "check that AIRBYTE_BASE_URL names a host the certificate was issued for",
+    );
+    assert_eq!(service.get("/readyz").problem(502), detail);
+    assert!(fake.calls().is_empty());
+}
+
+#[test]
+fn an_expired_certificate_is_a_502_saying_it_expired() {
+    let ca = TestCa::new("private CA");
+    let fake = TlsFakeAirbyte::start_with(ca.issue_expired(&["localhost"]));
+    let ca_file = TempFile::with(&ca.pem());
+    let service = service(&fake, Some(&ca_file));
+
+    let detail = service.get("/readyz").problem(502);
+    assert_names_the_certificate_problem(
+        &detail,
+        "it has expired",
+        "Airbyte's certificate must be renewed",
+    );
+}
+
+#[test]
+fn other_failures_over_tls_keep_their_statuses() {
+    let ca = TestCa::new("private CA");
+    let fake = TlsFakeAirbyte::start(&ca);
+    let ca_file = TempFile::with(&ca.pem());
+    let service = service(&fake, Some(&ca_file));
+
+    // Past the handshake, Airbyte hangs up half-way through its answer: 502, as over plain HTTP.
+    fake.fail("sources/create", Fault::CloseMidAnswer);
+    let detail = service.post("/datasource", MYSQL_SOURCE).problem(502);
+    assert!(!detail.contains("certificate"), "{detail}");
+    fake.heal();
+    service.create("/datasource", MYSQL_SOURCE);
+
+    // Nothing listens: 503, as over plain HTTP.
+    let port = {
+        let plain = FakeAirbyte::start();
+        plain.port
+    };
+    let service = Service::start_with(&[
+        (
+            "AIRBYTE_BASE_URL",
+            format!("https://localhost:{port}/api/v1"),
+        ),
+        ("AIRBYTE_CA_FILE", ca_file.env()),
+    ]);
+    let detail = service.get("/readyz").problem(503);
+    assert!(detail.contains("unreachable"), "{detail}");
 }
 
 /// Runs the service with `vars` until it exits (killed after 20 s) and returns its exit code and

@@ -25,7 +25,7 @@ use serde_json::json;
 use serde_json::value::RawValue;
 use uuid::Uuid;
 
-pub use error::Error;
+pub use error::{CertificateProblem, Error};
 pub use kind::{Kind, KindNames};
 pub use wire::{
     Actor, AttemptRead, Catalog, Check, Connection, ConnectionUpdate, Definition, Discovery,

@@ -5,7 +5,8 @@
 //! - [`LoopbackAwareResolver`]: `localhost` without `/etc/hosts` (a scratch container has none),
 //!   and an IP address without a lookup.
 //! - [`TlsConnector`]: rustls as ureq's own connector uses it, but trusting the web PKI roots
-//!   *and* the CAs of `AIRBYTE_CA_FILE`, which ureq's configuration cannot say.
+//!   *and* the CAs of `AIRBYTE_CA_FILE`, which ureq's configuration cannot say; and
+//!   [`certificate_problem`], which tells a refused certificate from other failures.
 //! - [`PooledConnection`]: ureq sends a request's head and its body in two writes, so Airbyte's server is
 //!   woken twice for one request and reads it in two pieces; here they leave in one write. And ureq
 //!   probes a pooled connection twice between two calls (three system calls each); here once. And
@@ -18,7 +19,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 
 use rustls::pki_types::{CertificateDer, ServerName};
-use rustls::{ClientConnection, RootCertStore, StreamOwned};
+use rustls::{CertificateError, ClientConnection, RootCertStore, StreamOwned};
 use ureq::http::Uri;
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::time::Duration;
@@ -26,6 +27,8 @@ use ureq::unversioned::transport::{
     Buffers, ConnectProxyConnector, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout,
     TcpConnector, Transport, TransportAdapter,
 };
+
+use super::error::CertificateProblem;
 
 /// An agent with `config` that resolves and connects as described above, trusting the web PKI
 /// roots and `extra_roots` for `https://`.
@@ -143,7 +146,7 @@ impl<In: Transport> Connector<In> for TlsConnector {
         let mut socket = TransportAdapter::new(transport, details.current_time.clone());
         socket.set_timeout(details.timeout);
         // As ureq's own: a failed handshake is an I/O error, a refused certificate one whose
-        // inner error is rustls's.
+        // inner error is rustls's (certificate_problem reads it there).
         connection.complete_io(&mut socket)?;
         Ok(Some(Either::B(TlsTransport {
             buffers: LazyBuffers::new(
@@ -196,6 +199,33 @@ impl fmt::Debug for TlsTransport {
             .field("inner", &self.stream.sock.inner())
             .finish()
     }
+}
+
+/// Why Airbyte's certificate was refused, when that is why `err` happened: rustls's verdict, found
+/// where ureq puts it (an I/O error from the handshake, or a rustls error). `None` for every other
+/// failure, TLS ones included (a protocol mismatch, an alert from the server).
+pub(super) fn certificate_problem(err: &ureq::Error) -> Option<CertificateProblem> {
+    let tls = match err {
+        ureq::Error::Rustls(e) => e,
+        ureq::Error::Io(e) => e.get_ref()?.downcast_ref::<rustls::Error>()?,
+        _ => return None,
+    };
+    let rustls::Error::InvalidCertificate(reason) = tls else {
+        return None;
+    };
+    Some(match reason {
+        CertificateError::UnknownIssuer => CertificateProblem::UnknownIssuer,
+        CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+            CertificateProblem::OtherHost
+        }
+        CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+            CertificateProblem::Expired
+        }
+        CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+            CertificateProblem::NotValidYet
+        }
+        _ => CertificateProblem::Unusable,
+    })
 }
 
 /// Wraps every connection ureq makes (plain or TLS) in [`PooledConnection`].
@@ -366,6 +396,59 @@ mod tests {
         let key = rcgen::KeyPair::generate().unwrap();
         let ca = params.self_signed(&key).unwrap().der().clone();
         assert_eq!(roots(&[ca]).len(), web_pki + 1);
+    }
+
+    #[test]
+    fn a_refused_certificate_is_told_from_other_failures() {
+        use std::io;
+        let handshake =
+            |e: rustls::Error| ureq::Error::Io(io::Error::new(io::ErrorKind::InvalidData, e));
+        let refused = |e: CertificateError| handshake(rustls::Error::InvalidCertificate(e));
+        for (err, problem) in [
+            (
+                refused(CertificateError::UnknownIssuer),
+                CertificateProblem::UnknownIssuer,
+            ),
+            (
+                refused(CertificateError::NotValidForName),
+                CertificateProblem::OtherHost,
+            ),
+            (
+                refused(CertificateError::Expired),
+                CertificateProblem::Expired,
+            ),
+            (
+                refused(CertificateError::NotValidYet),
+                CertificateProblem::NotValidYet,
+            ),
+            (
+                refused(CertificateError::BadSignature),
+                CertificateProblem::Unusable,
+            ),
+            (
+                refused(CertificateError::InvalidPurpose),
+                CertificateProblem::Unusable,
+            ),
+            (
+                ureq::Error::Rustls(rustls::Error::InvalidCertificate(
+                    CertificateError::UnknownIssuer,
+                )),
+                CertificateProblem::UnknownIssuer,
+            ),
+        ] {
+            assert_eq!(certificate_problem(&err), Some(problem), "{err}");
+        }
+        for err in [
+            handshake(rustls::Error::AlertReceived(
+                rustls::AlertDescription::HandshakeFailure,
+            )),
+            handshake(rustls::Error::NoCertificatesPresented),
+            ureq::Error::Io(io::Error::new(io::ErrorKind::ConnectionReset, "reset")),
+            ureq::Error::ConnectionFailed,
+            ureq::Error::Tls("the host is not a valid TLS server name"),
+        ] {
+            assert_eq!(certificate_problem(&err), None, "{err}");
+        }
     }
 
     #[test]
