@@ -14,7 +14,7 @@ use serde_json::json;
 
 use support::fake_airbyte::{MYSQL_DEFINITION_ID, WORKSPACE_ID};
 use support::tls::{TempFile, TestCa, TlsFakeAirbyte};
-use support::{FakeAirbyte, Fault, Service, MYSQL_SOURCE};
+use support::{Fault, Service, MYSQL_SOURCE};
 
 /// The service against `fake` over TLS, trusting the CAs in `ca_file` (none: the web PKI only).
 fn service(fake: &TlsFakeAirbyte, ca_file: Option<&TempFile>) -> Service {
@@ -178,8 +178,8 @@ fn other_failures_over_tls_keep_their_statuses() {
 
     // Nothing listens: 503, as over plain HTTP.
     let port = {
-        let plain = FakeAirbyte::start();
-        plain.port
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        closed.local_addr().unwrap().port()
     };
     let service = Service::start_with(&[
         (
