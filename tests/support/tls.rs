@@ -139,6 +139,8 @@ struct Front {
     stop: Arc<AtomicBool>,
     /// The client connections being relayed, so that dropping the front ends them.
     open: Arc<Mutex<HashMap<usize, TcpStream>>>,
+    /// The thread that owns the listener: joined on drop, so that the port is closed then.
+    accepting: Option<thread::JoinHandle<()>>,
 }
 
 impl Front {
@@ -156,7 +158,7 @@ impl Front {
         let stop = Arc::new(AtomicBool::new(false));
         let open = Arc::new(Mutex::new(HashMap::new()));
         let (st, registry) = (stop.clone(), open.clone());
-        thread::spawn(move || {
+        let accepting = thread::spawn(move || {
             for (n, client) in listener.incoming().enumerate() {
                 if st.load(Ordering::SeqCst) {
                     break;
@@ -172,7 +174,12 @@ impl Front {
                 });
             }
         });
-        Front { port, stop, open }
+        Front {
+            port,
+            stop,
+            open,
+            accepting: Some(accepting),
+        }
     }
 }
 
@@ -180,6 +187,9 @@ impl Drop for Front {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
         let _ = TcpStream::connect(("127.0.0.1", self.port));
+        if let Some(accepting) = self.accepting.take() {
+            let _ = accepting.join();
+        }
         for (_, client) in lock(&self.open).drain() {
             let _ = client.shutdown(Shutdown::Both);
         }
