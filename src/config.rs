@@ -11,6 +11,8 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use rustls::pki_types::pem::{self, PemObject};
+use rustls::pki_types::CertificateDer;
 use uuid::Uuid;
 
 /// One environment variable, all there is to know about it in one place.
@@ -47,6 +49,8 @@ pub enum Accepts {
     Text,
     /// A credential: any text, never printed back.
     Secret,
+    /// The path of a PEM file of CA certificates, read and checked at start-up.
+    CaFile,
 }
 
 impl Accepts {
@@ -62,6 +66,7 @@ impl Accepts {
             Accepts::Number { min, max } => format!("a whole number from {min} to {max}"),
             Accepts::Seconds { min } => format!("a whole number of seconds, {min} or more"),
             Accepts::Text | Accepts::Secret => "any text".into(),
+            Accepts::CaFile => "a readable PEM file of one or more CA certificates".into(),
         }
     }
 }
@@ -119,6 +124,12 @@ pub const AIRBYTE_BASE_URL: Variable = variable(
     "http://localhost:8000/api/v1",
     Accepts::BaseUrl,
     "Airbyte Config API base URL (http or https)",
+);
+pub const AIRBYTE_CA_FILE: Variable = optional(
+    "AIRBYTE_CA_FILE",
+    "(none: the compiled-in web PKI roots only)",
+    Accepts::CaFile,
+    "PEM file of CA certificates trusted for an https:// Airbyte, besides the web PKI roots",
 );
 pub const AIRBYTE_WORKSPACE_ID: Variable = optional(
     "AIRBYTE_WORKSPACE_ID",
@@ -238,6 +249,7 @@ pub const RUST_LOG: Variable = variable(
 /// Every variable the service reads, in the order `--help` lists them.
 pub const VARIABLES: &[&Variable] = &[
     &AIRBYTE_BASE_URL,
+    &AIRBYTE_CA_FILE,
     &AIRBYTE_WORKSPACE_ID,
     &LISTEN_ADDR,
     &WORKERS,
@@ -264,6 +276,8 @@ pub const VARIABLES: &[&Variable] = &[
 pub struct Config {
     /// Airbyte Config API base URL without a trailing slash, e.g. `http://localhost:8000/api/v1`.
     pub airbyte_base_url: String,
+    /// The CA certificates of `AIRBYTE_CA_FILE`, trusted besides the web PKI roots (none: unset).
+    pub airbyte_ca: CaCertificates,
     /// Workspace to use; `None` means the first one Airbyte lists.
     pub workspace_id: Option<Uuid>,
     pub listen_addr: SocketAddr,
@@ -304,6 +318,17 @@ impl Secret {
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("[redacted]")
+    }
+}
+
+/// CA certificates (DER) from `AIRBYTE_CA_FILE`, each checked to be one rustls can trust.
+/// `Debug` counts them rather than printing them.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct CaCertificates(pub Vec<CertificateDer<'static>>);
+
+impl fmt::Debug for CaCertificates {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} CA certificates", self.0.len())
     }
 }
 
@@ -421,6 +446,48 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
     fn secret(&self, variable: &Variable) -> Option<Secret> {
         self.set(variable).map(Secret)
     }
+
+    /// The certificates of the PEM file the variable names; none when it is unset. The error
+    /// says what is wrong with the file after what was expected.
+    fn ca_file(&self, variable: &'static Variable) -> Result<CaCertificates, ConfigError> {
+        let Some(path) = self.set(variable) else {
+            return Ok(CaCertificates::default());
+        };
+        read_ca_file(&path).map_err(|why| ConfigError {
+            variable: variable.name,
+            expected: format!("{}; {why}", variable.accepts.expected()),
+            value: path,
+        })
+    }
+}
+
+/// Reads a PEM file of CA certificates: at least one, each one rustls takes as a trust anchor.
+/// Sections other than certificates (a key that came along in a bundle) are skipped.
+fn read_ca_file(path: &str) -> Result<CaCertificates, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read it: {e}"))?;
+    let mut certificates = Vec::new();
+    for section in CertificateDer::pem_slice_iter(&bytes) {
+        let certificate = section.map_err(|e| {
+            let why = match e {
+                pem::Error::MissingSectionEnd { .. } => "a section has no END line".to_string(),
+                pem::Error::IllegalSectionStart { .. } => "a BEGIN line is malformed".to_string(),
+                pem::Error::Base64Decode(_) => "a section is not valid base64".to_string(),
+                other => other.to_string(),
+            };
+            format!("it is not valid PEM: {why}")
+        })?;
+        // What rustls will make of it when it builds the root store: a trust anchor, or an error
+        // (the DER is not an X.509 certificate).
+        let number = certificates.len() + 1;
+        rustls::RootCertStore::empty()
+            .add(certificate.clone())
+            .map_err(|_| format!("certificate {number} in it is not a valid X.509 certificate"))?;
+        certificates.push(certificate);
+    }
+    if certificates.is_empty() {
+        return Err("it holds no certificate (no '-----BEGIN CERTIFICATE-----' section)".into());
+    }
+    Ok(CaCertificates(certificates))
 }
 
 impl Config {
@@ -435,6 +502,7 @@ impl Config {
         let env = Env(lookup);
         Ok(Config {
             airbyte_base_url: env.required(&AIRBYTE_BASE_URL, parse_base_url)?,
+            airbyte_ca: env.ca_file(&AIRBYTE_CA_FILE)?,
             workspace_id: env.read(&AIRBYTE_WORKSPACE_ID, |v| Uuid::parse_str(v).ok())?,
             listen_addr: env.required(&LISTEN_ADDR, |v| v.parse().ok())?,
             workers: env.number(&WORKERS)?,
@@ -624,7 +692,7 @@ mod tests {
         assert_eq!(c.client_timeout, Duration::from_secs(3));
         assert_eq!(c.max_connections, 20);
         assert_eq!(c.log_filter, "debug");
-        assert_eq!(VARIABLES.len(), 20);
+        assert_eq!(VARIABLES.len(), 21);
         for variable in VARIABLES {
             assert!(
                 variable.default.is_some() == variable.unset.is_empty(),
@@ -649,6 +717,102 @@ mod tests {
                     variable.name
                 );
             }
+        }
+    }
+
+    /// A file in the temporary directory, removed when dropped.
+    struct TempFile(std::path::PathBuf);
+
+    impl TempFile {
+        fn with(contents: &str) -> TempFile {
+            let name = format!("airbyte-wrapper-config-{}.pem", Uuid::new_v4());
+            let path = std::env::temp_dir().join(name);
+            std::fs::write(&path, contents).unwrap();
+            TempFile(path)
+        }
+
+        fn path(&self) -> &str {
+            self.0.to_str().unwrap()
+        }
+    }
+
+    impl Drop for TempFile {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+
+    fn ca_pem(name: &str) -> String {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let key = rcgen::KeyPair::generate().unwrap();
+        params.self_signed(&key).unwrap().pem()
+    }
+
+    #[test]
+    fn the_ca_file_holds_one_or_more_certificates() {
+        assert_eq!(config(&[]).unwrap().airbyte_ca, CaCertificates::default());
+        // A bundle as they come: text before, between and after the sections, and a key that
+        // came along, which is skipped.
+        let bundle = format!(
+            "corporate root\n{}\ncluster CA\n{}-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+            ca_pem("corporate root"),
+            ca_pem("cluster CA")
+        );
+        let file = TempFile::with(&bundle);
+        let c = config(&[("AIRBYTE_CA_FILE", file.path())]).unwrap();
+        assert_eq!(c.airbyte_ca.0.len(), 2);
+        assert_eq!(format!("{:?}", c.airbyte_ca), "2 CA certificates");
+    }
+
+    #[test]
+    fn a_ca_file_that_cannot_be_used_says_why() {
+        let missing = std::env::temp_dir().join(format!("no-such-{}.pem", Uuid::new_v4()));
+        let missing = missing.to_str().unwrap().to_string();
+        let empty = TempFile::with("");
+        let text = TempFile::with("this is not PEM\n");
+        let key_only =
+            TempFile::with("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n");
+        let unterminated = TempFile::with(&ca_pem("x").replace("-----END CERTIFICATE-----", ""));
+        let not_base64 =
+            TempFile::with("-----BEGIN CERTIFICATE-----\n%%%%\n-----END CERTIFICATE-----\n");
+        let not_x509 = TempFile::with(&format!(
+            "{}-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+            ca_pem("x")
+        ));
+        for (path, why) in [
+            (
+                missing.as_str(),
+                "cannot read it: No such file or directory",
+            ),
+            (empty.path(), "it holds no certificate"),
+            (text.path(), "it holds no certificate"),
+            (key_only.path(), "it holds no certificate"),
+            (
+                unterminated.path(),
+                "it is not valid PEM: a section has no END line",
+            ),
+            (
+                not_base64.path(),
+                "it is not valid PEM: a section is not valid base64",
+            ),
+            (
+                not_x509.path(),
+                "certificate 2 in it is not a valid X.509 certificate",
+            ),
+        ] {
+            let err = config(&[("AIRBYTE_CA_FILE", path)]).unwrap_err();
+            assert_eq!(err.variable, "AIRBYTE_CA_FILE");
+            let message = err.to_string();
+            assert!(
+                message.starts_with(&format!(
+                    "invalid AIRBYTE_CA_FILE={path:?}: expected a readable PEM file of one or more CA certificates; {why}"
+                )),
+                "{message}"
+            );
         }
     }
 

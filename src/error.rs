@@ -232,6 +232,9 @@ impl From<airbyte::Error> for ApiError {
             E::Unreachable { url, reason } => ApiError::unavailable(format!(
                 "Airbyte at {url} is unreachable ({reason}); check AIRBYTE_BASE_URL and that Airbyte is running"
             )),
+            E::CertificateRejected { url, problem } => ApiError::bad_gateway(format!(
+                "Airbyte's TLS certificate at {url} was not accepted: {problem}; {}", problem.remedy()
+            )),
             E::Timeout { call, after } => ApiError::new(
                 504,
                 "upstream-timeout",
@@ -349,6 +352,14 @@ mod tests {
                 reason: "eof".into()
             }),
             502
+        );
+        assert_eq!(
+            status(airbyte::Error::CertificateRejected {
+                url: "https://x".into(),
+                problem: airbyte::CertificateProblem::UnknownIssuer
+            }),
+            502,
+            "a configuration fault: not the 503 of an outage"
         );
     }
 

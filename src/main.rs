@@ -55,6 +55,14 @@ fn run(config: Config) -> Result<(), String> {
         warn!("API_TOKEN is not set and {address} is reachable from other hosts: anyone who can reach it can create Airbyte resources");
     }
 
+    let ca_certificates = config.airbyte_ca.0.len();
+    if ca_certificates > 0 {
+        info!("AIRBYTE_CA_FILE holds {ca_certificates} CA certificate(s), trusted for Airbyte besides the web PKI roots");
+        if !config.airbyte_base_url.starts_with("https://") {
+            warn!("AIRBYTE_CA_FILE is set, but AIRBYTE_BASE_URL is not https://: it is not used");
+        }
+    }
+
     // The App serves requests through the route table (routes.rs implements server::Service).
     let app = Arc::new(app::App::new(&config));
     let limits = server::Limits {

@@ -167,6 +167,11 @@ pub(crate) mod tests {
                 reason: "refused".into(),
             }
             .into(),
+            airbyte::Error::CertificateRejected {
+                url: "https://x".into(),
+                problem: airbyte::CertificateProblem::OtherHost,
+            }
+            .into(),
         ];
         for status in [400, 408, 413, 414, 417, 431, 501, 505] {
             problems.push(ApiError::refused(status, ""));

@@ -2,16 +2,20 @@
 //! drive the service from outside Rust (contract and property tests, benchmarks). Prints
 //! `fake Airbyte at http://127.0.0.1:PORT/api/v1` once it accepts connections. `FAKE_AIRBYTE_PORT`
 //! picks the port (default: a free one). `FAKE_AIRBYTE_LOAD=1` sets it up as `make bench` does for
-//! long runs under load ([`Options::under_load`]).
+//! long runs under load ([`Options::under_load`]). `FAKE_AIRBYTE_TLS_CA=PATH` serves it over TLS
+//! instead (`https://localhost:PORT/api/v1`, `FAKE_AIRBYTE_PORT` then picks the TLS port), with a
+//! certificate from a CA made at start, whose PEM it writes to PATH before printing its line.
 //!
 //! It starts with the source and the destination of the README's `/ingestion` example (which is
 //! also the example in `src/openapi.json`), so that example connects without creating them first.
 
 mod support;
 
+use std::any::Any;
 use std::io::Write;
 
 use support::fake_airbyte::Options;
+use support::tls::{TestCa, TlsFakeAirbyte};
 use support::FakeAirbyte;
 
 /// The ids in the README's and the OpenAPI document's `/ingestion` example.
@@ -29,10 +33,25 @@ fn main() {
     } else {
         Options::default()
     };
-    let fake = FakeAirbyte::start_with(Options { port, ..options });
+    let tls_ca = std::env::var_os("FAKE_AIRBYTE_TLS_CA");
+    let plain_port = if tls_ca.is_some() { 0 } else { port };
+    let fake = FakeAirbyte::start_with(Options {
+        port: plain_port,
+        ..options
+    });
     fake.seed_source_with_id(EXAMPLE_SOURCE_ID);
     fake.seed_destination_with_id(EXAMPLE_SINK_ID);
-    println!("fake Airbyte at {}", fake.base_url());
+    let (base_url, _serving): (String, Box<dyn Any>) = match tls_ca {
+        None => (fake.base_url(), Box::new(fake)),
+        Some(path) => {
+            let ca = TestCa::new("fake Airbyte's CA");
+            std::fs::write(&path, ca.pem()).expect("write the CA's PEM to FAKE_AIRBYTE_TLS_CA");
+            let certificate = ca.issue(&["localhost", "127.0.0.1"]);
+            let tls = TlsFakeAirbyte::serve(fake, certificate, port);
+            (tls.base_url(), Box::new(tls))
+        }
+    };
+    println!("fake Airbyte at {base_url}");
     std::io::stdout().flush().unwrap();
     loop {
         std::thread::park();

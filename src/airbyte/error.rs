@@ -24,6 +24,12 @@ pub struct InvalidInput {
 pub enum Error {
     /// No connection could be made (refused, host not found, TLS failure).
     Unreachable { url: String, reason: String },
+    /// Airbyte was reached, but its TLS certificate was not accepted: a configuration fault on
+    /// one side or the other, which waiting does not cure.
+    CertificateRejected {
+        url: String,
+        problem: CertificateProblem,
+    },
     /// Airbyte did not answer within the call's timeout.
     Timeout { call: &'static str, after: Duration },
     /// Airbyte answered with a non-2xx status; `message` is its own explanation, when it gave one.
@@ -54,12 +60,62 @@ pub enum Error {
     CredentialsRefused { call: &'static str, status: u16 },
 }
 
+/// Why Airbyte's TLS certificate was not accepted, in the terms an operator acts on. Nothing of
+/// the certificate itself (names, dates) is kept: the service's answers do not show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CertificateProblem {
+    /// Issued by a CA that is neither a web PKI root nor in `AIRBYTE_CA_FILE` (or self-signed).
+    UnknownIssuer,
+    /// Valid, but for other host names than the one in `AIRBYTE_BASE_URL`.
+    OtherHost,
+    /// Past its end date.
+    Expired,
+    /// Before its start date.
+    NotValidYet,
+    /// Malformed, signed with an unsupported algorithm, or not meant for a TLS server.
+    Unusable,
+}
+
+impl CertificateProblem {
+    /// What the operator can do about it, as the problem detail ends.
+    pub fn remedy(self) -> &'static str {
+        match self {
+            CertificateProblem::UnknownIssuer => {
+                "if Airbyte's certificate comes from a private or corporate CA, set AIRBYTE_CA_FILE to the PEM file of that CA"
+            }
+            CertificateProblem::OtherHost => {
+                "check that AIRBYTE_BASE_URL names a host the certificate was issued for"
+            }
+            CertificateProblem::Expired => "Airbyte's certificate must be renewed",
+            CertificateProblem::NotValidYet => {
+                "check this host's clock against the certificate's start date"
+            }
+            CertificateProblem::Unusable => {
+                "Airbyte needs a well-formed TLS server certificate with a common signature algorithm"
+            }
+        }
+    }
+}
+
+impl fmt::Display for CertificateProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CertificateProblem::UnknownIssuer => "it is issued by a CA this service does not trust",
+            CertificateProblem::OtherHost => "it is for another host name",
+            CertificateProblem::Expired => "it has expired",
+            CertificateProblem::NotValidYet => "it is not valid yet",
+            CertificateProblem::Unusable => "it cannot identify a TLS server",
+        })
+    }
+}
+
 impl Error {
     /// How a call ended, as a metrics label.
     pub(super) fn outcome<T>(result: &Result<T, Error>) -> &'static str {
         match result {
             Ok(_) => "success",
             Err(Error::Unreachable { .. }) => "unreachable",
+            Err(Error::CertificateRejected { .. }) => "certificate_rejected",
             Err(Error::Timeout { .. }) => "timeout",
             Err(Error::Status {
                 status: 400..=499, ..
@@ -77,6 +133,9 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Unreachable { url, reason } => write!(f, "{url} unreachable: {reason}"),
+            Error::CertificateRejected { url, problem } => {
+                write!(f, "{url}: TLS certificate not accepted: {problem}")
+            }
             Error::Timeout { call, after } => write!(f, "{call} timed out after {after:?}"),
             Error::Status { call, status, .. } => write!(f, "{call} answered HTTP {status}"),
             Error::InvalidBody { call, reason } => {

@@ -13,6 +13,7 @@ use serde_json::json;
 
 use super::credentials::{Credentials, TokenRequest};
 use super::error::{invalid_in, message_in, Error};
+use super::transport;
 use super::wire::AccessToken;
 use crate::config::Secret;
 use crate::metrics::Metrics;
@@ -215,6 +216,12 @@ impl Exchange {
             url: self.base_url.clone(),
             reason,
         };
+        if let Some(problem) = transport::certificate_problem(&err) {
+            return Error::CertificateRejected {
+                url: self.base_url.clone(),
+                problem,
+            };
+        }
         match err {
             U::Timeout(_) => timeout,
             U::Io(e)

@@ -25,7 +25,7 @@ use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-pub use error::{Error, InvalidInput};
+pub use error::{CertificateProblem, Error, InvalidInput};
 pub use kind::{Kind, KindNames};
 pub use wire::{
     Actor, AttemptRead, Catalog, Check, Connection, ConnectionUpdate, Definition, Discovery,
@@ -66,7 +66,7 @@ impl Client {
             .build();
         Client {
             exchange: Exchange {
-                agent: transport::agent(agent_config),
+                agent: transport::agent(agent_config, &config.airbyte_ca.0),
                 base_url: config.airbyte_base_url.trim_end_matches('/').to_string(),
                 timeout: config.airbyte_timeout,
                 credentials: Credentials::new(config.airbyte_auth.clone()),

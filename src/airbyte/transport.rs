@@ -1,31 +1,45 @@
-//! How the Airbyte client reaches Airbyte: ureq's own connectors (plain TCP and rustls), with a
-//! resolver and one connection wrapper of ours, each for a cost or a failure found in ureq's
-//! defaults.
+//! How the Airbyte client reaches Airbyte: ureq's own connectors for proxies and plain TCP, with a
+//! resolver, a TLS connector and one connection wrapper of ours, each for a cost or a failure
+//! found in ureq's defaults.
 //!
 //! - [`LoopbackAwareResolver`]: `localhost` without `/etc/hosts` (a scratch container has none),
 //!   and an IP address without a lookup.
+//! - [`TlsConnector`]: rustls as ureq's own connector uses it, but trusting the web PKI roots
+//!   *and* the CAs of `AIRBYTE_CA_FILE`, which ureq's configuration cannot say; and
+//!   [`certificate_problem`], which tells a refused certificate from other failures.
 //! - [`PooledConnection`]: ureq sends a request's head and its body in two writes, so Airbyte's server is
 //!   woken twice for one request and reads it in two pieces; here they leave in one write. And ureq
 //!   probes a pooled connection twice between two calls (three system calls each); here once. And
 //!   a socket timeout is set only when it changes, so the timeouts ureq gives are made steady.
 //!   (`make bench` and `make callgrind` measured these: see the README's "Performance".)
 
+use std::fmt;
+use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
 
+use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::{CertificateError, ClientConnection, RootCertStore, StreamOwned};
 use ureq::http::Uri;
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::time::Duration;
 use ureq::unversioned::transport::{
-    Buffers, ConnectionDetails, Connector, DefaultConnector, NextTimeout, Transport,
+    Buffers, ConnectProxyConnector, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout,
+    TcpConnector, Transport, TransportAdapter,
 };
 
-/// An agent with `config` that resolves and connects as described above.
-pub fn agent(config: ureq::config::Config) -> ureq::Agent {
-    ureq::Agent::with_parts(
-        config,
-        DefaultConnector::new().chain(WrapConnections),
-        LoopbackAwareResolver::default(),
-    )
+use super::error::CertificateProblem;
+
+/// An agent with `config` that resolves and connects as described above, trusting the web PKI
+/// roots and `extra_roots` for `https://`.
+pub fn agent(config: ureq::config::Config, extra_roots: &[CertificateDer<'static>]) -> ureq::Agent {
+    // ureq's DefaultConnector, less SOCKS (not compiled in) and with our TLS for its rustls.
+    let connector =
+        ().chain(ConnectProxyConnector::default())
+            .chain(TcpConnector::default())
+            .chain(TlsConnector::new(extra_roots))
+            .chain(WrapConnections);
+    ureq::Agent::with_parts(config, connector, LoopbackAwareResolver::default())
 }
 
 /// Resolves `localhost` and `*.localhost` to loopback without asking the system (RFC 6761), so the
@@ -66,20 +80,168 @@ impl Resolver for LoopbackAwareResolver {
     }
 }
 
+/// TLS for `https://`, as ureq's own `RustlsConnector` makes it (same provider, protocol versions
+/// and buffers), with a root store of ours: the web PKI roots compiled in plus the CA certificates
+/// of `AIRBYTE_CA_FILE`. ureq's `RootCerts` is either the web PKI roots or specific certificates,
+/// and its web PKI roots are trust anchors rather than certificates, so the two cannot be joined
+/// through it. The rustls configuration is built once, here, not on the first call.
+struct TlsConnector {
+    config: Arc<rustls::ClientConfig>,
+}
+
+impl TlsConnector {
+    fn new(extra_roots: &[CertificateDer<'static>]) -> TlsConnector {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_protocol_versions(rustls::ALL_VERSIONS)
+            .expect("ring supports every TLS version rustls has")
+            .with_root_certificates(roots(extra_roots))
+            .with_no_client_auth();
+        TlsConnector {
+            config: Arc::new(config),
+        }
+    }
+}
+
+/// The web PKI roots (as ureq's default has them) and `extra`.
+fn roots(extra: &[CertificateDer<'static>]) -> RootCertStore {
+    let mut roots = RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    // Each was checked when the configuration was read (config.rs): none is ignored.
+    roots.add_parsable_certificates(extra.iter().cloned());
+    roots
+}
+
+impl fmt::Debug for TlsConnector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsConnector").finish_non_exhaustive()
+    }
+}
+
+impl<In: Transport> Connector<In> for TlsConnector {
+    type Out = Either<In, TlsTransport>;
+
+    fn connect(
+        &self,
+        details: &ConnectionDetails,
+        chained: Option<In>,
+    ) -> Result<Option<Self::Out>, ureq::Error> {
+        let Some(transport) = chained else {
+            return Ok(None);
+        };
+        if !details.needs_tls() || transport.is_tls() {
+            return Ok(Some(Either::A(transport)));
+        }
+        // An IPv6 literal comes in brackets, which a server name does not have.
+        let host = details.uri.host().unwrap_or("");
+        let host = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
+        let name = ServerName::try_from(host.to_string())
+            .map_err(|_| ureq::Error::Tls("the host is not a valid TLS server name"))?;
+        let mut connection = ClientConnection::new(self.config.clone(), name)?;
+        let transport: Box<dyn Transport> = Box::new(transport);
+        let mut socket = TransportAdapter::new(transport, details.current_time.clone());
+        socket.set_timeout(details.timeout);
+        // As ureq's own: a failed handshake is an I/O error, a refused certificate one whose
+        // inner error is rustls's (certificate_problem reads it there).
+        connection.complete_io(&mut socket)?;
+        Ok(Some(Either::B(TlsTransport {
+            buffers: LazyBuffers::new(
+                details.config.input_buffer_size(),
+                details.config.output_buffer_size(),
+            ),
+            stream: StreamOwned::new(connection, socket),
+        })))
+    }
+}
+
+/// A TLS connection, read and written as ureq's own TLS transport does.
+struct TlsTransport {
+    buffers: LazyBuffers,
+    stream: StreamOwned<ClientConnection, TransportAdapter>,
+}
+
+impl Transport for TlsTransport {
+    fn buffers(&mut self) -> &mut dyn Buffers {
+        &mut self.buffers
+    }
+
+    fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
+        self.stream.get_mut().set_timeout(timeout);
+        let output = &self.buffers.output()[..amount];
+        self.stream.write_all(output)?;
+        Ok(())
+    }
+
+    fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
+        self.stream.get_mut().set_timeout(timeout);
+        let input = self.buffers.input_append_buf();
+        let amount = self.stream.read(input)?;
+        self.buffers.input_appended(amount);
+        Ok(amount > 0)
+    }
+
+    fn is_open(&mut self) -> bool {
+        self.stream.get_mut().get_mut().is_open()
+    }
+
+    fn is_tls(&self) -> bool {
+        true
+    }
+}
+
+impl fmt::Debug for TlsTransport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsTransport")
+            .field("inner", &self.stream.sock.inner())
+            .finish()
+    }
+}
+
+/// Why Airbyte's certificate was refused, when that is why `err` happened: rustls's verdict, found
+/// where ureq puts it (an I/O error from the handshake, or a rustls error). `None` for every other
+/// failure, TLS ones included (a protocol mismatch, an alert from the server).
+pub(super) fn certificate_problem(err: &ureq::Error) -> Option<CertificateProblem> {
+    let tls = match err {
+        ureq::Error::Rustls(e) => e,
+        ureq::Error::Io(e) => e.get_ref()?.downcast_ref::<rustls::Error>()?,
+        _ => return None,
+    };
+    let rustls::Error::InvalidCertificate(reason) = tls else {
+        return None;
+    };
+    Some(match reason {
+        CertificateError::UnknownIssuer => CertificateProblem::UnknownIssuer,
+        CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+            CertificateProblem::OtherHost
+        }
+        CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+            CertificateProblem::Expired
+        }
+        CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+            CertificateProblem::NotValidYet
+        }
+        _ => CertificateProblem::Unusable,
+    })
+}
+
 /// Wraps every connection ureq makes (plain or TLS) in [`PooledConnection`].
 #[derive(Debug)]
 struct WrapConnections;
 
-impl Connector<Box<dyn Transport>> for WrapConnections {
+impl<In: Transport> Connector<In> for WrapConnections {
     type Out = PooledConnection;
 
     fn connect(
         &self,
         _: &ConnectionDetails,
-        chained: Option<Box<dyn Transport>>,
+        chained: Option<In>,
     ) -> Result<Option<PooledConnection>, ureq::Error> {
         Ok(chained.map(|inner| PooledConnection {
-            inner,
+            inner: Box::new(inner),
             pending: Vec::new(),
             probe_next: false,
         }))
@@ -225,6 +387,71 @@ mod tests {
     }
 
     #[test]
+    fn the_ca_file_s_certificates_are_trusted_besides_the_web_pki_roots() {
+        let web_pki = webpki_roots::TLS_SERVER_ROOTS.len();
+        assert!(web_pki > 100, "{web_pki}");
+        assert_eq!(roots(&[]).len(), web_pki);
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let key = rcgen::KeyPair::generate().unwrap();
+        let ca = params.self_signed(&key).unwrap().der().clone();
+        assert_eq!(roots(&[ca]).len(), web_pki + 1);
+    }
+
+    #[test]
+    fn a_refused_certificate_is_told_from_other_failures() {
+        use std::io;
+        let handshake =
+            |e: rustls::Error| ureq::Error::Io(io::Error::new(io::ErrorKind::InvalidData, e));
+        let refused = |e: CertificateError| handshake(rustls::Error::InvalidCertificate(e));
+        for (err, problem) in [
+            (
+                refused(CertificateError::UnknownIssuer),
+                CertificateProblem::UnknownIssuer,
+            ),
+            (
+                refused(CertificateError::NotValidForName),
+                CertificateProblem::OtherHost,
+            ),
+            (
+                refused(CertificateError::Expired),
+                CertificateProblem::Expired,
+            ),
+            (
+                refused(CertificateError::NotValidYet),
+                CertificateProblem::NotValidYet,
+            ),
+            (
+                refused(CertificateError::BadSignature),
+                CertificateProblem::Unusable,
+            ),
+            (
+                refused(CertificateError::InvalidPurpose),
+                CertificateProblem::Unusable,
+            ),
+            (
+                ureq::Error::Rustls(rustls::Error::InvalidCertificate(
+                    CertificateError::UnknownIssuer,
+                )),
+                CertificateProblem::UnknownIssuer,
+            ),
+        ] {
+            assert_eq!(certificate_problem(&err), Some(problem), "{err}");
+        }
+        for err in [
+            handshake(rustls::Error::AlertReceived(
+                rustls::AlertDescription::HandshakeFailure,
+            )),
+            handshake(rustls::Error::NoCertificatesPresented),
+            ureq::Error::Io(io::Error::new(io::ErrorKind::ConnectionReset, "reset")),
+            ureq::Error::ConnectionFailed,
+            ureq::Error::Tls("the host is not a valid TLS server name"),
+        ] {
+            assert_eq!(certificate_problem(&err), None, "{err}");
+        }
+    }
+
+    #[test]
     fn timeouts_are_rounded_down_to_a_tenth_of_a_second_and_never_to_zero() {
         let after = |millis: u64| {
             let timeout = NextTimeout {
@@ -309,7 +536,7 @@ mod tests {
     fn a_pooled_connection_closed_or_fouled_by_the_server_is_not_used_again() {
         for after in [&b""[..], b"HTTP/1.1 200 OK\r\n"] {
             let (port, closed) = one_answer_per_connection(after);
-            let agent = agent(ureq::Agent::config_builder().build());
+            let agent = agent(ureq::Agent::config_builder().build(), &[]);
             for call in 1..=3 {
                 let mut answer = agent
                     .get(format!("http://127.0.0.1:{port}/health"))
@@ -417,7 +644,7 @@ mod tests {
             .map(|i| char::from(b'a' + (i % 26) as u8))
             .collect();
         let (port, server) = answer_one_request();
-        let agent = agent(ureq::Agent::config_builder().build());
+        let agent = agent(ureq::Agent::config_builder().build(), &[]);
         let mut answer = agent
             .post(format!("http://127.0.0.1:{port}/api"))
             .send(&body)

@@ -3,7 +3,8 @@
 #
 # Copies the binary into an empty directory, runs it there under chroot as a non-root numeric user
 # with an empty environment but for its settings, and completes /healthz and a /datasource round
-# trip against the fake Airbyte reached as `localhost` (there is no /etc/hosts in the root).
+# trip against the fake Airbyte reached as `localhost` (there is no /etc/hosts in the root); then
+# the same over https, with the fake's CA in the root as AIRBYTE_CA_FILE.
 # Needs root (for chroot), python3, and the static binary from `make static`.
 #
 # `run.sh ROOT` does the same in a root directory that already holds /airbyte-wrapper, as it is:
@@ -79,4 +80,43 @@ uuid.UUID(body["id"])
 assert body["config"]["password"] == "**********", body
 print("POST /datasource ->", status, "id", body["id"])
 PY
-echo "scratch-test: ok (${1:-static binary alone in an empty root}, chroot, uid 65532, localhost without /etc/hosts)"
+
+# One https case: the fake behind TLS, its certificate from a CA it makes at start; that CA's PEM is
+# the one file in the root besides the binary (AIRBYTE_CA_FILE=/ca.pem). The web PKI roots are
+# compiled in and do not know the CA; there is no system store to fall back on.
+spawn "$WORK/tls-fake.log" env FAKE_AIRBYTE_TLS_CA="$WORK/ca.pem" cargo test --locked --quiet --test serve_fake
+line=$(wait_for_line "$WORK/tls-fake.log" "$SPAWN_PID" '^fake Airbyte at https://' 60)
+tls_fake_port=${line#fake Airbyte at https://localhost:}
+tls_fake_port=${tls_fake_port%%/*}
+install -m 644 "$WORK/ca.pem" "$root/ca.pem"
+echo "root holds only: $(cd "$root" && find . -mindepth 1 | sort | xargs)"
+tls_service_port=$(free_port)
+spawn "$WORK/tls-service.err" env -i LISTEN_ADDR="127.0.0.1:$tls_service_port" \
+    AIRBYTE_BASE_URL="https://localhost:$tls_fake_port/api/v1" AIRBYTE_CA_FILE=/ca.pem RUST_LOG=info \
+    "$chroot" --userspec=65532:65532 "$root" /airbyte-wrapper
+wait_for_line "$WORK/tls-service.err" "$SPAWN_PID" 'listening on http://' 10 >/dev/null
+
+python3 - "$tls_service_port" "$WORK/tls-service.err" <<'PY'
+import json, sys, urllib.request
+
+port, log = sys.argv[1], sys.argv[2]
+
+def call(method, path, body=None):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+status, body = call("GET", "/readyz")
+assert status == 200, (status, body, open(log).read())
+status, body = call("POST", "/datasource", {
+    "name": "mysql_source", "type": "mysql",
+    "config": {"host": "localhost", "port": 3306, "database": "mysql_db", "username": "root", "password": "password"},
+})
+assert status == 201 and body["config"]["password"] == "**********", (status, body, open(log).read())
+print("over https with AIRBYTE_CA_FILE: GET /readyz -> 200, POST /datasource ->", status, "id", body["id"])
+PY
+echo "scratch-test: ok (${1:-static binary alone in an empty root}, chroot, uid 65532, localhost without /etc/hosts, https with AIRBYTE_CA_FILE)"

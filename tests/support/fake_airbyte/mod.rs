@@ -250,6 +250,9 @@ pub struct FakeAirbyte {
     /// The connections being served, by the number of their accept, so that dropping the fake
     /// can end them; each is forgotten when it ends, and its socket closed with it.
     connections: Arc<Mutex<HashMap<usize, TcpStream>>>,
+    /// The thread that accepts connections; it owns the listener, so once it has ended, a
+    /// connection to the port is refused rather than accepted and then reset.
+    accepting: Option<thread::JoinHandle<()>>,
 }
 
 impl FakeAirbyte {
@@ -281,7 +284,7 @@ impl FakeAirbyte {
             connections.clone(),
             received.clone(),
         );
-        thread::spawn(move || {
+        let accepting = thread::spawn(move || {
             for (n, conn) in listener.incoming().enumerate() {
                 if st.load(Ordering::SeqCst) {
                     break;
@@ -304,6 +307,7 @@ impl FakeAirbyte {
             received,
             stop,
             connections,
+            accepting: Some(accepting),
         }
     }
 
@@ -525,6 +529,10 @@ impl Drop for FakeAirbyte {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
         let _ = TcpStream::connect(("127.0.0.1", self.port));
+        // Tests drop the fake to make Airbyte unreachable: the port must be closed when this returns.
+        if let Some(accepting) = self.accepting.take() {
+            let _ = accepting.join();
+        }
         for conn in self
             .connections
             .lock()
