@@ -6,11 +6,12 @@
 //! also what `checks.rs` and `streams.rs` try out before anything is created: [`prepare`] is
 //! where all three read and resolve it.
 
+use std::borrow::Cow;
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
-use std::borrow::Cow;
-
 use uuid::Uuid;
 
 use crate::airbyte::{Actor, Check, Definition, Kind};
@@ -64,7 +65,7 @@ pub struct Prepared<'a> {
     pub config: &'a RawValue,
     pub workspace: Uuid,
     pub definition: Definition,
-    pub secrets: std::sync::Arc<SecretFields>,
+    pub secrets: Arc<SecretFields>,
     pub redactor: Redactor,
 }
 

@@ -1,12 +1,58 @@
 //! `GET /openapi.json`: the service's own contract, an OpenAPI 3.1 document kept beside the code
-//! (`src/openapi.json`) and compiled in. The router's tests hold it to the route table (every
-//! route and method is in the document and nothing else is); Schemathesis (`make schemathesis`)
-//! holds the running service to it.
+//! (`src/openapi.json`) and compiled in without its indentation. The router's tests hold it to
+//! the route table (every route and method is in the document and nothing else is); Schemathesis
+//! (`make schemathesis`) holds the running service to it.
 
 use crate::http::Reply;
 
+/// The document as written: indented, for people and diffs. Only read at compile time.
+const WRITTEN: &[u8] = include_bytes!("openapi.json");
+
+/// How long the document is without the whitespace between its tokens.
+const COMPACT_LEN: usize = compact::<0>(WRITTEN).1;
+
+/// The document without the whitespace between its tokens, computed by the compiler: a third of
+/// the written document is indentation, and served as written it would be a twentieth of the
+/// binary's size budget (`make size`). Only whitespace outside strings goes, so it is the same
+/// JSON value (a test below holds the two together).
+#[allow(long_running_const_eval)]
+const COMPACT: [u8; COMPACT_LEN] = compact::<COMPACT_LEN>(WRITTEN).0;
+
 /// The document, as served.
-pub const DOCUMENT: &str = include_str!("openapi.json");
+pub const DOCUMENT: &str = match std::str::from_utf8(&COMPACT) {
+    Ok(text) => text,
+    Err(_) => panic!("src/openapi.json is UTF-8"),
+};
+
+/// `json` without the whitespace outside its strings (RFC 8259's insignificant whitespace), in
+/// the first `N` bytes of the array, and the compact length (which may exceed `N`).
+const fn compact<const N: usize>(json: &[u8]) -> ([u8; N], usize) {
+    let mut out = [0u8; N];
+    let (mut i, mut len) = (0, 0);
+    let (mut in_string, mut escaped) = (false, false);
+    while i < json.len() {
+        let c = json[i];
+        i += 1;
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if c == b'\\' {
+                escaped = true;
+            } else if c == b'"' {
+                in_string = false;
+            }
+        } else if c == b'"' {
+            in_string = true;
+        } else if matches!(c, b' ' | b'\t' | b'\n' | b'\r') {
+            continue;
+        }
+        if len < N {
+            out[len] = c;
+        }
+        len += 1;
+    }
+    (out, len)
+}
 
 /// The document, with the JSON content type (also answered to `HEAD`, without the body).
 pub fn document() -> Reply {
@@ -54,6 +100,25 @@ pub(crate) mod tests {
                     .collect::<Vec<_>>()
             })
             .collect()
+    }
+
+    #[test]
+    fn the_served_document_is_the_written_one_without_its_indentation() {
+        let written: Value = serde_json::from_slice(WRITTEN).unwrap();
+        assert_eq!(document(), written);
+        assert!(!DOCUMENT.contains('\n'), "compact");
+        assert!(DOCUMENT.len() < WRITTEN.len() * 2 / 3);
+    }
+
+    #[test]
+    fn compacting_keeps_whitespace_inside_strings() {
+        let json = b"{ \"a b\" : [ 1 ,\n\t2 ], \"c\\\" d\": \" \\\\\" }";
+        let (out, len) = compact::<64>(json);
+        assert_eq!(
+            std::str::from_utf8(&out[..len]).unwrap(),
+            r#"{"a b":[1,2],"c\" d":" \\"}"#
+        );
+        assert_eq!(compact::<0>(json).1, len, "the length alone");
     }
 
     #[test]
