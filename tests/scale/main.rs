@@ -12,8 +12,9 @@
 //!    `SHUTDOWN_GRACE_SECS` and is started again on its port. Every request is answered; every
 //!    answer is a `201`, or a `502`/`503` that the client retries with the same key (at most
 //!    `MAX_ATTEMPTS` times); Airbyte received exactly one create per name, and only for names
-//!    whose client was answered `201`. The outcomes are printed per phase, with what nginx logged
-//!    about its upstreams.
+//!    whose client was answered `201`; and no attempt answered `502`/`503` had been handled by a
+//!    replica (each replica logs the id of every request it answers). The outcomes are printed
+//!    per phase, with what nginx logged about its upstreams.
 //!
 //! Not part of `cargo test` (`test = false` in Cargo.toml), because it needs nginx. nginx's
 //! configuration and logs stay in `target/scale-nginx/`.
