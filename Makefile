@@ -7,14 +7,15 @@ STATIC_BIN := target/x86_64-unknown-linux-gnu/release/airbyte-wrapper
 PRISM := tests/contract/node_modules/.bin/prism
 REDOCLY := tests/contract/node_modules/.bin/redocly
 VENV := .venv
-# apt-get needs root; `make bench` installs wrk and nginx through sudo when run as another user.
+# apt-get needs root; `make bench` installs wrk and nginx, `make scale-test` nginx, through sudo when
+# run as another user.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SCHEMATHESIS := $(VENV)/bin/schemathesis
 CLIENT_GENERATOR := $(VENV)/bin/openapi-python-client
 KUBERNETES_VALIDATE := $(VENV)/bin/kubernetes-validate
 
 .DEFAULT_GOAL := help
-.PHONY: help build run demo test lint release static size scratch-test image image-test bench soak callgrind contract venv schemathesis client-check deploy-check fuzz
+.PHONY: help build run demo test lint release static size scratch-test image image-test scale-test bench soak callgrind contract venv schemathesis client-check deploy-check fuzz
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -82,6 +83,12 @@ image: static ## Build the OCI image (the static binary alone, uid 65532) from t
 
 image-test: image ## Run the image's root filesystem under chroot as uid 65532 against the fake Airbyte; check its user, entrypoint, port, environment and files
 	BUILDAH="$(BUILDAH)" IMAGE=$(IMAGE) bash tests/scratch/image.sh
+
+# Three replicas (the debug binary `make test` builds, so CI compiles nothing more) behind nginx
+# configured as the Ingress is, in front of one fake Airbyte: tests/scale/.
+scale-test: ## Three replicas behind nginx hashed on Idempotency-Key: one create per key, keys spread, a rolling restart under load that loses nothing
+	@{ command -v nginx || test -x /usr/sbin/nginx; } >/dev/null || { echo "installing nginx-light (Debian package)"; $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq nginx-light; }
+	$(CARGO) test --locked --test scale
 
 bench: static ## Measure the static binary against a fast fake Airbyte, side by side with direct calls and nginx (prints, asserts nothing)
 	@command -v wrk >/dev/null || { echo "installing wrk (Debian package)"; $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wrk; }

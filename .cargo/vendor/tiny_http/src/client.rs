@@ -60,7 +60,8 @@ struct Tracked {
     socket: Arc<Connection>,
     /// [`IDLE`], [`BUSY`] or [`CLOSED`]: whether a stop may close the connection now. A
     /// connection claims the request that arrives on it (`IDLE` to `BUSY`), or a stop closes it
-    /// (`IDLE` to `CLOSED`), never both: a request is either handled and answered, or never seen.
+    /// for reading (`IDLE` to `CLOSED`). Either way, a request whose bytes had arrived by then is
+    /// read, handled and answered; one that had not is never seen.
     state: AtomicU8,
 }
 
@@ -68,7 +69,7 @@ struct Tracked {
 const IDLE: u8 = 0;
 /// Reading or handling a request.
 const BUSY: u8 = 1;
-/// Closed by a stop while idle.
+/// Closed for reading by a stop while idle.
 const CLOSED: u8 = 2;
 
 impl Tracked {
@@ -83,21 +84,28 @@ impl Tracked {
         }
     }
 
-    /// Claims the request that arrived; `false` if a stop closed the connection first.
+    /// Claims the request that arrived; `false` if a stop closed the connection for reading
+    /// first (the request is served all the same, from what had arrived).
     fn claim(&self) -> bool {
         self.state
             .compare_exchange(IDLE, BUSY, Ordering::SeqCst, Ordering::SeqCst)
             .is_ok()
     }
 
-    /// Closes the connection if it is idle.
+    /// PATCH(airbyte-wrapper): closes the connection for reading if it is idle. That wakes its
+    /// thread, whose read gives what the client has sent (on Linux, what has arrived stays
+    /// readable after `shutdown(Read)`), then the end of the stream: a request the client sent
+    /// just before is answered, with `Connection: close`, on the side still open for writing.
+    /// Closing both sides here, as before, dropped such a request unanswered: a client that sent
+    /// it on a kept-alive connection as the stop began (a proxy reusing a pooled connection) got
+    /// a reset or an early close, and a proxy turns that into a 502 without retrying a `POST`.
     fn close_if_idle(&self) {
         if self
             .state
             .compare_exchange(IDLE, CLOSED, Ordering::SeqCst, Ordering::SeqCst)
             .is_ok()
         {
-            let _ = self.socket.shutdown(Shutdown::Both);
+            let _ = self.socket.shutdown(Shutdown::Read);
         }
     }
 }
@@ -119,7 +127,7 @@ impl Connections {
     }
 
     /// From now on every answer closes its connection; connections waiting for a next request
-    /// are closed now.
+    /// are closed for reading now (a request that had arrived on one is still answered).
     pub fn drain(&self) {
         self.draining.store(true, Ordering::SeqCst);
         for tracked in lock(&self.open).values() {
@@ -227,11 +235,24 @@ fn serve_requests(
     loop {
         // Only a connection with nothing buffered is idle: a pipelined request is already claimed.
         if wire.is_empty() {
-            if !tracked.idle() || connections.draining.load(Ordering::SeqCst) {
+            if !tracked.idle() {
                 return End::Gone;
             }
-            if !wire.await_request() || !tracked.claim() {
+            if connections.draining.load(Ordering::SeqCst) {
+                // PATCH(airbyte-wrapper): a stop began after the last answer was written, so that
+                // answer kept the connection open, and the client may have sent its next request
+                // already. Closed for reading, as the stop closes idle connections, the
+                // connection still answers what has arrived; it used to close unread, and the
+                // kernel reset it under that request.
+                tracked.close_if_idle();
+            }
+            if !wire.await_request() {
                 return End::Gone;
+            }
+            if !tracked.claim() {
+                // PATCH(airbyte-wrapper): closed for reading by a stop after this request began to
+                // arrive: it is served from what had arrived, and its answer closes.
+                wire.reading_closed = true;
             }
         }
         let deadline = limits.request_timeout.map(|t| Instant::now() + t);
@@ -452,6 +473,9 @@ pub(crate) struct Wire<S: Socket> {
     timeout_set: Option<Duration>,
     /// How long a head, or a body, may take to arrive (for the 408's detail).
     request_timeout: Option<Duration>,
+    /// PATCH(airbyte-wrapper): whether a stop has closed the socket for reading, so that the end
+    /// of the stream means the rest of a request never came, not that the client broke off.
+    reading_closed: bool,
 }
 
 impl<S: Socket> Wire<S> {
@@ -468,11 +492,22 @@ impl<S: Socket> Wire<S> {
             idle_timeout,
             timeout_set: idle_timeout,
             request_timeout,
+            reading_closed: false,
         }
     }
 
     fn is_empty(&self) -> bool {
         self.start == self.end
+    }
+
+    /// The stream ended in the middle of a request (`nothing` read of it: the client just left).
+    /// When a stop closed it for reading, the rest never came: the request goes unanswered, as
+    /// one that had not arrived at all, rather than refused as cut off by the client.
+    fn ended_early(&self, nothing: bool, part: &str) -> Failure {
+        match self.reading_closed {
+            true => Failure::Gone,
+            false => ended_early(nothing, part),
+        }
     }
 
     fn timed_out(&self, part: &str) -> Failure {
@@ -507,7 +542,7 @@ impl<S: Socket> Wire<S> {
                 return Ok(head);
             }
             match self.fill(deadline) {
-                Ok(0) => return Err(ended_early(self.is_empty(), "head")),
+                Ok(0) => return Err(self.ended_early(self.is_empty(), "head")),
                 Ok(_) => {}
                 Err(e) if is_timeout(&e) => return Err(self.timed_out("head")),
                 Err(_) => return Err(Failure::Gone),
@@ -523,9 +558,12 @@ impl<S: Socket> Wire<S> {
         deadline: Option<Instant>,
     ) -> Result<Vec<u8>, Failure> {
         let timed_out = self.timed_out("body");
+        let reading_closed = self.reading_closed;
         let ended = |e: io::Error| match e {
             e if is_timeout(&e) => timed_out,
-            e if e.kind() == ErrorKind::UnexpectedEof => ended_early(false, "body"),
+            e if e.kind() == ErrorKind::UnexpectedEof && !reading_closed => {
+                ended_early(false, "body")
+            }
             _ => Failure::Gone,
         };
         match framing {
@@ -542,7 +580,7 @@ impl<S: Socket> Wire<S> {
                         return Ok(body);
                     }
                     match self.fill(deadline) {
-                        Ok(0) => return Err(ended_early(false, "body")),
+                        Ok(0) => return Err(self.ended_early(false, "body")),
                         Ok(_) => {}
                         Err(e) => return Err(ended(e)),
                     }
@@ -842,5 +880,159 @@ mod tests {
             requests.is_empty() && refusal.is_none(),
             "an idle client that leaves"
         );
+    }
+}
+
+/// A stop that begins just as requests arrive on idle kept-alive connections: found by the
+/// service's `make scale-test`, where nginx sent a request on a pooled connection as the stopping
+/// replica closed it, and got no answer (a 502 to its client).
+#[cfg(test)]
+mod stopping {
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::sync::mpsc::{self, Receiver, Sender};
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use crate::{ConnectionLimits, Handler, Request, Response, Server};
+
+    const PATIENCE: Duration = Duration::from_secs(10);
+
+    fn server(handler: impl Handler) -> (Server, String) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let limits = ConnectionLimits {
+            read_timeout: Some(PATIENCE),
+            write_timeout: Some(PATIENCE),
+            max_connections: 1000,
+            max_body_bytes: 1024,
+            request_timeout: Some(PATIENCE),
+        };
+        let server = Server::with_handler(listener, limits, Arc::new(handler)).unwrap();
+        (server, addr)
+    }
+
+    fn connect(addr: &str) -> TcpStream {
+        let conn = TcpStream::connect(addr).unwrap();
+        conn.set_read_timeout(Some(PATIENCE)).unwrap();
+        conn
+    }
+
+    /// Sends a request in one write, as a proxy does: what a closed-for-reading socket gives is
+    /// what had arrived, so a request written in pieces could be cut off at any of them.
+    fn send(conn: &mut TcpStream, path: &str) {
+        let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
+        conn.write_all(request.as_bytes()).unwrap();
+    }
+
+    /// Reads one answer with `Content-Length: 2`, the only kind these handlers give.
+    fn read_answer(conn: &mut TcpStream) -> String {
+        let mut answer = Vec::new();
+        let mut byte = [0u8];
+        while !answer.ends_with(b"\r\n\r\n") {
+            assert_eq!(conn.read(&mut byte).unwrap(), 1, "the answer was cut off");
+            answer.push(byte[0]);
+        }
+        let mut body = [0u8; 2];
+        conn.read_exact(&mut body).unwrap();
+        answer.extend_from_slice(&body);
+        String::from_utf8(answer).unwrap()
+    }
+
+    /// What the connection gives until it closes; a reset is told as such.
+    fn rest(conn: &mut TcpStream) -> String {
+        let mut rest = Vec::new();
+        let ended = conn.read_to_end(&mut rest);
+        let mut text = String::from_utf8_lossy(&rest).into_owned();
+        if let Err(e) = ended {
+            text += &format!(" (then {e})");
+        }
+        text
+    }
+
+    /// Answers "ok"; after answering `/first`, says so and waits to be told to return.
+    struct Pausing {
+        answered: Mutex<Sender<()>>,
+        resume: Mutex<Receiver<()>>,
+    }
+
+    impl Handler for Pausing {
+        fn handle(&self, request: Request) {
+            let first = request.url() == "/first";
+            let _ = request.respond(Response::from_string("ok"));
+            if first {
+                let _ = self.answered.lock().unwrap().send(());
+                let _ = self.resume.lock().unwrap().recv_timeout(PATIENCE);
+            }
+        }
+    }
+
+    struct Ok;
+
+    impl Handler for Ok {
+        fn handle(&self, request: Request) {
+            let _ = request.respond(Response::from_string("ok"));
+        }
+    }
+
+    /// The answer to `/first` was written before the stop, so it kept the connection open, and
+    /// the client sent `/second` on it at once: that request has arrived and is answered, and
+    /// that answer closes the connection.
+    #[test]
+    fn a_request_sent_right_after_a_kept_alive_answer_is_answered_when_a_stop_begins() {
+        let (answered_tx, answered) = mpsc::channel();
+        let (resume, resume_rx) = mpsc::channel();
+        let (server, addr) = server(Pausing {
+            answered: Mutex::new(answered_tx),
+            resume: Mutex::new(resume_rx),
+        });
+        let mut conn = connect(&addr);
+        send(&mut conn, "/first");
+        answered.recv_timeout(PATIENCE).unwrap();
+        let first = read_answer(&mut conn);
+        assert!(first.starts_with("HTTP/1.1 200"), "{first}");
+        assert!(!first.contains("Connection: close"), "{first}");
+
+        send(&mut conn, "/second");
+        // The stop begins while the connection's thread is still in /first's handler.
+        server.drain();
+        resume.send(()).unwrap();
+
+        let second = rest(&mut conn);
+        assert!(
+            second.starts_with("HTTP/1.1 200"),
+            "/second is answered: {second:?}"
+        );
+        assert!(second.contains("Connection: close"), "{second}");
+        // Closed by the client too, so that the server's lingering close ends at once.
+        drop(conn);
+        assert!(server.wait_closed(Some(PATIENCE)));
+    }
+
+    /// Many idle connections, a request on each, and a stop right after: whether a connection's
+    /// thread had taken its request before the stop closed the connection or not, each request
+    /// is answered, and each connection then closed.
+    #[test]
+    fn requests_that_arrived_on_idle_connections_as_a_stop_closes_them_are_answered() {
+        let (server, addr) = server(Ok);
+        let mut conns: Vec<TcpStream> = (0..50).map(|_| connect(&addr)).collect();
+        for conn in &mut conns {
+            send(conn, "/a");
+            let answer = read_answer(conn);
+            assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        }
+        for conn in &mut conns {
+            send(conn, "/b");
+        }
+        server.drain();
+
+        for (i, mut conn) in conns.into_iter().enumerate() {
+            let rest = rest(&mut conn);
+            assert!(
+                rest.starts_with("HTTP/1.1 200") && rest.matches("HTTP/1.1").count() == 1,
+                "connection {i}: /b is answered once, then the connection closed: {rest:?}"
+            );
+        }
+        assert!(server.wait_closed(Some(PATIENCE)));
     }
 }

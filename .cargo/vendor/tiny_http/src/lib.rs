@@ -421,7 +421,9 @@ impl Server {
 
     /// PATCH(airbyte-wrapper): a graceful stop: accepts no more connections, closes the ones that
     /// wait for a next request, and makes every answer from now on close its connection. Requests
-    /// being read or handled finish; `wait_closed` waits for them.
+    /// being read or handled finish, and so does a request that has already arrived on a
+    /// connection being closed (on Linux: such a connection is closed for reading, and what had
+    /// arrived is still read); `wait_closed` waits for them.
     pub fn drain(&self) {
         self.stop_accepting();
         self.connections.drain();
