@@ -24,7 +24,8 @@ use crate::secrets::{self, Masked, Redactor, SecretFields, MASK};
 
 #[derive(Deserialize)]
 struct CreateBody<'a> {
-    #[serde(borrow)]
+    /// `present`: `"name": null` is a name of the wrong type, not an absent one.
+    #[serde(borrow, default, deserialize_with = "input::present")]
     name: Option<&'a RawValue>,
     #[serde(borrow, rename = "type")]
     type_name: Option<&'a RawValue>,
@@ -59,14 +60,26 @@ pub fn parse(body: &[u8], name_required: bool) -> Result<NewActor<'_>, ApiError>
 }
 
 /// A configuration for a connector type, resolved: where it goes, what its connector is, and
-/// what of it must not reach the client in Airbyte's messages.
+/// which of its fields are secrets.
 pub struct Prepared<'a> {
     pub name: Option<String>,
     pub config: &'a RawValue,
     pub workspace: Uuid,
     pub definition: Definition,
     pub secrets: Arc<SecretFields>,
-    pub redactor: Redactor,
+}
+
+impl Prepared<'_> {
+    /// What of the configuration must not reach the client in Airbyte's messages; found when
+    /// there is a message, not on every request.
+    pub fn redactor(&self) -> Redactor {
+        self.secrets.redactor(self.config)
+    }
+
+    /// An Airbyte failure about this configuration, as the client is told it.
+    pub fn problem(&self, failure: impl Into<ApiError>) -> ApiError {
+        self.redactor().problem(failure.into())
+    }
 }
 
 /// Reads a `{name, type, config}` body and resolves its workspace, definition and secret fields.
@@ -88,14 +101,12 @@ pub fn prepare<'a>(
     let secrets = app
         .directory
         .secrets(&app.airbyte, kind, workspace, definition.id);
-    let redactor = secrets.redactor(config);
     Ok(Prepared {
         name,
         config,
         workspace,
         definition,
         secrets,
-        redactor,
     })
 }
 
@@ -107,8 +118,8 @@ pub fn create(app: &App, body: &[u8], kind: Kind, check: bool) -> Result<Reply, 
         let outcome = app
             .airbyte
             .check_config(kind, new.workspace, new.definition.id, new.config)
-            .map_err(|e| new.redactor.problem(e.into()))?;
-        require_success(&outcome, &new.redactor, "nothing was created")?;
+            .map_err(|e| new.problem(e))?;
+        require_success(&outcome, || new.redactor(), "nothing was created")?;
     }
     let actor = app
         .airbyte
@@ -119,7 +130,7 @@ pub fn create(app: &App, body: &[u8], kind: Kind, check: bool) -> Result<Reply, 
             new.name.as_deref().unwrap_or_default(),
             new.config,
         )
-        .map_err(|e| new.redactor.problem(e.into()))?;
+        .map_err(|e| new.problem(e))?;
     Ok(Reply::json(
         201,
         &answer(
@@ -133,7 +144,11 @@ pub fn create(app: &App, body: &[u8], kind: Kind, check: bool) -> Result<Reply, 
 
 /// 422 for a connection check that ran and failed, with Airbyte's message (secrets masked) and
 /// what did not happen because of it (`outcome`).
-pub fn require_success(check: &Check, redactor: &Redactor, outcome: &str) -> Result<(), ApiError> {
+pub fn require_success(
+    check: &Check,
+    redactor: impl FnOnce() -> Redactor,
+    outcome: &str,
+) -> Result<(), ApiError> {
     if check.succeeded {
         return Ok(());
     }
@@ -149,7 +164,7 @@ pub fn require_success(check: &Check, redactor: &Redactor, outcome: &str) -> Res
         .unwrap_or("Airbyte gave no reason");
     Err(ApiError::unprocessable(format!(
         "Airbyte's connection check failed: {}; {outcome}",
-        redactor.text(message)
+        redactor().text(message)
     )))
 }
 
@@ -224,19 +239,19 @@ pub fn patch(app: &App, kind: Kind, id: &str, body: &[u8], check: bool) -> Resul
         Some((raw, _)) => *raw,
         None => serde_json::from_str("{}").expect("an empty object is JSON"),
     };
-    let redactor = secrets.redactor(sent);
+    let redactor = || secrets.redactor(sent);
     let mut config = actor.config.clone();
     if let Some((_, patch)) = &change.config {
         merge(&mut config, patch, &mut vec![Segment::Key("config".into())])?;
     }
     let name = change.name.as_deref().unwrap_or(&actor.name);
-    let problem = |e| redactor.problem(ApiError::for_id(e, noun, &id));
+    let problem = |e| redactor().problem(ApiError::for_id(e, noun, &id));
     if check {
         let outcome = app
             .airbyte
             .check_update(kind, id, name, &config)
             .map_err(problem)?;
-        require_success(&outcome, &redactor, "nothing was saved")?;
+        require_success(&outcome, redactor, "nothing was saved")?;
     }
     let updated = app
         .airbyte

@@ -18,8 +18,8 @@ pub fn check(app: &App, kind: Kind, body: &[u8]) -> Result<Reply, ApiError> {
     let outcome = app
         .airbyte
         .check_config(kind, new.workspace, new.definition.id, new.config)
-        .map_err(|e| new.redactor.problem(e.into()))?;
-    Ok(Reply::json(200, &answer(&outcome, &new.redactor)))
+        .map_err(|e| new.problem(e))?;
+    Ok(Reply::json(200, &answer(&outcome, &new.redactor())))
 }
 
 /// `{status, message, failure}`, Airbyte's messages with the client's secrets masked.

@@ -18,7 +18,7 @@ use crate::catalog::{self, select_streams};
 use crate::error::ApiError;
 use crate::http::{Incoming, Reply};
 use crate::input;
-use crate::jobs::{self, JobAnswer};
+use crate::jobs::{self, stored_ingestion, JobAnswer, INGESTION};
 
 /// Most streams a request may name; larger sources are synced whole by leaving `streams` out.
 pub const MAX_STREAMS: usize = 10_000;
@@ -131,10 +131,7 @@ pub fn create(app: &App, body: &[u8]) -> Result<Reply, ApiError> {
 /// job, and the status of its latest sync job when Airbyte reports one.
 pub fn get(app: &App, id: &str) -> Result<Reply, ApiError> {
     let id = input::path_id(id)?;
-    let connection = app
-        .airbyte
-        .get_connection(id)
-        .map_err(|e| ApiError::for_id(e, "connection (ingestion)", &id))?;
+    let connection = stored_ingestion(app, id)?;
     Ok(Reply::json(200, &view(app, &connection)))
 }
 
@@ -170,9 +167,10 @@ fn view(app: &App, connection: &Connection) -> Value {
 /// `DELETE /ingestion/{id}`: deletes the connection (the source and sink stay).
 pub fn delete(app: &App, id: &str) -> Result<Reply, ApiError> {
     let id = input::path_id(id)?;
+    stored_ingestion(app, id)?;
     app.airbyte
         .delete_connection(id)
-        .map_err(|e| ApiError::for_id(e, "connection (ingestion)", &id))?;
+        .map_err(|e| ApiError::for_id(e, INGESTION, &id))?;
     Ok(Reply::no_content())
 }
 
@@ -238,10 +236,7 @@ pub fn parse_change(body: &[u8]) -> Result<Change, ApiError> {
 pub fn patch(app: &App, id: &str, body: &[u8]) -> Result<Reply, ApiError> {
     let id = input::path_id(id)?;
     let change = parse_change(body)?;
-    let connection = app
-        .airbyte
-        .get_connection(id)
-        .map_err(|e| ApiError::for_id(e, "connection (ingestion)", &id))?;
+    let connection = stored_ingestion(app, id)?;
     let streams = match &change.streams {
         None => None,
         Some(wanted) if wanted.is_empty() => {
@@ -261,7 +256,7 @@ pub fn patch(app: &App, id: &str, body: &[u8]) -> Result<Reply, ApiError> {
     let updated = app
         .airbyte
         .update_connection(id, &update)
-        .map_err(|e| ApiError::for_id(e, "connection (ingestion)", &id))?;
+        .map_err(|e| ApiError::for_id(e, INGESTION, &id))?;
     Ok(Reply::json(200, &view(app, &updated)))
 }
 
@@ -272,10 +267,7 @@ pub fn refresh(app: &App, request: &Incoming<'_>, id: &str) -> Result<Reply, Api
     let id = input::path_id(id)?;
     let apply = input::flag("apply", request.query("apply"))?;
     let select_new = input::flag("selectNew", request.query("selectNew"))?;
-    let connection = app
-        .airbyte
-        .get_connection(id)
-        .map_err(|e| ApiError::for_id(e, "connection (ingestion)", &id))?;
+    let connection = stored_ingestion(app, id)?;
     let discovery = app
         .airbyte
         .rediscover_schema(connection.source_id, id)
@@ -302,7 +294,7 @@ pub fn refresh(app: &App, request: &Incoming<'_>, id: &str) -> Result<Reply, Api
         };
         app.airbyte
             .update_connection(id, &update)
-            .map_err(|e| ApiError::for_id(e, "connection (ingestion)", &id))?;
+            .map_err(|e| ApiError::for_id(e, INGESTION, &id))?;
     }
     Ok(Reply::json(200, &answer))
 }

@@ -11,11 +11,29 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::airbyte::{Error, Job, JobQuery};
+use crate::airbyte::{Connection, Error, Job, JobQuery};
 use crate::app::App;
 use crate::error::ApiError;
 use crate::http::{Incoming, Reply};
 use crate::input;
+
+/// What a client's ingestion is in Airbyte, for messages about an id.
+pub const INGESTION: &str = "connection (ingestion)";
+
+/// The ingestion `id` as Airbyte stores it; 404 when Airbyte has no such connection or has
+/// deleted it: `connections/delete` only marks a connection `deprecated`, and `connections/get`
+/// still answers it. (Here rather than in `ingestion.rs`, which shows its jobs through this
+/// module and finds its connections with this too.)
+pub fn stored_ingestion(app: &App, id: Uuid) -> Result<Connection, ApiError> {
+    let connection = app
+        .airbyte
+        .get_connection(id)
+        .map_err(|e| ApiError::for_id(e, INGESTION, &id))?;
+    if connection.status == "deprecated" {
+        return Err(ApiError::unknown_id(INGESTION, &id.to_string()));
+    }
+    Ok(connection)
+}
 
 /// Job statuses a client may filter by (Airbyte's; newer Airbyte also has `queued`, which older
 /// ones refuse in a filter).
@@ -140,10 +158,11 @@ fn rfc3339(seconds: Option<i64>) -> Option<String> {
 /// refuses because a sync is already running (the client asked for a sync, and one is running).
 pub fn sync(app: &App, id: &str) -> Result<Reply, ApiError> {
     let id = input::path_id(id)?;
+    stored_ingestion(app, id)?;
     let (status, job) = match app.airbyte.sync_connection(id) {
         Ok(job) => (202, JobAnswer::of(job)),
         Err(Error::Status { status: 409, .. }) => (200, running_job(app, id)?),
-        Err(e) => return Err(ApiError::for_id(e, "connection (ingestion)", &id)),
+        Err(e) => return Err(ApiError::for_id(e, INGESTION, &id)),
     };
     let mut reply = Reply::json(status, &job);
     reply.headers.push(("Location", job.location()));
@@ -179,13 +198,8 @@ pub fn list(app: &App, request: &Incoming<'_>, id: &str) -> Result<Reply, ApiErr
         offset: number(request, "offset", 0, 0..=MAX_OFFSET)?,
         status: status(request)?,
     };
+    stored_ingestion(app, id)?;
     let jobs = app.airbyte.list_jobs(&query)?;
-    if jobs.is_empty() {
-        // No jobs, or no such ingestion: only the latter is a 404.
-        app.airbyte
-            .get_connection(id)
-            .map_err(|e| ApiError::for_id(e, "connection (ingestion)", &id))?;
-    }
     let mut items: Vec<JobAnswer> = jobs.into_iter().map(JobAnswer::of).collect();
     items.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
     Ok(Reply::json(200, &serde_json::json!({ "items": items })))
@@ -223,6 +237,7 @@ fn owned_job(app: &App, id: &str, job_id: &str) -> Result<(i64, Job), ApiError> 
         .ok()
         .filter(|n| *n >= 0)
         .ok_or_else(|| ApiError::invalid("the job id in the path must be a whole number"))?;
+    stored_ingestion(app, id)?;
     let job = app
         .airbyte
         .get_job(job_id)

@@ -16,10 +16,10 @@ const COMPACT_LEN: usize = compact::<0>(WRITTEN).1;
 /// binary's size budget (`make size`). Only whitespace outside strings goes, so it is the same
 /// JSON value (a test below holds the two together).
 #[allow(long_running_const_eval)]
-const COMPACT: [u8; COMPACT_LEN] = compact::<COMPACT_LEN>(WRITTEN).0;
+static COMPACT: [u8; COMPACT_LEN] = compact::<COMPACT_LEN>(WRITTEN).0;
 
 /// The document, as served.
-pub const DOCUMENT: &str = match std::str::from_utf8(&COMPACT) {
+pub static DOCUMENT: &str = match std::str::from_utf8(&COMPACT) {
     Ok(text) => text,
     Err(_) => panic!("src/openapi.json is UTF-8"),
 };

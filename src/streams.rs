@@ -19,7 +19,7 @@ pub fn preview(app: &App, body: &[u8]) -> Result<Reply, ApiError> {
     let discovery = app
         .airbyte
         .discover_config(new.workspace, new.definition.id, new.config)
-        .map_err(|e| new.redactor.problem(e.into()))?;
+        .map_err(|e| new.problem(e))?;
     Ok(Reply::json(200, &answer(&discovery)))
 }
 

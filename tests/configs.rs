@@ -141,6 +141,13 @@ fn checks_refuse_what_a_create_refuses() {
     assert!(detail.starts_with("unknown source type 'mysq'"), "{detail}");
     let detail = service.post("/sink/check", r#"{"type":"s3"}"#).problem(400);
     assert_eq!(detail, "field 'config' is required");
+    // Found by Schemathesis: a null name was taken for an absent one.
+    for path in ["/sink/check", "/sink"] {
+        let detail = service
+            .post(path, r#"{"name":null,"type":"s3","config":{}}"#)
+            .problem(400);
+        assert_eq!(detail, "field 'name' must be a non-empty string, got null");
+    }
     let detail = service
         .post(
             "/datasource/check",

@@ -65,7 +65,7 @@ fn malformed_requests_are_4xx_problems_that_name_the_fault() {
             "/datasource",
             r#"{"name":null,"type":"mysql","config":{}}"#.into(),
             400,
-            "field 'name' is required",
+            "field 'name' must be a non-empty string, got null",
         ),
         (
             "/datasource",

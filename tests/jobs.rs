@@ -58,7 +58,7 @@ fn a_sync_starts_a_job_and_says_where_to_watch_it() {
     assert_eq!(job["endedAt"], Value::Null);
     assert_eq!(job["failure"], Value::Null);
     assert!(job["createdAt"].as_str().unwrap().ends_with('Z'), "{job}");
-    assert_eq!(fake.calls(), ["connections/sync"]);
+    assert_eq!(fake.calls(), ["connections/get", "connections/sync"]);
     assert_eq!(
         fake.last_body("connections/sync"),
         json!({"connectionId": id})
@@ -81,7 +81,10 @@ fn a_sync_while_one_runs_answers_the_running_job() {
         answer.header("Location"),
         Some(format!("/ingestion/{id}/jobs/{job_id}").as_str())
     );
-    assert_eq!(fake.calls(), ["connections/sync", "jobs/list"]);
+    assert_eq!(
+        fake.calls(),
+        ["connections/get", "connections/sync", "jobs/list"]
+    );
     let list = fake.last_body("jobs/list");
     assert_eq!(list["configId"], id.as_str());
     assert_eq!(
@@ -132,7 +135,7 @@ fn an_idempotency_key_on_a_sync_starts_one_job() {
     assert_eq!((first.status, again.status), (202, 202), "{}", again.text);
     assert_eq!(first.json()["id"], again.json()["id"]);
     assert_eq!(again.header("Idempotent-Replayed"), Some("true"));
-    assert_eq!(fake.calls(), ["connections/sync"]);
+    assert_eq!(fake.calls(), ["connections/get", "connections/sync"]);
     service
         .request("POST", &format!("/ingestion/{other}/sync"), None, &key)
         .problem(422);
@@ -219,7 +222,7 @@ fn a_failed_job_says_why_and_never_what_airbyte_keeps_to_itself() {
         json!({"type": "config_error", "origin": "source", "message": "Access denied for user 'root'", "retryable": false})
     );
     assert!(job["endedAt"].is_string(), "{job}");
-    assert_eq!(fake.calls(), ["jobs/get"]);
+    assert_eq!(fake.calls(), ["connections/get", "jobs/get"]);
     // The job's internal message, stack trace and logs quote a secret: none of it gets out.
     for path in [
         format!("/ingestion/{id}/jobs/{job_id}"),
@@ -280,7 +283,7 @@ fn a_running_job_is_cancelled_and_an_ended_one_is_409_without_asking_airbyte() {
     assert_eq!(answer.status, 200, "{}", answer.text);
     assert_eq!(answer.json()["status"], "cancelled");
     assert_eq!(answer.json()["failure"]["type"], "manual_cancellation");
-    assert_eq!(fake.calls(), ["jobs/get", "jobs/cancel"]);
+    assert_eq!(fake.calls(), ["connections/get", "jobs/get", "jobs/cancel"]);
     assert_eq!(fake.last_body("jobs/cancel"), json!({"id": job_id}));
 
     fake.clear_requests();
@@ -288,9 +291,51 @@ fn a_running_job_is_cancelled_and_an_ended_one_is_409_without_asking_airbyte() {
     assert!(detail.contains("cancelled"), "{detail}");
     assert_eq!(
         fake.calls(),
-        ["jobs/get"],
+        ["connections/get", "jobs/get"],
         "no cancel for a job that has ended"
     );
+}
+
+/// Airbyte keeps a deleted connection, marked `deprecated`, and answers it: for a client, an
+/// ingestion it deleted is gone, with all that hangs under it (found by Schemathesis' stateful
+/// run: the jobs of a deleted ingestion were still listed).
+#[test]
+fn a_deleted_ingestion_is_gone_with_its_jobs() {
+    let fake = FakeAirbyte::start();
+    let service = Service::start(&fake, &[]);
+    let (id, job_id) = started(&fake, &service);
+    assert_eq!(
+        service
+            .request("DELETE", &format!("/ingestion/{id}"), None, &[])
+            .status,
+        204
+    );
+    assert_eq!(
+        fake.connection(&id)["status"],
+        "deprecated",
+        "Airbyte keeps it"
+    );
+
+    for (method, path) in [
+        ("GET", format!("/ingestion/{id}")),
+        ("GET", format!("/ingestion/{id}/jobs")),
+        ("GET", format!("/ingestion/{id}/jobs/{job_id}")),
+        ("DELETE", format!("/ingestion/{id}/jobs/{job_id}")),
+        ("POST", format!("/ingestion/{id}/sync")),
+        ("POST", format!("/ingestion/{id}/refresh")),
+        ("DELETE", format!("/ingestion/{id}")),
+    ] {
+        let detail = service.request(method, &path, None, &[]).problem(404);
+        assert!(detail.contains(&id), "{method} {path}: {detail}");
+    }
+    let patch = service.request(
+        "PATCH",
+        &format!("/ingestion/{id}"),
+        Some(r#"{"name":"n"}"#),
+        &[("Content-Type", "application/json")],
+    );
+    patch.problem(404);
+    assert!(!fake.calls().contains(&"jobs/cancel".to_string()));
 }
 
 #[test]

@@ -71,11 +71,14 @@ pub(super) fn get(s: &State, request: &Recorded) -> Reply {
     }
 }
 
-/// `connections/delete`.
+/// `connections/delete`: as Airbyte does, marks the connection `deprecated` and keeps it, so that
+/// `connections/get` still answers it.
 pub(super) fn delete(s: &mut State, request: &Recorded) -> Reply {
     match existing(s, request) {
         Ok(id) => {
-            s.connections.remove(id);
+            let id = id.to_string();
+            s.connections.get_mut(&id).expect("an existing connection")["status"] =
+                json!("deprecated");
             no_content()
         }
         Err(refused) => refused,
