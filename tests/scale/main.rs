@@ -60,7 +60,7 @@ fn main() {
     let nginx = Nginx::start(&ports);
     println!(
         "scale-test: {REPLICAS} replicas on ports {ports:?} behind nginx at {} (logs in {})",
-        nginx.addr,
+        nginx.addr(),
         nginx.log_dir().display()
     );
 

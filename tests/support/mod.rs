@@ -2,6 +2,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod fake_airbyte;
+pub mod nginx;
 pub mod tls;
 
 use std::io::{BufRead, BufReader};
