@@ -52,7 +52,9 @@ echo "airbyte-wrapper at $SERVICE_URL"
 rm -rf "$OUT"
 mkdir -p "$OUT"
 curl -fsS --max-time 10 -o "$OUT/openapi.json" "$SERVICE_URL/openapi.json"
-if ! cmp -s "$OUT/openapi.json" src/openapi.json; then
+# The same JSON value: the service serves the document without its indentation.
+if ! python3 -c 'import json, sys; sys.exit(json.load(open(sys.argv[1])) != json.load(open(sys.argv[2])))' \
+    "$OUT/openapi.json" src/openapi.json; then
     echo "error: the served /openapi.json is not src/openapi.json (is $BIN up to date?)" >&2
     exit 1
 fi
