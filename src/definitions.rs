@@ -204,7 +204,7 @@ impl Directory {
             Ok(Some(spec)) => (SecretFields::from_spec(&spec), Instant::now()),
             Ok(None) => (SecretFields::unknown(), Instant::now()),
             Err(e) => {
-                warn!("the spec of {} definition {definition} is not available ({e}); secrets are found by key name", kind.noun());
+                warn!("the spec of {} definition {definition} is not available ({e}); masking falls back to key names", kind.noun());
                 let retry_in = self.ttl.saturating_sub(REFRESH_ON_MISS);
                 (
                     SecretFields::unknown(),
