@@ -30,20 +30,8 @@ if [ ! -x "$REDOCLY" ]; then
     exit 2
 fi
 
-if [ -z "${BIN:-}" ]; then
-    cargo build --locked --quiet
-    BIN="${CARGO_TARGET_DIR:-target}/debug/airbyte-wrapper"
-fi
-# Compile the fake before starting it, so that its start-up wait is not a build.
-cargo test --locked --quiet --test serve_fake --no-run 2>"$WORK/build-fake.log" || {
-    cat "$WORK/build-fake.log" >&2
-    exit 1
-}
-
-spawn "$WORK/fake.log" cargo test --locked --quiet --test serve_fake
-FAKE_PID=$SPAWN_PID
-line=$(wait_for_line "$WORK/fake.log" "$FAKE_PID" '^fake Airbyte at http://' 60)
-AIRBYTE_URL=${line#fake Airbyte at }
+build_service
+start_fake "$WORK/fake.log"
 echo "fake Airbyte at $AIRBYTE_URL"
 
 start_service "$WORK/service.log" "$AIRBYTE_URL"

@@ -106,6 +106,32 @@ wait_until_quiet() {
     return 1
 }
 
+# build_service: the service binary to test in BIN: as given, else the debug build, built here.
+build_service() {
+    if [ -z "${BIN:-}" ]; then
+        cargo build --locked --quiet
+        BIN="${CARGO_TARGET_DIR:-target}/debug/airbyte-wrapper"
+    fi
+}
+
+# start_fake LOG [VAR=VALUE...]: the fake Airbyte (tests/serve_fake.rs) with the given
+# environment, compiled first so that its start-up wait is not a build; waits for its line and
+# sets FAKE_PID and AIRBYTE_URL (its API root, http:// or https://).
+start_fake() {
+    local log=$1
+    shift
+    cargo test --locked --quiet --test serve_fake --no-run 2>"$log.build" || {
+        cat "$log.build" >&2
+        return 1
+    }
+    spawn "$log" env "$@" cargo test --locked --quiet --test serve_fake
+    FAKE_PID=$SPAWN_PID
+    local line
+    line=$(wait_for_line "$log" "$FAKE_PID" '^fake Airbyte at https?://' 60) || return 1
+    # shellcheck disable=SC2034 # for the scripts that source this file
+    AIRBYTE_URL=${line#fake Airbyte at }
+}
+
 # start_service LOG AIRBYTE_BASE_URL [VAR=VALUE...]: starts the service binary ($BIN) on a free
 # port and waits for its "listening on" line; sets SERVICE_URL and SERVICE_PID.
 start_service() {

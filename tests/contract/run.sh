@@ -41,10 +41,7 @@ for spec in config.mock.yaml config_v1.6.0.mock.yaml; do
         exit 2
     fi
 done
-if [ -z "${BIN:-}" ]; then
-    cargo build --locked --quiet
-    BIN="${CARGO_TARGET_DIR:-target}/debug/airbyte-wrapper"
-fi
+build_service
 echo "prism $("$PRISM" --version), service $BIN"
 
 # The seed payloads, read from the Rust test support so that there is one copy of them.

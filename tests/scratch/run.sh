@@ -31,11 +31,8 @@ fi
 echo "root holds only: $(cd "$root" && find . -mindepth 1)"
 
 # The fake Airbyte, outside the root, on loopback.
-cargo build --locked --quiet --tests
-spawn "$WORK/fake.log" cargo test --locked --quiet --test serve_fake
-line=$(wait_for_line "$WORK/fake.log" "$SPAWN_PID" '^fake Airbyte at http://' 60)
-fake_url=${line#fake Airbyte at }
-fake_port=${fake_url##*:}
+start_fake "$WORK/fake.log"
+fake_port=${AIRBYTE_URL##*:}
 fake_port=${fake_port%%/*}
 service_port=$(free_port)
 
@@ -84,9 +81,8 @@ PY
 # One https case: the fake behind TLS, its certificate from a CA it makes at start; that CA's PEM is
 # the one file in the root besides the binary (AIRBYTE_CA_FILE=/ca.pem). The web PKI roots are
 # compiled in and do not know the CA; there is no system store to fall back on.
-spawn "$WORK/tls-fake.log" env FAKE_AIRBYTE_TLS_CA="$WORK/ca.pem" cargo test --locked --quiet --test serve_fake
-line=$(wait_for_line "$WORK/tls-fake.log" "$SPAWN_PID" '^fake Airbyte at https://' 60)
-tls_fake_port=${line#fake Airbyte at https://localhost:}
+start_fake "$WORK/tls-fake.log" FAKE_AIRBYTE_TLS_CA="$WORK/ca.pem"
+tls_fake_port=${AIRBYTE_URL#https://localhost:}
 tls_fake_port=${tls_fake_port%%/*}
 install -m 644 "$WORK/ca.pem" "$root/ca.pem"
 echo "root holds only: $(cd "$root" && find . -mindepth 1 | sort | xargs)"
