@@ -46,22 +46,7 @@ fn datasource_creates_a_source_from_the_seed_example() {
         fake.last_body("source_definitions/list_for_workspace"),
         json!({"workspaceId": WORKSPACE_ID})
     );
-    assert_eq!(
-        fake.last_body("sources/create"),
-        json!({
-            "workspaceId": WORKSPACE_ID,
-            "sourceDefinitionId": MYSQL_DEFINITION_ID,
-            "name": "mysql_source",
-            "connectionConfiguration": {"host": "localhost", "port": 3306, "database": "mysql_db", "username": "root", "password": "password"}
-        })
-    );
-    let create = fake
-        .requests()
-        .into_iter()
-        .find(|r| r.call == "sources/create")
-        .unwrap();
-    assert_eq!(create.method, "POST");
-    assert_eq!(create.content_type.as_deref(), Some("application/json"));
+    support::assert_seed_source_created(&fake);
 }
 
 #[test]

@@ -10,8 +10,6 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use serde_json::json;
-
 use support::fake_airbyte::{MYSQL_DEFINITION_ID, WORKSPACE_ID};
 use support::tls::{TempFile, TestCa, TlsFakeAirbyte};
 use support::{Fault, Service, MYSQL_SOURCE};
@@ -62,21 +60,7 @@ fn with_the_ca_file_a_create_goes_through_tls_end_to_end() {
     assert_eq!(body["definitionId"], MYSQL_DEFINITION_ID);
     assert_eq!(body["config"]["password"], "**********");
 
-    assert_eq!(
-        fake.last_body("sources/create"),
-        json!({
-            "workspaceId": WORKSPACE_ID,
-            "sourceDefinitionId": MYSQL_DEFINITION_ID,
-            "name": "mysql_source",
-            "connectionConfiguration": {"host": "localhost", "port": 3306, "database": "mysql_db", "username": "root", "password": "password"}
-        })
-    );
-    let create = fake
-        .requests()
-        .into_iter()
-        .find(|r| r.call == "sources/create")
-        .unwrap();
-    assert_eq!(create.content_type.as_deref(), Some("application/json"));
+    support::assert_seed_source_created(&fake);
     assert_eq!(
         service
             .get(&format!("/datasource/{}", body["id"].as_str().unwrap()))

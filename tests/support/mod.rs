@@ -251,6 +251,28 @@ impl Drop for Service {
     }
 }
 
+/// Asserts that Airbyte received [`MYSQL_SOURCE`] as a JSON `sources/create` in the fake's
+/// workspace, the configuration as sent; returns that request.
+pub fn assert_seed_source_created(fake: &FakeAirbyte) -> fake_airbyte::Recorded {
+    assert_eq!(
+        fake.last_body("sources/create"),
+        serde_json::json!({
+            "workspaceId": WORKSPACE_ID,
+            "sourceDefinitionId": MYSQL_DEFINITION_ID,
+            "name": "mysql_source",
+            "connectionConfiguration": {"host": "localhost", "port": 3306, "database": "mysql_db", "username": "root", "password": "password"}
+        })
+    );
+    let create = fake
+        .requests()
+        .into_iter()
+        .rfind(|r| r.call == "sources/create")
+        .unwrap();
+    assert_eq!(create.method, "POST");
+    assert_eq!(create.content_type.as_deref(), Some("application/json"));
+    create
+}
+
 /// The seed's example bodies.
 pub const MYSQL_SOURCE: &str = r#"{
   "name": "mysql_source",
