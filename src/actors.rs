@@ -176,7 +176,7 @@ pub fn get(app: &App, kind: Kind, id: &str) -> Result<Reply, ApiError> {
         .airbyte
         .get_actor(kind, id)
         .map_err(|e| ApiError::for_id(e, kind.noun(), &id))?;
-    Ok(Reply::json(200, &stored(app, kind, &actor)))
+    Ok(stored(app, kind, &actor))
 }
 
 /// A `PATCH /datasource/{id}` body: a new name, a merge patch of the configuration, or both.
@@ -257,7 +257,7 @@ pub fn patch(app: &App, kind: Kind, id: &str, body: &[u8], check: bool) -> Resul
         .airbyte
         .update_actor(kind, id, name, &config)
         .map_err(problem)?;
-    Ok(Reply::json(200, &stored(app, kind, &updated)))
+    Ok(stored(app, kind, &updated))
 }
 
 /// Applies a JSON merge patch (RFC 7396) to `target`: keys sent replace, `null` removes, keys
@@ -362,14 +362,13 @@ pub fn list(app: &App, kind: Kind) -> Result<Reply, ApiError> {
     Ok(Reply::json(200, &json!({ "items": items })))
 }
 
-/// The answer for a stored actor, its type and secret fields looked up from the caches.
-fn stored(app: &App, kind: Kind, actor: &Actor) -> Value {
+/// The `200` answer for a stored actor, its type and secret fields looked up from the caches.
+fn stored(app: &App, kind: Kind, actor: &Actor) -> Reply {
     let repository = repository_of(app, kind, actor.definition_id);
     let secrets =
         app.directory
             .secrets(&app.airbyte, kind, actor.workspace_id, actor.definition_id);
-    serde_json::to_value(answer(kind, actor, &repository, &secrets))
-        .expect("answers always serialize")
+    Reply::json(200, &answer(kind, actor, &repository, &secrets))
 }
 
 /// The answer for one actor: `{id, name, type, workspaceId, definitionId, config}`.
