@@ -94,13 +94,13 @@ pub fn prepare<'a>(
         type_name,
         config,
     } = parse(body, name_required)?;
-    let workspace = app.directory.workspace(&app.airbyte)?;
+    let workspace = app.directory.workspace(&*app.airbyte)?;
     let definition = app
         .directory
-        .resolve(&app.airbyte, kind, workspace, &type_name)?;
+        .resolve(&*app.airbyte, kind, workspace, &type_name)?;
     let secrets = app
         .directory
-        .secrets(&app.airbyte, kind, workspace, definition.id);
+        .secrets(&*app.airbyte, kind, workspace, definition.id);
     Ok(Prepared {
         name,
         config,
@@ -233,7 +233,7 @@ pub fn patch(app: &App, kind: Kind, id: &str, body: &[u8], check: bool) -> Resul
         .map_err(|e| ApiError::for_id(e, noun, &id))?;
     let secrets =
         app.directory
-            .secrets(&app.airbyte, kind, actor.workspace_id, actor.definition_id);
+            .secrets(&*app.airbyte, kind, actor.workspace_id, actor.definition_id);
     // Only the client's own secrets can be recognised in a message: the stored ones it never saw.
     let sent = match &change.config {
         Some((raw, _)) => *raw,
@@ -338,12 +338,12 @@ pub fn delete(app: &App, kind: Kind, id: &str) -> Result<Reply, ApiError> {
 
 /// `GET /datasource`, `GET /sink`: the workspace's actors of this kind, every page.
 pub fn list(app: &App, kind: Kind) -> Result<Reply, ApiError> {
-    let workspace = app.directory.workspace(&app.airbyte)?;
+    let workspace = app.directory.workspace(&*app.airbyte)?;
     let actors = app.airbyte.list_actors(kind, workspace)?;
     // Without the definitions, the types are the definition ids: the list is still worth answering.
     let definitions = app
         .directory
-        .definitions(&app.airbyte, kind, workspace)
+        .definitions(&*app.airbyte, kind, workspace)
         .ok();
     let items: Vec<Value> = actors
         .iter()
@@ -367,7 +367,7 @@ fn stored(app: &App, kind: Kind, actor: &Actor) -> Reply {
     let repository = repository_of(app, kind, actor.definition_id);
     let secrets =
         app.directory
-            .secrets(&app.airbyte, kind, actor.workspace_id, actor.definition_id);
+            .secrets(&*app.airbyte, kind, actor.workspace_id, actor.definition_id);
     Reply::json(200, &answer(kind, actor, &repository, &secrets))
 }
 
@@ -417,8 +417,8 @@ fn connector_type(kind: Kind, repository: &str, definition_id: Uuid) -> String {
 fn repository_of(app: &App, kind: Kind, definition_id: Uuid) -> String {
     let index = app
         .directory
-        .workspace(&app.airbyte)
-        .and_then(|ws| app.directory.definitions(&app.airbyte, kind, ws))
+        .workspace(&*app.airbyte)
+        .and_then(|ws| app.directory.definitions(&*app.airbyte, kind, ws))
         .ok();
     index
         .and_then(|index| {

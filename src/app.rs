@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::airbyte::Client;
+use crate::airbyte::{self, Airbyte};
 use crate::config::{Config, Secret};
 use crate::definitions::Directory;
 use crate::idempotency;
@@ -12,7 +12,7 @@ use crate::metrics::Metrics;
 /// What the handlers share: the Airbyte client, the definition cache, remembered idempotent
 /// answers, the metrics and the token clients must present.
 pub struct App {
-    pub airbyte: Client,
+    pub airbyte: Arc<dyn Airbyte>,
     pub directory: Directory,
     pub idempotency: idempotency::Store,
     pub metrics: Arc<Metrics>,
@@ -23,7 +23,7 @@ impl App {
     pub fn new(config: &Config) -> App {
         let metrics = Arc::new(Metrics::default());
         App {
-            airbyte: Client::new(config, metrics.clone()),
+            airbyte: airbyte::connect(config, metrics.clone()),
             directory: Directory::new(config.workspace_id, config.definitions_ttl),
             idempotency: idempotency::Store::new(
                 config.idempotency_ttl,

@@ -211,6 +211,20 @@ pub fn diff<'a>(old: &'a [Value], new: &'a [Value]) -> Diff<'a> {
     diff
 }
 
+/// `new` with the configuration (selection, sync modes) of the streams of `old` it also has; the
+/// others as discovered.
+pub fn merge_kept(old: &[Value], mut new: Vec<Value>) -> Vec<Value> {
+    for item in &mut new {
+        let before = old.iter().find(|o| key(o) == key(item));
+        if let (Some(config), Some(item)) =
+            (before.and_then(|b| b.get("config")), item.as_object_mut())
+        {
+            item.insert("config".into(), config.clone());
+        }
+    }
+    new
+}
+
 /// `new` as a connection's catalog: streams that stay keep their selection and sync modes (as far
 /// as the stream still supports them), removed ones go, new ones are selected only with
 /// `select_new`. 422 when that would leave nothing selected.

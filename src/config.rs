@@ -51,6 +51,8 @@ pub enum Accepts {
     Secret,
     /// The path of a PEM file of CA certificates, read and checked at start-up.
     CaFile,
+    /// One of a fixed set of words.
+    OneOf(&'static [&'static str]),
 }
 
 impl Accepts {
@@ -67,6 +69,7 @@ impl Accepts {
             Accepts::Seconds { min } => format!("a whole number of seconds, {min} or more"),
             Accepts::Text | Accepts::Secret => "any text".into(),
             Accepts::CaFile => "a readable PEM file of one or more CA certificates".into(),
+            Accepts::OneOf(words) => format!("one of {}", words.join(", ")),
         }
     }
 }
@@ -123,7 +126,19 @@ pub const AIRBYTE_BASE_URL: Variable = variable(
     "AIRBYTE_BASE_URL",
     "http://localhost:8000/api/v1",
     Accepts::BaseUrl,
-    "Airbyte Config API base URL (http or https)",
+    "Airbyte's API base URL (http or https): the Config API (/api/v1) or the public API (/api/public/v1, https://api.airbyte.com/v1)",
+);
+pub const AIRBYTE_API: Variable = optional(
+    "AIRBYTE_API",
+    "(from AIRBYTE_BASE_URL: public for a path ending in /api/public/v1 or the host api.airbyte.com, else config)",
+    Accepts::OneOf(&["config", "public"]),
+    "which of Airbyte's APIs AIRBYTE_BASE_URL is",
+);
+pub const AIRBYTE_CONFIG_API_URL: Variable = optional(
+    "AIRBYTE_CONFIG_API_URL",
+    "(with the public API: /api/v1 beside /api/public/v1; https://cloud.airbyte.com/api/v1 for api.airbyte.com)",
+    Accepts::BaseUrl,
+    "the Config API used for what the public API cannot do (checks, previews, specs, schema diffs)",
 );
 pub const AIRBYTE_CA_FILE: Variable = optional(
     "AIRBYTE_CA_FILE",
@@ -249,6 +264,8 @@ pub const RUST_LOG: Variable = variable(
 /// Every variable the service reads, in the order `--help` lists them.
 pub const VARIABLES: &[&Variable] = &[
     &AIRBYTE_BASE_URL,
+    &AIRBYTE_API,
+    &AIRBYTE_CONFIG_API_URL,
     &AIRBYTE_CA_FILE,
     &AIRBYTE_WORKSPACE_ID,
     &LISTEN_ADDR,
@@ -274,8 +291,13 @@ pub const VARIABLES: &[&Variable] = &[
 /// The service's settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
-    /// Airbyte Config API base URL without a trailing slash, e.g. `http://localhost:8000/api/v1`.
+    /// Airbyte's API base URL without a trailing slash, e.g. `http://localhost:8000/api/v1`.
     pub airbyte_base_url: String,
+    /// Which of Airbyte's APIs `airbyte_base_url` is.
+    pub airbyte_api: AirbyteApi,
+    /// With the public API, the Config API used for what the public API cannot do; `None` with
+    /// the Config API.
+    pub config_api_url: Option<String>,
     /// The CA certificates of `AIRBYTE_CA_FILE`, trusted besides the web PKI roots (none: unset).
     pub airbyte_ca: CaCertificates,
     /// Workspace to use; `None` means the first one Airbyte lists.
@@ -329,6 +351,61 @@ pub struct CaCertificates(pub Vec<CertificateDer<'static>>);
 impl fmt::Debug for CaCertificates {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} CA certificates", self.0.len())
+    }
+}
+
+/// Which of Airbyte's two APIs the service speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AirbyteApi {
+    /// The Config API (`/api/v1`), which Airbyte calls deprecated for external use.
+    Config,
+    /// The public API (`/api/public/v1` on a self-managed install, `https://api.airbyte.com/v1`
+    /// on Airbyte Cloud), the one Airbyte supports and versions.
+    Public,
+}
+
+impl AirbyteApi {
+    /// The guess from the base URL: a path ending in `/api/public/v1`, or the host
+    /// `api.airbyte.com`, is the public API.
+    pub fn of_url(base_url: &str) -> AirbyteApi {
+        let rest = base_url.split_once("://").map_or(base_url, |(_, r)| r);
+        let path = rest.split_once('/').map_or("", |(_, p)| p);
+        if Self::is_cloud(base_url) || path.trim_end_matches('/').ends_with("api/public/v1") {
+            AirbyteApi::Public
+        } else {
+            AirbyteApi::Config
+        }
+    }
+
+    /// The Config API beside a public API at `public_url`: `/api/v1` in place of
+    /// `/api/public/v1` on a self-managed install, Cloud's for `api.airbyte.com`.
+    pub fn config_api_beside(public_url: &str) -> String {
+        let lower = public_url.to_ascii_lowercase();
+        if let Some(root) = public_url.strip_suffix("/api/public/v1") {
+            return format!("{root}/api/v1");
+        }
+        if lower.contains("://api.airbyte.com") {
+            return "https://cloud.airbyte.com/api/v1".to_string();
+        }
+        // A public API at another path: the same host's /api/v1, the layout of a self-managed install.
+        let (scheme, rest) = public_url.split_once("://").unwrap_or(("http", public_url));
+        let host = rest.split('/').next().unwrap_or(rest);
+        format!("{scheme}://{host}/api/v1")
+    }
+
+    /// Whether `base_url` is Airbyte Cloud's public API.
+    pub fn is_cloud(base_url: &str) -> bool {
+        let rest = base_url.split_once("://").map_or(base_url, |(_, r)| r);
+        let host = rest.split(['/', ':']).next().unwrap_or(rest);
+        host.eq_ignore_ascii_case("api.airbyte.com")
+    }
+
+    /// `config` or `public`, as `AIRBYTE_API` takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            AirbyteApi::Config => "config",
+            AirbyteApi::Public => "public",
+        }
     }
 }
 
@@ -500,10 +577,36 @@ impl Config {
     /// An empty value counts as unset.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let env = Env(lookup);
+        let airbyte_base_url = env.required(&AIRBYTE_BASE_URL, parse_base_url)?;
+        let airbyte_api = env
+            .read(&AIRBYTE_API, |v| match v.to_ascii_lowercase().as_str() {
+                "config" => Some(AirbyteApi::Config),
+                "public" => Some(AirbyteApi::Public),
+                _ => None,
+            })?
+            .unwrap_or_else(|| AirbyteApi::of_url(&airbyte_base_url));
+        let config_api_url = match airbyte_api {
+            AirbyteApi::Config => None,
+            AirbyteApi::Public => Some(
+                env.read(&AIRBYTE_CONFIG_API_URL, parse_base_url)?
+                    .unwrap_or_else(|| AirbyteApi::config_api_beside(&airbyte_base_url)),
+            ),
+        };
+        let workspace_id = env.read(&AIRBYTE_WORKSPACE_ID, |v| Uuid::parse_str(v).ok())?;
+        if workspace_id.is_none() && AirbyteApi::is_cloud(&airbyte_base_url) {
+            // Cloud lists a user's workspaces in no defined order: "the first" would change.
+            return Err(ConfigError {
+                variable: AIRBYTE_WORKSPACE_ID.name,
+                value: String::new(),
+                expected: "a workspace id with Airbyte Cloud (api.airbyte.com), which lists workspaces in no defined order; copy it from the workspace's URL in Airbyte Cloud".into(),
+            });
+        }
         Ok(Config {
-            airbyte_base_url: env.required(&AIRBYTE_BASE_URL, parse_base_url)?,
+            airbyte_base_url,
+            airbyte_api,
+            config_api_url,
             airbyte_ca: env.ca_file(&AIRBYTE_CA_FILE)?,
-            workspace_id: env.read(&AIRBYTE_WORKSPACE_ID, |v| Uuid::parse_str(v).ok())?,
+            workspace_id,
             listen_addr: env.required(&LISTEN_ADDR, |v| v.parse().ok())?,
             workers: env.number(&WORKERS)?,
             airbyte_timeout: env.seconds(&AIRBYTE_TIMEOUT_SECS)?,
@@ -692,7 +795,9 @@ mod tests {
         assert_eq!(c.client_timeout, Duration::from_secs(3));
         assert_eq!(c.max_connections, 20);
         assert_eq!(c.log_filter, "debug");
-        assert_eq!(VARIABLES.len(), 21);
+        assert_eq!(c.airbyte_api, AirbyteApi::Config);
+        assert_eq!(c.config_api_url, None);
+        assert_eq!(VARIABLES.len(), 23);
         for variable in VARIABLES {
             assert!(
                 variable.default.is_some() == variable.unset.is_empty(),
@@ -700,6 +805,66 @@ mod tests {
                 variable.name
             );
         }
+    }
+
+    #[test]
+    fn the_api_is_guessed_from_the_base_url_or_set() {
+        let api = |vars: &[(&str, &str)]| {
+            let c = config(vars).unwrap();
+            (c.airbyte_api, c.config_api_url)
+        };
+        assert_eq!(api(&[]), (AirbyteApi::Config, None));
+        assert_eq!(
+            api(&[("AIRBYTE_BASE_URL", "http://airbyte:8000/api/public/v1/")]),
+            (
+                AirbyteApi::Public,
+                Some("http://airbyte:8000/api/v1".to_string())
+            )
+        );
+        let ws = (
+            "AIRBYTE_WORKSPACE_ID",
+            "9f0e2c6e-4b59-4a5e-8a4e-3f2b1c0d9e8f",
+        );
+        assert_eq!(
+            api(&[("AIRBYTE_BASE_URL", "https://api.airbyte.com/v1"), ws]),
+            (
+                AirbyteApi::Public,
+                Some("https://cloud.airbyte.com/api/v1".to_string())
+            )
+        );
+        assert_eq!(
+            api(&[
+                ("AIRBYTE_BASE_URL", "https://gw.example.com/airbyte"),
+                ("AIRBYTE_API", "public"),
+                (
+                    "AIRBYTE_CONFIG_API_URL",
+                    "https://gw.example.com/airbyte-config/"
+                ),
+            ]),
+            (
+                AirbyteApi::Public,
+                Some("https://gw.example.com/airbyte-config".to_string())
+            )
+        );
+        assert_eq!(
+            api(&[
+                ("AIRBYTE_BASE_URL", "http://airbyte:8000/api/public/v1"),
+                ("AIRBYTE_API", "config"),
+            ]),
+            (AirbyteApi::Config, None)
+        );
+        let e = config(&[("AIRBYTE_API", "rest")]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            r#"invalid AIRBYTE_API="rest": expected one of config, public"#
+        );
+    }
+
+    #[test]
+    fn airbyte_cloud_needs_a_workspace_at_start_up() {
+        let e = config(&[("AIRBYTE_BASE_URL", "https://api.airbyte.com/v1")]).unwrap_err();
+        assert_eq!(e.variable, "AIRBYTE_WORKSPACE_ID");
+        assert!(e.to_string().contains("Airbyte Cloud"), "{e}");
     }
 
     #[test]

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use log::warn;
 use uuid::Uuid;
 
-use crate::airbyte::{Client, Definition, Kind};
+use crate::airbyte::{Airbyte, Definition, Kind};
 use crate::error::ApiError;
 use crate::secrets::SecretFields;
 use crate::sync::lock;
@@ -117,9 +117,8 @@ impl Directory {
         }
     }
 
-    /// The workspace to create in: `AIRBYTE_WORKSPACE_ID`, else the first one Airbyte lists
-    /// (through `workspaces/list`, or `workspaces/list_by_organization_id` on Airbyte 1.7+).
-    pub fn workspace(&self, client: &Client) -> Result<Uuid, ApiError> {
+    /// The workspace to create in: `AIRBYTE_WORKSPACE_ID`, else the first one Airbyte lists.
+    pub fn workspace(&self, client: &dyn Airbyte) -> Result<Uuid, ApiError> {
         if let Some(id) = self.configured_workspace {
             return Ok(id);
         }
@@ -127,10 +126,7 @@ impl Directory {
         if let Some(cached) = slot.as_ref().filter(|c| c.fetched.elapsed() < self.ttl) {
             return Ok(cached.value);
         }
-        let workspaces = match client.list_workspaces()? {
-            Some(list) => list,
-            None => client.list_workspaces_in_default_organization()?,
-        };
+        let workspaces = client.workspaces()?;
         let Some(&first) = workspaces.first() else {
             return Err(ApiError::bad_gateway(
                 "Airbyte has no workspace; create one in Airbyte or set AIRBYTE_WORKSPACE_ID",
@@ -149,7 +145,7 @@ impl Directory {
     /// older than `REFRESH_ON_MISS` (10 s); otherwise the answer comes from the cache.
     pub fn resolve(
         &self,
-        client: &Client,
+        client: &dyn Airbyte,
         kind: Kind,
         workspace: Uuid,
         type_name: &str,
@@ -174,7 +170,7 @@ impl Directory {
     /// The definitions of `kind`, from the cache when it is fresh.
     pub fn definitions(
         &self,
-        client: &Client,
+        client: &dyn Airbyte,
         kind: Kind,
         workspace: Uuid,
     ) -> Result<Arc<DefinitionIndex>, ApiError> {
@@ -187,7 +183,7 @@ impl Directory {
     /// the spec is asked for again).
     pub fn secrets(
         &self,
-        client: &Client,
+        client: &dyn Airbyte,
         kind: Kind,
         workspace: Uuid,
         definition: Uuid,
@@ -200,7 +196,7 @@ impl Directory {
         if let Some(cached) = slot.as_ref().filter(|c| c.fetched.elapsed() < self.ttl) {
             return cached.value.clone();
         }
-        let (fields, fetched) = match client.get_spec(kind, workspace, definition) {
+        let (fields, fetched) = match client.spec(kind, workspace, definition) {
             Ok(Some(spec)) => (SecretFields::from_spec(&spec), Instant::now()),
             Ok(None) => (SecretFields::unknown(), Instant::now()),
             Err(e) => {
@@ -225,7 +221,7 @@ impl Directory {
     /// The cached list, fetched first when there is none or it is older than `max_age`.
     fn fetch(
         &self,
-        client: &Client,
+        client: &dyn Airbyte,
         kind: Kind,
         workspace: Uuid,
         max_age: Duration,
@@ -241,7 +237,7 @@ impl Directory {
             });
         }
         let index = Arc::new(DefinitionIndex::new(
-            client.list_definitions(kind, workspace)?,
+            client.definitions(kind, workspace)?,
             kind,
         ));
         *slot = Some(Cached {

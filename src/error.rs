@@ -191,6 +191,15 @@ impl ApiError {
         Self::new(503, "upstream-unavailable", "Airbyte unavailable", detail)
     }
 
+    /// The same failure, said of the route it happened on: a 501 names the route that cannot be
+    /// served (the others name the call or field at fault already).
+    pub fn on_route(mut self, method: &str, route: &str) -> Self {
+        if self.slug == "airbyte-capability-missing" {
+            self.detail = format!("{method} {route} is not available: {}", self.detail);
+        }
+        self
+    }
+
     /// The problem `type` URI.
     pub fn type_uri(&self) -> String {
         format!("urn:airbyte-wrapper:problem:{}", self.slug)
@@ -275,6 +284,14 @@ impl From<airbyte::Error> for ApiError {
             E::NotRun { call, reason } => ApiError::bad_gateway(format!(
                 "Airbyte could not run the {call} job: {}", reason.as_deref().unwrap_or("it gave no reason")
             )),
+            E::Unsupported { capability, config_api, refusal } => ApiError::new(
+                501,
+                "airbyte-capability-missing",
+                "Not available with this Airbyte API",
+                format!(
+                    "this needs {capability}, which Airbyte's public API does not have, and the Config API at {config_api} refused it ({refusal}); set AIRBYTE_CONFIG_API_URL to a Config API these credentials may use, or AIRBYTE_API=config with AIRBYTE_BASE_URL at the Config API"
+                ),
+            ),
         }
     }
 }

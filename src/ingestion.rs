@@ -91,7 +91,7 @@ pub fn create(app: &App, body: &[u8]) -> Result<Reply, ApiError> {
 
     let discovery = app
         .airbyte
-        .discover_schema(source_id)
+        .discover_source(source_id, Some(sink_id))
         .map_err(|e| ApiError::for_id(e, "source", &source_id))?;
     let (streams, selected) = select_streams(discovery.streams, wanted.as_deref())?;
 
@@ -146,19 +146,14 @@ fn view(app: &App, connection: &Connection) -> Value {
         }
     };
     let latest_job: Option<JobAnswer> = jobs::latest(app, id);
-    let cron = connection
-        .schedule_data
-        .as_ref()
-        .and_then(|d| d.pointer("/cron/cronExpression"))
-        .cloned();
     json!({
         "id": id,
         "name": connection.name,
         "sourceId": connection.source_id,
         "sinkId": connection.destination_id,
         "status": connection.status,
-        "schedule": { "type": connection.schedule_type.as_deref().unwrap_or("manual"), "cron": cron },
-        "streams": catalog::selected_names(&connection.sync_catalog.streams),
+        "schedule": { "type": connection.schedule_type, "cron": connection.cron },
+        "streams": catalog::selected_names(&connection.streams),
         "latestJob": latest_job,
         "latestSyncJobStatus": latest_sync,
     })
@@ -244,7 +239,7 @@ pub fn patch(app: &App, id: &str, body: &[u8]) -> Result<Reply, ApiError> {
                 "field 'streams' names no stream, so the ingestion would sync nothing; name at least one",
             ))
         }
-        Some(wanted) => Some(select_streams(connection.sync_catalog.streams.clone(), Some(wanted))?.0),
+        Some(wanted) => Some(select_streams(catalog_with(app, &connection, wanted)?, Some(wanted))?.0),
     };
     let update = ConnectionUpdate {
         name: change.name,
@@ -260,6 +255,29 @@ pub fn patch(app: &App, id: &str, body: &[u8]) -> Result<Reply, ApiError> {
     Ok(Reply::json(200, &view(app, &updated)))
 }
 
+/// The connection's catalog, with every stream in `wanted` if the source has it: a stored catalog
+/// may list only the selected streams (the public API's does), so a stream it lacks is looked for
+/// in a discovery, the stored streams keeping their sync modes.
+fn catalog_with(
+    app: &App,
+    connection: &Connection,
+    wanted: &[String],
+) -> Result<Vec<Value>, ApiError> {
+    let stored = &connection.streams;
+    if wanted
+        .iter()
+        .all(|w| stored.iter().any(|s| catalog::matches(s, w)))
+    {
+        return Ok(stored.clone());
+    }
+    let source = connection.source_id;
+    let discovery = app
+        .airbyte
+        .discover_source(source, Some(connection.destination_id))
+        .map_err(|e| ApiError::for_id(e, "source", &source))?;
+    Ok(catalog::merge_kept(stored, discovery.streams))
+}
+
 /// `POST /ingestion/{id}/refresh?apply=&selectNew=`: discovers the source's schema again,
 /// bypassing Airbyte's cache, and says what changed from the connection's catalog; with
 /// `apply`, saves it as the connection's catalog (see [`catalog::merge`]).
@@ -270,9 +288,9 @@ pub fn refresh(app: &App, request: &Incoming<'_>, id: &str) -> Result<Reply, Api
     let connection = stored_ingestion(app, id)?;
     let discovery = app
         .airbyte
-        .rediscover_schema(connection.source_id, id)
+        .rediscover_source(connection.source_id, id)
         .map_err(|e| ApiError::for_id(e, "source", &connection.source_id))?;
-    let old = &connection.sync_catalog.streams;
+    let old = &connection.streams;
     let diff = catalog::diff(old, &discovery.streams);
     let breaking = discovery
         .breaking_change

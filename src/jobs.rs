@@ -46,9 +46,6 @@ const STATUSES: [&str; 6] = [
     "cancelled",
 ];
 
-/// Statuses of a job that has ended.
-const ENDED: [&str; 3] = ["failed", "succeeded", "cancelled"];
-
 /// Jobs of a list page, by default and at most.
 const DEFAULT_LIMIT: usize = 20;
 const MAX_LIMIT: usize = 100;
@@ -72,7 +69,8 @@ pub struct JobAnswer {
     updated_at: Option<String>,
     started_at: Option<String>,
     ended_at: Option<String>,
-    attempts: usize,
+    /// `None` where Airbyte does not say (the public API).
+    attempts: Option<usize>,
     records_emitted: Option<i64>,
     bytes_emitted: Option<i64>,
     records_committed: Option<i64>,
@@ -93,42 +91,27 @@ struct FailureAnswer {
 impl JobAnswer {
     /// The shape of `job`.
     pub fn of(job: Job) -> JobAnswer {
-        let Job { read, attempts } = job;
-        let ended = ENDED.contains(&read.status.as_str());
-        let ended_at = ended.then(|| {
-            attempts
-                .last()
-                .and_then(|a| a.ended_at)
-                .unwrap_or(read.updated_at)
+        let failure = job.failure.map(|f| FailureAnswer {
+            failure_type: f.failure_type,
+            origin: f.failure_origin,
+            message: f.external_message,
+            retryable: f.retryable,
         });
-        let failure = matches!(read.status.as_str(), "failed" | "cancelled").then(|| {
-            let reason = attempts
-                .last()
-                .and_then(|a| a.failure_summary.as_ref())
-                .and_then(|s| s.failures.first());
-            FailureAnswer {
-                failure_type: reason.and_then(|r| r.failure_type.clone()),
-                origin: reason.and_then(|r| r.failure_origin.clone()),
-                message: reason.and_then(|r| r.external_message.clone()),
-                retryable: reason.and_then(|r| r.retryable),
-            }
-        });
-        let stats = read.aggregated_stats.as_ref();
         JobAnswer {
-            id: read.id,
-            job_type: job_type(&read.config_type),
-            status: read.status.clone(),
-            created_at: rfc3339(Some(read.created_at)),
-            updated_at: rfc3339(Some(read.updated_at)),
-            started_at: rfc3339(read.started_at),
-            ended_at: rfc3339(ended_at),
-            attempts: attempts.len(),
-            records_emitted: stats.and_then(|s| s.records_emitted),
-            bytes_emitted: stats.and_then(|s| s.bytes_emitted),
-            records_committed: stats.and_then(|s| s.records_committed),
-            bytes_committed: stats.and_then(|s| s.bytes_committed),
+            id: job.id,
+            job_type: job_type(&job.config_type),
+            created_at: rfc3339(job.created_at),
+            updated_at: rfc3339(job.updated_at),
+            started_at: rfc3339(job.started_at),
+            ended_at: rfc3339(job.ended_at),
+            attempts: job.attempts,
+            records_emitted: job.stats.records_emitted,
+            bytes_emitted: job.stats.bytes_emitted,
+            records_committed: job.stats.records_committed,
+            bytes_committed: job.stats.bytes_committed,
             failure,
-            ingestion_id: read.config_id,
+            status: job.status,
+            ingestion_id: job.connection_id,
         }
     }
 
@@ -180,7 +163,7 @@ fn running_job(app: &App, id: Uuid) -> Result<JobAnswer, ApiError> {
     };
     let jobs = app.airbyte.list_jobs(&query)?;
     jobs.into_iter()
-        .find(|job| !ENDED.contains(&job.read.status.as_str()))
+        .find(|job| !job.has_ended())
         .map(JobAnswer::of)
         .ok_or_else(|| {
             ApiError::conflict(
@@ -215,8 +198,8 @@ pub fn get(app: &App, id: &str, job_id: &str) -> Result<Reply, ApiError> {
 /// Airbyte is not asked.
 pub fn cancel(app: &App, id: &str, job_id: &str) -> Result<Reply, ApiError> {
     let (job_id, job) = owned_job(app, id, job_id)?;
-    let status = job.read.status.as_str();
-    if ENDED.contains(&status) {
+    let status = job.status.as_str();
+    if job.has_ended() {
         return Err(ApiError::conflict(format!(
             "job {job_id} has already ended ({status}); there is nothing to cancel"
         )));
@@ -242,7 +225,7 @@ fn owned_job(app: &App, id: &str, job_id: &str) -> Result<(i64, Job), ApiError> 
         .airbyte
         .get_job(job_id)
         .map_err(|e| for_job(e, job_id))?;
-    if job.read.config_id != id.to_string() {
+    if job.connection_id != id.to_string() {
         return Err(unknown_job(job_id));
     }
     Ok((job_id, job))
@@ -315,74 +298,49 @@ pub fn latest(app: &App, connection_id: Uuid) -> Option<JobAnswer> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::airbyte::{AttemptRead, FailureRead, JobRead, JobStats};
+    use crate::airbyte::{Failure, JobStats};
 
-    fn job(status: &str, attempts: Vec<AttemptRead>) -> Job {
+    fn job(status: &str, failure: Option<Failure>) -> Job {
         Job {
-            read: JobRead {
-                id: 7,
-                config_type: "sync".into(),
-                config_id: "c".into(),
-                created_at: 1_700_000_000,
-                updated_at: 1_700_000_060,
-                started_at: Some(1_700_000_001),
-                status: status.into(),
-                aggregated_stats: Some(JobStats {
-                    records_emitted: Some(10),
-                    bytes_emitted: Some(100),
-                    records_committed: None,
-                    bytes_committed: None,
-                }),
-            },
-            attempts,
-        }
-    }
-
-    fn failed_attempt() -> AttemptRead {
-        AttemptRead {
+            id: 7,
+            connection_id: "c".into(),
+            config_type: "reset_connection".into(),
+            status: status.into(),
+            created_at: Some(1_700_000_000),
+            updated_at: Some(1_700_000_060),
+            started_at: None,
             ended_at: Some(1_700_000_050),
-            failure_summary: Some(crate::airbyte::FailureSummary {
-                failures: vec![FailureRead {
-                    failure_origin: Some("source".into()),
-                    failure_type: Some("config_error".into()),
-                    external_message: Some("Access denied".into()),
-                    retryable: Some(false),
-                }],
-            }),
+            attempts: None,
+            stats: JobStats {
+                records_committed: Some(3),
+                ..JobStats::default()
+            },
+            failure,
         }
     }
 
     #[test]
-    fn a_failed_job_says_why_from_its_last_attempt() {
-        let answer =
-            serde_json::to_value(JobAnswer::of(job("failed", vec![failed_attempt()]))).unwrap();
+    fn a_job_answers_what_airbyte_said_and_null_for_the_rest() {
+        let failure = Failure {
+            failure_origin: Some("source".into()),
+            failure_type: Some("config_error".into()),
+            external_message: Some("Access denied".into()),
+            retryable: Some(false),
+        };
+        let answer = serde_json::to_value(JobAnswer::of(job("failed", Some(failure)))).unwrap();
         assert_eq!(
             answer,
             serde_json::json!({
-                "id": 7, "ingestionId": "c", "type": "sync", "status": "failed",
+                "id": 7, "ingestionId": "c", "type": "reset", "status": "failed",
                 "createdAt": "2023-11-14T22:13:20Z", "updatedAt": "2023-11-14T22:14:20Z",
-                "startedAt": "2023-11-14T22:13:21Z", "endedAt": "2023-11-14T22:14:10Z",
-                "attempts": 1, "recordsEmitted": 10, "bytesEmitted": 100,
-                "recordsCommitted": null, "bytesCommitted": null,
+                "startedAt": null, "endedAt": "2023-11-14T22:14:10Z",
+                "attempts": null, "recordsEmitted": null, "bytesEmitted": null,
+                "recordsCommitted": 3, "bytesCommitted": null,
                 "failure": {"type": "config_error", "origin": "source", "message": "Access denied", "retryable": false}
             })
         );
-    }
-
-    #[test]
-    fn a_running_job_has_no_end_and_no_failure() {
-        let answer = serde_json::to_value(JobAnswer::of(job("running", vec![]))).unwrap();
-        assert_eq!(answer["endedAt"], serde_json::Value::Null);
-        assert_eq!(answer["failure"], serde_json::Value::Null);
-        let cancelled = serde_json::to_value(JobAnswer::of(job("cancelled", vec![]))).unwrap();
-        assert_eq!(
-            cancelled["endedAt"], "2023-11-14T22:14:20Z",
-            "no attempt: when it changed last"
-        );
-        assert_eq!(
-            cancelled["failure"],
-            serde_json::json!({"type": null, "origin": null, "message": null, "retryable": null})
-        );
+        let running = serde_json::to_value(JobAnswer::of(job("running", None))).unwrap();
+        assert_eq!(running["failure"], serde_json::Value::Null);
     }
 
     #[test]

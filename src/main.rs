@@ -77,8 +77,9 @@ fn run(config: Config) -> Result<(), String> {
     // wait for this line and read the address from it (`listening on http://ADDRESS `); the README
     // documents it. Reword it only together with them.
     info!(
-        "listening on http://{address} with {} workers; Airbyte at {}",
-        config.workers, config.airbyte_base_url
+        "listening on http://{address} with {} workers; Airbyte's {}",
+        config.workers,
+        app.airbyte.describe()
     );
     server.wait();
     let _ = finished.send(());

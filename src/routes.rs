@@ -130,7 +130,12 @@ fn admit(app: &App, request: &Incoming<'_>) -> Result<&'static str, ApiError> {
 }
 
 pub fn route(app: &App, request: &Incoming<'_>) -> Result<Reply, ApiError> {
-    admit(app, request)?;
+    let pattern = admit(app, request)?;
+    dispatch(app, request).map_err(|e| e.on_route(request.method(), pattern))
+}
+
+/// The one `match` from method and path to handler, for a request [`admit`] let through.
+fn dispatch(app: &App, request: &Incoming<'_>) -> Result<Reply, ApiError> {
     let path = request.path();
     let segments: Vec<&str> = path.strip_prefix('/').unwrap_or(path).split('/').collect();
     let method = request.method();

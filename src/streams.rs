@@ -1,6 +1,6 @@
 //! The streams a source offers: `POST /datasource/streams` for a configuration before any source
-//! exists (`scheduler/sources/discover_schema`), `GET /datasource/{id}/streams` for a stored
-//! source (`sources/discover_schema`). Both run a discovery under `AIRBYTE_DISCOVER_TIMEOUT_SECS`;
+//! exists, `GET /datasource/{id}/streams` for a stored
+//! source. Both run a discovery under `AIRBYTE_DISCOVER_TIMEOUT_SECS`;
 //! one that fails because of the configuration is a 422 with Airbyte's message, any other a 502.
 
 use serde_json::{json, Value};
@@ -28,7 +28,7 @@ pub fn of_source(app: &App, id: &str) -> Result<Reply, ApiError> {
     let id = input::path_id(id)?;
     let discovery = app
         .airbyte
-        .discover_schema(id)
+        .discover_source(id, None)
         .map_err(|e| ApiError::for_id(e, "source", &id))?;
     Ok(Reply::json(200, &answer(&discovery)))
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::wire::FailureRead;
+use super::model::Failure;
 use crate::text::truncate;
 
 /// A field Airbyte's validation rejected (`InvalidInputProperty`).
@@ -49,7 +49,7 @@ pub enum Error {
     /// A synchronous Airbyte job (a discovery) ran and failed, for the reason Airbyte gives.
     JobFailed {
         call: &'static str,
-        failure: FailureRead,
+        failure: Failure,
     },
     /// A check Airbyte could not run at all: its answer has no outcome, or its job failed.
     NotRun {
@@ -58,6 +58,17 @@ pub enum Error {
     },
     /// Airbyte refused the service's own credentials (401/403, or a refused token request).
     CredentialsRefused { call: &'static str, status: u16 },
+    /// The API in use cannot do this, and the Config API that could was refused or is missing:
+    /// the public API has no dry-run check, no discovery of an unsaved configuration, no connector
+    /// spec and no schema diff.
+    Unsupported {
+        /// What is missing, in Airbyte's terms: `a dry-run connection check
+        /// (scheduler/sources/check_connection)`.
+        capability: &'static str,
+        /// The Config API asked, and how it answered (`HTTP 404`, `unreachable`).
+        config_api: String,
+        refusal: String,
+    },
 }
 
 /// Why Airbyte's TLS certificate was not accepted, in the terms an operator acts on. Nothing of
@@ -125,6 +136,7 @@ impl Error {
             Err(Error::InvalidBody { .. }) => "invalid_body",
             Err(Error::JobFailed { .. } | Error::NotRun { .. }) => "job_failed",
             Err(Error::CredentialsRefused { .. }) => "credentials_refused",
+            Err(Error::Unsupported { .. }) => "unsupported",
         }
     }
 }
@@ -147,6 +159,14 @@ impl fmt::Display for Error {
             Error::CredentialsRefused { call, status } => {
                 write!(f, "{call} refused the credentials (HTTP {status})")
             }
+            Error::Unsupported {
+                capability,
+                config_api,
+                refusal,
+            } => write!(
+                f,
+                "{capability} is not in the public API, and the Config API at {config_api} refused it ({refusal})"
+            ),
         }
     }
 }
@@ -171,6 +191,9 @@ pub(super) fn invalid_in(body: &[u8]) -> Vec<InvalidInput> {
     let Ok(info) = serde_json::from_slice::<Info>(body) else {
         return Vec::new();
     };
+    if info.validation_errors.is_empty() {
+        return message_in(body).map_or_else(Vec::new, |m| listed_in(&m));
+    }
     info.validation_errors
         .into_iter()
         .take(100)
@@ -182,6 +205,36 @@ pub(super) fn invalid_in(body: &[u8]) -> Vec<InvalidInput> {
             }),
             message: p.message.map(|m| truncate(m.trim(), 500)),
         })
+        .collect()
+}
+
+/// The fields a JSON schema validation message lists after `Errors:`, one `$.path: reason` each
+/// (the public API's 422 has only this text: `... Errors: $.port: string found, integer expected`).
+fn listed_in(message: &str) -> Vec<InvalidInput> {
+    let Some((_, list)) = message.rsplit_once("Errors:") else {
+        return Vec::new();
+    };
+    // Items are separated by new lines or by ", $" (a reason may hold a comma of its own).
+    let mut items = Vec::new();
+    for line in list.lines() {
+        let mut rest = line.trim();
+        while let Some(at) = rest.find(", $") {
+            items.push(&rest[..at]);
+            rest = &rest[at + 2..];
+        }
+        items.push(rest);
+    }
+    items
+        .into_iter()
+        .filter_map(|item| {
+            let (path, why) = item.trim().split_once(": ")?;
+            path.starts_with('$').then(|| InvalidInput {
+                field: dotted(path),
+                value: None,
+                message: Some(truncate(why.trim(), 500)),
+            })
+        })
+        .take(100)
         .collect()
 }
 
@@ -197,13 +250,19 @@ fn dotted(path: &str) -> String {
     truncate(&path, 200)
 }
 
-/// Airbyte's own explanation in an error body: `message` (most versions) or `detail` (problem
-/// bodies), cut to a readable length.
+/// Airbyte's own explanation in an error body: `data.message` (the public API's problems, whose
+/// `detail` is the same for every error of a type), `message` (the Config API) or `detail`,
+/// cut to a readable length.
 pub(super) fn message_in(body: &[u8]) -> Option<String> {
     let value: Value = serde_json::from_slice(body).ok()?;
-    let text = ["message", "detail", "title"]
-        .iter()
-        .find_map(|k| value.get(*k)?.as_str())?;
+    let text = value
+        .pointer("/data/message")
+        .and_then(Value::as_str)
+        .or_else(|| {
+            ["message", "detail", "title"]
+                .iter()
+                .find_map(|k| value.get(*k)?.as_str())
+        })?;
     let text = text.trim();
     (!text.is_empty()).then(|| truncate(text, 500))
 }
@@ -223,6 +282,10 @@ mod tests {
             Some("nope")
         );
         assert_eq!(message_in(br#"{"errorId":"1"}"#), None);
+        assert_eq!(
+            message_in(br#"{"title":"try-again-later","detail":"Please try again later.","data":{"message":"A sync is already running"}}"#).as_deref(),
+            Some("A sync is already running")
+        );
         assert_eq!(message_in(b"<html>"), None);
     }
 
@@ -239,6 +302,14 @@ mod tests {
         assert_eq!(found[1].value.as_deref(), Some("70000"));
         assert_eq!(found[2].message, None);
         assert!(invalid_in(br#"{"message":"x"}"#).is_empty());
+        let public = br#"{"type":"https://reference.airbyte.com/reference/errors#unprocessable-entity","title":"unprocessable-entity","data":{"message":"json schema validation failed when comparing the data to the json schema. \nErrors: $.port: string found, integer expected, $.tunnel.ssh_key: is missing "}}"#;
+        let found = invalid_in(public);
+        let fields: Vec<&str> = found.iter().map(|i| i.field.as_str()).collect();
+        assert_eq!(fields, ["port", "tunnel.ssh_key"]);
+        assert_eq!(
+            found[0].message.as_deref(),
+            Some("string found, integer expected")
+        );
         assert!(invalid_in(b"<html>").is_empty());
     }
 }

@@ -14,67 +14,88 @@ use serde_json::json;
 use super::credentials::{Credentials, TokenRequest};
 use super::error::{invalid_in, message_in, Error};
 use super::transport;
-use super::wire::AccessToken;
 use crate::config::Secret;
 use crate::metrics::Metrics;
 
 /// Largest Airbyte answer read, in bytes. Definition lists of large installs run to megabytes.
 const MAX_ANSWER_BYTES: u64 = 64 << 20;
 
-/// The two HTTP methods Airbyte's Config API uses.
+/// The HTTP methods Airbyte's APIs use: the Config API `POST` (and `GET /health`), the public
+/// API all five.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Method {
     Get,
     Post,
+    Put,
+    Patch,
+    Delete,
 }
 
 /// One Airbyte call, as a value: what is sent, and how long to wait for the answer.
 pub(super) struct Call {
     pub method: Method,
-    /// The path below `AIRBYTE_BASE_URL`, such as `sources/create`; also the metrics label.
-    pub path: &'static str,
+    /// What the call is, the same for every id: `sources/create`, `GET /sources/{sourceId}`. The
+    /// metrics label, and the name failures give it.
+    pub label: &'static str,
+    /// The path below the base URL, ids and query included.
+    pub path: String,
     /// The JSON body; `None` sends none (Airbyte's list calls take no body).
     pub body: Option<Vec<u8>>,
     pub timeout: Duration,
 }
 
 impl Call {
-    /// `POST {path}` with a JSON body.
+    /// A call whose path is its label: the Config API's `POST {path}` with a JSON body.
     pub fn post(path: &'static str, body: &impl Serialize, timeout: Duration) -> Call {
-        let body = serde_json::to_vec(body).expect("request bodies always serialize");
-        Call {
-            method: Method::Post,
-            path,
-            body: Some(body),
-            timeout,
-        }
+        Call::new(Method::Post, path, path.to_string(), timeout).with_body(body)
     }
 
     /// `POST {path}` without a body.
     pub fn post_empty(path: &'static str, timeout: Duration) -> Call {
-        Call {
-            method: Method::Post,
-            path,
-            body: None,
-            timeout,
-        }
+        Call::new(Method::Post, path, path.to_string(), timeout)
     }
 
     /// `GET {path}`.
     pub fn get(path: &'static str, timeout: Duration) -> Call {
+        Call::new(Method::Get, path, path.to_string(), timeout)
+    }
+
+    /// A call to `path`, named `label`, without a body.
+    pub fn new(method: Method, label: &'static str, path: String, timeout: Duration) -> Call {
         Call {
-            method: Method::Get,
+            method,
+            label,
             path,
             body: None,
             timeout,
         }
     }
+
+    /// The same call with a JSON body.
+    pub fn with_body(mut self, body: &impl Serialize) -> Call {
+        self.body = Some(serde_json::to_vec(body).expect("request bodies always serialize"));
+        self
+    }
+}
+
+/// Where access tokens come from, for every exchange that shares the credentials: the public
+/// API's token call on a public install, so that its Config API companion presents the same token.
+pub(super) struct TokenEndpoint {
+    pub base_url: String,
+    /// Whether to send the OAuth grant type (the public API's token call takes it).
+    pub with_grant: bool,
+}
+
+/// The answer of `applications/token` (`AccessTokenResponse`, `PublicAccessTokenResponse`).
+#[derive(serde::Deserialize)]
+struct AccessToken {
+    access_token: String,
 }
 
 /// What came back: a status and the body's bytes.
-struct Received {
-    status: u16,
-    body: Vec<u8>,
+pub(super) struct Received {
+    pub status: u16,
+    pub body: Vec<u8>,
 }
 
 /// Sends calls to one Airbyte and records them in the metrics.
@@ -83,17 +104,24 @@ pub(super) struct Exchange {
     pub base_url: String,
     /// The agent's own timeout; calls with another one configure their request.
     pub timeout: Duration,
-    pub credentials: Credentials,
+    pub credentials: Arc<Credentials>,
+    pub token: Arc<TokenEndpoint>,
     pub metrics: Arc<Metrics>,
 }
 
 impl Exchange {
     /// Makes `call` and reads its answer as `T`.
     pub fn run<T: DeserializeOwned>(&self, call: &Call) -> Result<T, Error> {
-        self.observed(call.path, || {
+        self.observed(call.label, || {
             let received = self.authorized(call)?;
-            decode(call.path, received)
+            decode(call.label, received)
         })
+    }
+
+    /// Makes `call` and returns what came back, whatever its status, for the caller to read
+    /// (refused credentials are still [`Error::CredentialsRefused`]).
+    pub fn exchange(&self, call: &Call) -> Result<Received, Error> {
+        self.observed(call.label, || self.authorized(call))
     }
 
     /// Sends with the current credentials; on a 401 with renewable credentials, renews once and
@@ -109,7 +137,7 @@ impl Exchange {
         }
         match received.status {
             status @ (401 | 403) => Err(Error::CredentialsRefused {
-                call: call.path,
+                call: call.label,
                 status,
             }),
             _ => Ok(received),
@@ -119,17 +147,23 @@ impl Exchange {
     /// `POST /applications/token`: exchanges the client id and secret for an access token. A
     /// 4xx means the credentials themselves are refused.
     fn fetch_token(&self, request: TokenRequest<'_>) -> Result<String, Error> {
-        let body =
+        let mut body =
             json!({ "client_id": request.client_id, "client_secret": request.client_secret });
+        if self.token.with_grant {
+            // The public API's spec requires `grant_type` where its property is `grant-type`: a
+            // strict validator takes one spelling, a lenient server the other; both are sent.
+            body["grant-type"] = json!("client_credentials");
+            body["grant_type"] = json!("client_credentials");
+        }
         let call = Call::post("applications/token", &body, self.timeout);
-        let token: AccessToken = self.observed(call.path, || {
-            let received = self.send(&call, None)?;
+        let token: AccessToken = self.observed(call.label, || {
+            let received = self.send_to(&self.token.base_url, &call, None)?;
             match received.status {
                 status @ 400..=499 => Err(Error::CredentialsRefused {
-                    call: call.path,
+                    call: call.label,
                     status,
                 }),
-                _ => decode(call.path, received),
+                _ => decode(call.label, received),
             }
         })?;
         Ok(token.access_token)
@@ -150,13 +184,26 @@ impl Exchange {
 
     /// One HTTP exchange: the request sent, the answer's status and body read.
     fn send(&self, call: &Call, authorization: Option<&Secret>) -> Result<Received, Error> {
-        let url = format!("{}/{}", self.base_url, call.path);
+        self.send_to(&self.base_url, call, authorization)
+    }
+
+    /// [`Exchange::send`] to another base URL (the token call of shared credentials).
+    fn send_to(
+        &self,
+        base_url: &str,
+        call: &Call,
+        authorization: Option<&Secret>,
+    ) -> Result<Received, Error> {
+        let url = format!("{base_url}/{}", call.path);
         // The agent's own timeout is the usual one; only discoveries and checks, whose jobs take
         // longer, pay for a configuration of their own.
         let custom = (call.timeout != self.timeout).then_some(call.timeout);
         let sent = match call.method {
-            Method::Get => {
-                let mut request = self.agent.get(url);
+            Method::Get | Method::Delete => {
+                let mut request = match call.method {
+                    Method::Get => self.agent.get(url),
+                    _ => self.agent.delete(url),
+                };
                 if let Some(timeout) = custom {
                     request = request.config().timeout_global(Some(timeout)).build();
                 }
@@ -165,8 +212,12 @@ impl Exchange {
                     None => request.call(),
                 }
             }
-            Method::Post => {
-                let mut request = self.agent.post(url);
+            Method::Post | Method::Put | Method::Patch => {
+                let mut request = match call.method {
+                    Method::Post => self.agent.post(url),
+                    Method::Put => self.agent.put(url),
+                    _ => self.agent.patch(url),
+                };
                 if let Some(timeout) = custom {
                     request = request.config().timeout_global(Some(timeout)).build();
                 }
@@ -196,7 +247,7 @@ impl Exchange {
                 return Err(match self.failure(call, e) {
                     timeout @ Error::Timeout { .. } => timeout,
                     other => Error::InvalidBody {
-                        call: call.path,
+                        call: call.label,
                         reason: other.to_string(),
                     },
                 })
@@ -209,7 +260,7 @@ impl Exchange {
     fn failure(&self, call: &Call, err: ureq::Error) -> Error {
         use ureq::Error as U;
         let timeout = Error::Timeout {
-            call: call.path,
+            call: call.label,
             after: call.timeout,
         };
         let unreachable = |reason: String| Error::Unreachable {
@@ -237,7 +288,7 @@ impl Exchange {
                 unreachable(err.to_string())
             }
             other => Error::InvalidBody {
-                call: call.path,
+                call: call.label,
                 reason: other.to_string(),
             },
         }
@@ -246,9 +297,12 @@ impl Exchange {
 
 /// A 2xx answer's body as `T` (a 204 reads as `null`: fine for calls that expect nothing, an
 /// error otherwise); anything else as [`Error::Status`], with Airbyte's explanation.
-fn decode<T: DeserializeOwned>(call: &'static str, received: Received) -> Result<T, Error> {
+pub(super) fn decode<T: DeserializeOwned>(
+    call: &'static str,
+    received: Received,
+) -> Result<T, Error> {
     let Received { status, body } = received;
-    if status == 422 {
+    if status == 422 || (status == 400 && is_bad_request_problem(&body)) {
         return Err(Error::Rejected {
             call,
             message: message_in(&body),
@@ -267,6 +321,17 @@ fn decode<T: DeserializeOwned>(call: &'static str, received: Received) -> Result
         call,
         reason: e.to_string(),
     })
+}
+
+/// The public API's `bad-request` problem: Airbyte refusing what was sent (a stream it does not
+/// have, a cron expression it cannot read), like the Config API's 422.
+fn is_bad_request_problem(body: &[u8]) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Problem<'a> {
+        #[serde(borrow)]
+        title: Option<&'a str>,
+    }
+    serde_json::from_slice::<Problem>(body).is_ok_and(|p| p.title == Some("bad-request"))
 }
 
 fn is_connect_failure(e: &io::Error) -> bool {

@@ -1,35 +1,51 @@
-//! Airbyte's request and answer bodies, as far as the service reads or writes them (the names
-//! are the schema names of Airbyte's OpenAPI document). Unknown fields are ignored; the parts
-//! passed back to Airbyte (stream catalogs, configurations) are kept as opaque JSON.
+//! The Config API's request and answer bodies, as far as the service reads or writes them (the
+//! names are the schema names of Airbyte's `config.yaml`), and how each becomes the service's
+//! own type (`model.rs`). Unknown fields are ignored; the parts passed back to Airbyte (stream
+//! catalogs, configurations) are kept as opaque JSON.
 
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::{Error, Kind};
+use super::names;
+use crate::airbyte::model::{
+    Actor, Check, Connection, ConnectionUpdate, Definition, Discovery, Failure, Job, JobQuery,
+    JobStats, NewConnection, ENDED,
+};
+use crate::airbyte::{Error, Kind};
 
 /// A connector definition (`SourceDefinitionRead` / `DestinationDefinitionRead`).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Definition {
+pub(super) struct DefinitionRead {
     #[serde(rename = "sourceDefinitionId", alias = "destinationDefinitionId")]
     pub id: Uuid,
     pub name: String,
     pub docker_repository: String,
 }
 
+impl From<DefinitionRead> for Definition {
+    fn from(d: DefinitionRead) -> Definition {
+        Definition {
+            id: d.id,
+            name: d.name,
+            docker_repository: d.docker_repository,
+        }
+    }
+}
+
 /// `SourceDefinitionReadList` / `DestinationDefinitionReadList`.
 #[derive(Deserialize)]
 pub(super) struct DefinitionList {
     #[serde(rename = "sourceDefinitions", alias = "destinationDefinitions")]
-    pub definitions: Vec<Definition>,
+    pub definitions: Vec<DefinitionRead>,
 }
 
 /// A stored source or destination (`SourceRead` / `DestinationRead`).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Actor {
+pub(super) struct ActorRead {
     #[serde(rename = "sourceId", alias = "destinationId")]
     pub id: Uuid,
     pub workspace_id: Uuid,
@@ -41,20 +57,23 @@ pub struct Actor {
     pub config: Value,
 }
 
+impl From<ActorRead> for Actor {
+    fn from(a: ActorRead) -> Actor {
+        Actor {
+            id: a.id,
+            workspace_id: a.workspace_id,
+            definition_id: a.definition_id,
+            name: a.name,
+            config: a.config,
+        }
+    }
+}
+
 /// `SourceReadList` / `DestinationReadList`.
 #[derive(Deserialize)]
 pub(super) struct ActorList {
     #[serde(rename = "sources", alias = "destinations")]
-    pub actors: Vec<Actor>,
-}
-
-/// What a connection check found, once it ran: `succeeded` or `failed`, Airbyte's message, and
-/// how Airbyte classifies the failure when it says.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Check {
-    pub succeeded: bool,
-    pub message: Option<String>,
-    pub failure: Option<FailureRead>,
+    pub actors: Vec<ActorRead>,
 }
 
 /// `CheckConnectionRead`.
@@ -73,8 +92,8 @@ impl CheckRead {
     pub fn check(self, call: &'static str) -> Result<Check, Error> {
         let job = self.job_info;
         let job_ran = job.as_ref().is_none_or(|j| j.succeeded);
-        let failure = job.and_then(|j| j.failure_reason);
-        let not_run = |failure: Option<FailureRead>| Error::NotRun {
+        let failure = job.and_then(|j| j.failure_reason).map(Failure::from);
+        let not_run = |failure: Option<Failure>| Error::NotRun {
             call,
             reason: failure.and_then(|f| f.external_message),
         };
@@ -90,9 +109,9 @@ impl CheckRead {
 }
 
 /// A stored connection (`ConnectionRead`), as far as the service reports it.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Connection {
+pub(super) struct ConnectionRead {
     pub connection_id: Uuid,
     pub name: String,
     pub source_id: Uuid,
@@ -103,9 +122,30 @@ pub struct Connection {
     pub sync_catalog: Catalog,
 }
 
+impl From<ConnectionRead> for Connection {
+    fn from(c: ConnectionRead) -> Connection {
+        let cron = c
+            .schedule_data
+            .as_ref()
+            .and_then(|d| d.pointer("/cron/cronExpression"))
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        Connection {
+            connection_id: c.connection_id,
+            name: c.name,
+            source_id: c.source_id,
+            destination_id: c.destination_id,
+            status: c.status,
+            schedule_type: c.schedule_type.unwrap_or_else(|| "manual".to_string()),
+            cron,
+            streams: c.sync_catalog.streams,
+        }
+    }
+}
+
 /// A stream catalog (`AirbyteCatalog`); streams kept as Airbyte sent them.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct Catalog {
+#[derive(Deserialize)]
+pub(super) struct Catalog {
     pub streams: Vec<Value>,
 }
 
@@ -119,7 +159,7 @@ pub(super) struct JobOptionalRead {
 /// shown is read; `enabledStreams` and the per-stream stats are left unread.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct JobRead {
+pub(super) struct JobRead {
     pub id: i64,
     /// `sync`, `reset_connection`, `refresh`, `clear` (or, for other jobs, what they are).
     pub config_type: String,
@@ -132,13 +172,13 @@ pub struct JobRead {
     /// `pending`, `queued` (newer Airbyte), `running`, `incomplete`, `failed`, `succeeded`,
     /// `cancelled`.
     pub status: String,
-    pub aggregated_stats: Option<JobStats>,
+    pub aggregated_stats: Option<StatsRead>,
 }
 
 /// `JobAggregatedStats`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct JobStats {
+pub(super) struct StatsRead {
     pub records_emitted: Option<i64>,
     pub bytes_emitted: Option<i64>,
     pub records_committed: Option<i64>,
@@ -148,14 +188,14 @@ pub struct JobStats {
 /// An attempt at a job (`AttemptRead`), as far as when it ended and why it failed.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct AttemptRead {
+pub(super) struct AttemptRead {
     pub ended_at: Option<i64>,
     pub failure_summary: Option<FailureSummary>,
 }
 
 /// `AttemptFailureSummary`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct FailureSummary {
+pub(super) struct FailureSummary {
     pub failures: Vec<FailureRead>,
 }
 
@@ -164,7 +204,7 @@ pub struct FailureSummary {
 /// configuration (secrets).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct FailureRead {
+pub(super) struct FailureRead {
     /// `source`, `destination`, `replication`, `airbyte_platform`, ...
     pub failure_origin: Option<String>,
     /// `config_error`, `system_error`, `manual_cancellation`, ...
@@ -173,28 +213,57 @@ pub struct FailureRead {
     pub retryable: Option<bool>,
 }
 
-impl FailureRead {
-    /// Whether Airbyte blames the configuration.
-    pub fn is_config_error(&self) -> bool {
-        self.failure_type.as_deref() == Some("config_error")
-    }
-
-    /// Airbyte's message for it, or a note that there is none.
-    pub fn reason(&self) -> &str {
-        self.external_message
-            .as_deref()
-            .map(str::trim)
-            .filter(|m| !m.is_empty())
-            .unwrap_or("Airbyte gave no reason")
+impl From<FailureRead> for Failure {
+    fn from(f: FailureRead) -> Failure {
+        Failure {
+            failure_origin: f.failure_origin,
+            failure_type: f.failure_type,
+            external_message: f.external_message,
+            retryable: f.retryable,
+        }
     }
 }
 
-/// A job with its attempts: what `jobs/get`, `jobs/list`, `connections/sync` and `jobs/cancel`
-/// answer, in one shape (their attempts are nested differently; logs are never read).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Job {
-    pub read: JobRead,
-    pub attempts: Vec<AttemptRead>,
+/// A job and its attempts, in the one shape clients see: when it ended is its last attempt's end
+/// (or its last update), why it failed its last attempt's first failure.
+pub(super) fn job(read: JobRead, attempts: Vec<AttemptRead>) -> Job {
+    let ended = ENDED.contains(&read.status.as_str());
+    let ended_at = ended.then(|| {
+        attempts
+            .last()
+            .and_then(|a| a.ended_at)
+            .unwrap_or(read.updated_at)
+    });
+    let failure = matches!(read.status.as_str(), "failed" | "cancelled").then(|| {
+        attempts
+            .last()
+            .and_then(|a| a.failure_summary.as_ref())
+            .and_then(|s| s.failures.first())
+            .cloned()
+            .map(Failure::from)
+            .unwrap_or_default()
+    });
+    let stats = read
+        .aggregated_stats
+        .map_or_else(JobStats::default, |s| JobStats {
+            records_emitted: s.records_emitted,
+            bytes_emitted: s.bytes_emitted,
+            records_committed: s.records_committed,
+            bytes_committed: s.bytes_committed,
+        });
+    Job {
+        id: read.id,
+        connection_id: read.config_id,
+        config_type: read.config_type,
+        status: read.status,
+        created_at: Some(read.created_at),
+        updated_at: Some(read.updated_at),
+        started_at: read.started_at,
+        ended_at,
+        attempts: Some(attempts.len()),
+        stats,
+        failure,
+    }
 }
 
 /// `JobInfoRead` (`jobs/get`, `jobs/cancel`, `connections/sync`).
@@ -212,10 +281,10 @@ pub(super) struct AttemptInfoRead {
 
 impl From<JobInfoRead> for Job {
     fn from(info: JobInfoRead) -> Job {
-        Job {
-            read: info.job,
-            attempts: info.attempts.into_iter().map(|a| a.attempt).collect(),
-        }
+        job(
+            info.job,
+            info.attempts.into_iter().map(|a| a.attempt).collect(),
+        )
     }
 }
 
@@ -238,86 +307,54 @@ impl JobReadList {
     pub fn jobs(self) -> Vec<Job> {
         self.jobs
             .into_iter()
-            .filter_map(|j| {
-                Some(Job {
-                    read: j.job?,
-                    attempts: j.attempts,
-                })
-            })
+            .filter_map(|j| Some(job(j.job?, j.attempts)))
             .collect()
     }
 }
 
-/// Which of a connection's jobs `jobs/list` is asked for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JobQuery<'a> {
-    pub connection_id: Uuid,
-    pub limit: usize,
-    pub offset: usize,
-    /// One status to filter by; `None` for all.
-    pub status: Option<&'a str>,
-}
+/// The connection jobs' types; other jobs (checks, discoveries) are not a connection's.
+pub(super) const JOB_TYPES: [&str; 4] = ["sync", "reset_connection", "refresh", "clear"];
 
-impl JobQuery<'_> {
-    /// The connection jobs' types; other jobs (checks, discoveries) are not a connection's.
-    pub const TYPES: [&'static str; 4] = ["sync", "reset_connection", "refresh", "clear"];
-
-    /// The body of `jobs/list`: the connection's jobs, newest first, one page.
-    pub(super) fn body(&self) -> Value {
-        let mut body = json!({
-            "configTypes": Self::TYPES,
-            "configId": self.connection_id,
-            "pagination": { "pageSize": self.limit, "rowOffset": self.offset },
-            "orderByField": "createdAt",
-            "orderByMethod": "DESC",
-        });
-        if let Some(status) = self.status {
-            body["statuses"] = json!([status]);
-        }
-        body
+/// The body of `jobs/list`: the connection's jobs, newest first, one page.
+pub(super) fn jobs_list_body(query: &JobQuery<'_>) -> Value {
+    let mut body = json!({
+        "configTypes": JOB_TYPES,
+        "configId": query.connection_id,
+        "pagination": { "pageSize": query.limit, "rowOffset": query.offset },
+        "orderByField": "createdAt",
+        "orderByMethod": "DESC",
+    });
+    if let Some(status) = query.status {
+        body["statuses"] = json!([status]);
     }
+    body
 }
 
-/// What `connections/update` is asked to change; `None` leaves a field as it is (the call is
-/// patch-style, but a catalog sent replaces the whole catalog).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ConnectionUpdate {
-    pub name: Option<String>,
-    /// `active` or `inactive`.
-    pub status: Option<String>,
-    /// `Some(None)`: a manual schedule; `Some(Some(cron))`: a Quartz cron expression in UTC.
-    pub schedule: Option<Option<String>>,
-    pub streams: Option<Vec<Value>>,
-    pub source_catalog_id: Option<Uuid>,
-}
-
-impl ConnectionUpdate {
-    /// The body of `connections/update` for connection `id`: only what changes.
-    pub(super) fn body(&self, id: Uuid) -> Value {
-        let mut body = json!({ "connectionId": id });
-        if let Some(name) = &self.name {
-            body["name"] = json!(name);
-        }
-        if let Some(status) = &self.status {
-            body["status"] = json!(status);
-        }
-        match &self.schedule {
-            None => {}
-            Some(None) => body["scheduleType"] = json!("manual"),
-            Some(Some(cron)) => {
-                body["scheduleType"] = json!("cron");
-                body["scheduleData"] =
-                    json!({ "cron": { "cronExpression": cron, "cronTimeZone": "UTC" } });
-            }
-        }
-        if let Some(streams) = &self.streams {
-            body["syncCatalog"] = json!({ "streams": streams });
-        }
-        if let Some(id) = self.source_catalog_id {
-            body["sourceCatalogId"] = json!(id);
-        }
-        body
+/// The body of `connections/update` for connection `id`: only what changes.
+pub(super) fn connection_update_body(update: &ConnectionUpdate, id: Uuid) -> Value {
+    let mut body = json!({ "connectionId": id });
+    if let Some(name) = &update.name {
+        body["name"] = json!(name);
     }
+    if let Some(status) = &update.status {
+        body["status"] = json!(status);
+    }
+    match &update.schedule {
+        None => {}
+        Some(None) => body["scheduleType"] = json!("manual"),
+        Some(Some(cron)) => {
+            body["scheduleType"] = json!("cron");
+            body["scheduleData"] =
+                json!({ "cron": { "cronExpression": cron, "cronTimeZone": "UTC" } });
+        }
+    }
+    if let Some(streams) = &update.streams {
+        body["syncCatalog"] = json!({ "streams": streams });
+    }
+    if let Some(id) = update.source_catalog_id {
+        body["sourceCatalogId"] = json!(id);
+    }
+    body
 }
 
 /// `WorkspaceReadList`.
@@ -341,16 +378,6 @@ impl WorkspaceList {
     }
 }
 
-/// What `sources/discover_schema` found.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Discovery {
-    /// `AirbyteStreamAndConfiguration` items, kept as Airbyte sent them.
-    pub streams: Vec<Value>,
-    pub catalog_id: Option<Uuid>,
-    /// Airbyte's verdict on the change from the connection's catalog, when a connection was named.
-    pub breaking_change: Option<bool>,
-}
-
 /// `SourceDiscoverSchemaRead`.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -366,7 +393,7 @@ impl DiscoverRead {
     pub fn discovery(self, call: &'static str) -> Result<Discovery, Error> {
         let failed = |failure: Option<FailureRead>| Error::JobFailed {
             call,
-            failure: failure.unwrap_or_default(),
+            failure: failure.map(Failure::from).unwrap_or_default(),
         };
         let job = self.job_info;
         match self.catalog {
@@ -411,7 +438,7 @@ impl Serialize for ActorUpdate<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
         let mut map = s.serialize_map(Some(3))?;
-        map.serialize_entry(self.kind.names().id_field, &self.id)?;
+        map.serialize_entry(names(self.kind).id_field, &self.id)?;
         map.serialize_entry("name", self.name)?;
         map.serialize_entry("connectionConfiguration", self.config)?;
         map.end()
@@ -421,7 +448,7 @@ impl Serialize for ActorUpdate<'_> {
 /// `ConnectionRead`, as far as a create's answer goes.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(super) struct ConnectionRead {
+pub(super) struct ConnectionCreated {
     pub connection_id: Uuid,
 }
 
@@ -432,12 +459,6 @@ impl<'de> Deserialize<'de> for Empty {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         serde::de::IgnoredAny::deserialize(d).map(|_| Empty)
     }
-}
-
-/// `AccessTokenResponse` of `applications/token`.
-#[derive(Deserialize)]
-pub(super) struct AccessToken {
-    pub access_token: String,
 }
 
 /// `HealthCheckRead`.
@@ -463,7 +484,7 @@ impl Serialize for ActorCreate<'_> {
         use serde::ser::SerializeMap;
         let mut map = s.serialize_map(Some(3 + usize::from(self.name.is_some())))?;
         map.serialize_entry("workspaceId", &self.workspace_id)?;
-        map.serialize_entry(self.kind.names().definition_id_field, &self.definition_id)?;
+        map.serialize_entry(names(self.kind).definition_id_field, &self.definition_id)?;
         if let Some(name) = self.name {
             map.serialize_entry("name", name)?;
         }
@@ -472,41 +493,26 @@ impl Serialize for ActorCreate<'_> {
     }
 }
 
-/// What `connections/create` is asked to make.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NewConnection {
-    pub source_id: Uuid,
-    pub destination_id: Uuid,
-    pub name: Option<String>,
-    /// A Quartz cron expression, evaluated in UTC; `None` is a manual schedule.
-    pub cron: Option<String>,
-    pub streams: Vec<Value>,
-    pub source_catalog_id: Option<Uuid>,
-}
-
-impl NewConnection {
-    /// The body of `connections/create`: an active connection syncing `streams`.
-    pub(super) fn body(&self) -> Value {
-        let mut body = json!({
-            "sourceId": self.source_id,
-            "destinationId": self.destination_id,
-            "status": "active",
-            "syncCatalog": { "streams": self.streams },
-            "scheduleType": "manual",
-        });
-        if let Some(name) = &self.name {
-            body["name"] = json!(name);
-        }
-        if let Some(cron) = &self.cron {
-            body["scheduleType"] = json!("cron");
-            body["scheduleData"] =
-                json!({ "cron": { "cronExpression": cron, "cronTimeZone": "UTC" } });
-        }
-        if let Some(id) = self.source_catalog_id {
-            body["sourceCatalogId"] = json!(id);
-        }
-        body
+/// The body of `connections/create`: an active connection syncing `new.streams`.
+pub(super) fn connection_create_body(new: &NewConnection) -> Value {
+    let mut body = json!({
+        "sourceId": new.source_id,
+        "destinationId": new.destination_id,
+        "status": "active",
+        "syncCatalog": { "streams": new.streams },
+        "scheduleType": "manual",
+    });
+    if let Some(name) = &new.name {
+        body["name"] = json!(name);
     }
+    if let Some(cron) = &new.cron {
+        body["scheduleType"] = json!("cron");
+        body["scheduleData"] = json!({ "cron": { "cronExpression": cron, "cronTimeZone": "UTC" } });
+    }
+    if let Some(id) = new.source_catalog_id {
+        body["sourceCatalogId"] = json!(id);
+    }
+    body
 }
 
 #[cfg(test)]
@@ -545,5 +551,65 @@ mod tests {
         )
         .unwrap();
         assert_eq!(d.definitions[0].name, "S3");
+    }
+
+    fn stats() -> Option<StatsRead> {
+        Some(StatsRead {
+            records_emitted: Some(10),
+            bytes_emitted: Some(100),
+            records_committed: None,
+            bytes_committed: None,
+        })
+    }
+
+    fn read(status: &str) -> JobRead {
+        JobRead {
+            id: 7,
+            config_type: "sync".into(),
+            config_id: "c".into(),
+            created_at: 1_700_000_000,
+            updated_at: 1_700_000_060,
+            started_at: Some(1_700_000_001),
+            status: status.into(),
+            aggregated_stats: stats(),
+        }
+    }
+
+    fn failed_attempt() -> AttemptRead {
+        AttemptRead {
+            ended_at: Some(1_700_000_050),
+            failure_summary: Some(FailureSummary {
+                failures: vec![FailureRead {
+                    failure_origin: Some("source".into()),
+                    failure_type: Some("config_error".into()),
+                    external_message: Some("Access denied".into()),
+                    retryable: Some(false),
+                }],
+            }),
+        }
+    }
+
+    #[test]
+    fn a_failed_job_says_why_from_its_last_attempt() {
+        let j = job(read("failed"), vec![failed_attempt()]);
+        assert_eq!(j.ended_at, Some(1_700_000_050));
+        assert_eq!(j.attempts, Some(1));
+        assert_eq!(j.stats.records_emitted, Some(10));
+        let failure = j.failure.unwrap();
+        assert_eq!(failure.external_message.as_deref(), Some("Access denied"));
+        assert!(failure.is_config_error());
+    }
+
+    #[test]
+    fn a_running_job_has_no_end_and_no_failure() {
+        let running = job(read("running"), vec![]);
+        assert_eq!((running.ended_at, running.failure), (None, None));
+        let cancelled = job(read("cancelled"), vec![]);
+        assert_eq!(
+            cancelled.ended_at,
+            Some(1_700_000_060),
+            "no attempt: when it changed last"
+        );
+        assert_eq!(cancelled.failure, Some(Failure::default()));
     }
 }

@@ -1,0 +1,400 @@
+//! The Config API dialect (`/api/v1`): every call a blocking `POST` with a JSON body (except
+//! `GET /health`), one short method per call. Its bodies and how they become the service's types
+//! are in `wire.rs`.
+
+mod wire;
+
+use std::collections::HashSet;
+
+use serde_json::value::RawValue;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use super::exchange::{Call, Exchange};
+use super::model::{
+    Actor, Check, Connection, ConnectionUpdate, Definition, Discovery, Job, JobQuery, NewConnection,
+};
+use super::{Airbyte, Error, Kind, Timeouts};
+use crate::config::AirbyteApi;
+use wire::{
+    ActorCreate, ActorList, ActorRead, ActorUpdate, CheckRead, ConnectionCreated, ConnectionRead,
+    DefinitionList, DiscoverRead, Empty, HealthRead, JobInfoRead, JobOptionalRead, JobReadList,
+    SpecificationRead, WorkspaceList,
+};
+
+/// The default organization of a self-managed Airbyte install (used to list workspaces on
+/// Airbyte 1.7 and later).
+pub const DEFAULT_ORGANIZATION_ID: &str = "00000000-0000-0000-0000-000000000000";
+
+/// What differs between sources and destinations in the Config API: names, nothing else.
+pub(super) struct KindNames {
+    /// `sourceId` / `destinationId`: the id field of Airbyte's request bodies.
+    pub id_field: &'static str,
+    pub definition_id_field: &'static str,
+    pub definitions_call: &'static str,
+    pub create_call: &'static str,
+    pub get_call: &'static str,
+    pub delete_call: &'static str,
+    pub list_call: &'static str,
+    pub update_call: &'static str,
+    /// Checks a configuration no actor has: Airbyte's scheduler runs the connector's check.
+    pub scheduler_check_call: &'static str,
+    /// Checks a stored actor's changed configuration, its stored secrets filled in.
+    pub check_update_call: &'static str,
+    pub spec_call: &'static str,
+}
+
+const SOURCE: KindNames = KindNames {
+    id_field: "sourceId",
+    definition_id_field: "sourceDefinitionId",
+    definitions_call: "source_definitions/list_for_workspace",
+    create_call: "sources/create",
+    get_call: "sources/get",
+    delete_call: "sources/delete",
+    list_call: "sources/list",
+    update_call: "sources/update",
+    scheduler_check_call: "scheduler/sources/check_connection",
+    check_update_call: "sources/check_connection_for_update",
+    spec_call: "source_definition_specifications/get",
+};
+
+const DESTINATION: KindNames = KindNames {
+    id_field: "destinationId",
+    definition_id_field: "destinationDefinitionId",
+    definitions_call: "destination_definitions/list_for_workspace",
+    create_call: "destinations/create",
+    get_call: "destinations/get",
+    delete_call: "destinations/delete",
+    list_call: "destinations/list",
+    update_call: "destinations/update",
+    scheduler_check_call: "scheduler/destinations/check_connection",
+    check_update_call: "destinations/check_connection_for_update",
+    spec_call: "destination_definition_specifications/get",
+};
+
+pub(super) fn names(kind: Kind) -> &'static KindNames {
+    match kind {
+        Kind::Source => &SOURCE,
+        Kind::Destination => &DESTINATION,
+    }
+}
+
+/// A blocking client for one Airbyte's Config API.
+pub(super) struct ConfigApi {
+    exchange: Exchange,
+    timeouts: Timeouts,
+}
+
+impl ConfigApi {
+    pub fn new(exchange: Exchange, timeouts: Timeouts) -> ConfigApi {
+        ConfigApi { exchange, timeouts }
+    }
+
+    /// The base URL, for messages.
+    pub fn url(&self) -> &str {
+        &self.exchange.base_url
+    }
+
+    fn post(&self, path: &'static str, body: &impl serde::Serialize) -> Call {
+        Call::post(path, body, self.timeouts.call)
+    }
+
+    /// `POST /workspaces/list` (Airbyte up to 1.6). `Ok(None)` when this Airbyte no longer has the
+    /// call (404, Airbyte 1.7 and later).
+    fn list_workspaces(&self) -> Result<Option<Vec<Uuid>>, Error> {
+        let call = Call::post_empty("workspaces/list", self.timeouts.call);
+        match self.exchange.run::<WorkspaceList>(&call) {
+            Ok(list) => Ok(Some(list.ids())),
+            Err(Error::Status { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `POST /workspaces/list_by_organization_id` for the default organization (Airbyte 1.7 and later).
+    fn list_workspaces_in_default_organization(&self) -> Result<Vec<Uuid>, Error> {
+        let body = json!({ "organizationId": DEFAULT_ORGANIZATION_ID });
+        let call = self.post("workspaces/list_by_organization_id", &body);
+        Ok(self.exchange.run::<WorkspaceList>(&call)?.ids())
+    }
+
+    fn discover(&self, body: Value) -> Result<Discovery, Error> {
+        let call = Call::post("sources/discover_schema", &body, self.timeouts.discover);
+        let read: DiscoverRead = self.exchange.run(&call)?;
+        read.discovery(call.label)
+    }
+}
+
+impl Airbyte for ConfigApi {
+    fn describe(&self) -> String {
+        format!("Config API at {}", self.url())
+    }
+
+    fn api(&self) -> AirbyteApi {
+        AirbyteApi::Config
+    }
+
+    /// `GET /health`.
+    fn health(&self) -> Result<bool, Error> {
+        let health: HealthRead = self
+            .exchange
+            .run(&Call::get("health", self.timeouts.call))?;
+        Ok(health.available)
+    }
+
+    /// `POST /workspaces/list`, or `POST /workspaces/list_by_organization_id` where the first is
+    /// gone (Airbyte 1.7 and later).
+    fn workspaces(&self) -> Result<Vec<Uuid>, Error> {
+        match self.list_workspaces()? {
+            Some(list) => Ok(list),
+            None => self.list_workspaces_in_default_organization(),
+        }
+    }
+
+    /// `POST /{source,destination}_definitions/list_for_workspace`: Airbyte's connectors and the
+    /// workspace's custom ones.
+    fn definitions(&self, kind: Kind, workspace: Uuid) -> Result<Vec<Definition>, Error> {
+        let body = json!({ "workspaceId": workspace });
+        let call = self.post(names(kind).definitions_call, &body);
+        let list: DefinitionList = self.exchange.run(&call)?;
+        Ok(list.definitions.into_iter().map(Definition::from).collect())
+    }
+
+    /// `POST /source_definition_specifications/get` / `.../destination_...`.
+    fn spec(&self, kind: Kind, workspace: Uuid, definition: Uuid) -> Result<Option<Value>, Error> {
+        let body = json!({
+            "workspaceId": workspace,
+            names(kind).definition_id_field: definition,
+        });
+        let read: SpecificationRead = self
+            .exchange
+            .run(&self.post(names(kind).spec_call, &body))?;
+        Ok(read.connection_specification)
+    }
+
+    /// `POST /sources/create` / `POST /destinations/create`.
+    fn create_actor(
+        &self,
+        kind: Kind,
+        workspace: Uuid,
+        definition: Uuid,
+        name: &str,
+        config: &RawValue,
+    ) -> Result<Actor, Error> {
+        let body = ActorCreate {
+            kind,
+            workspace_id: workspace,
+            definition_id: definition,
+            name: Some(name),
+            config,
+        };
+        let read: ActorRead = self
+            .exchange
+            .run(&self.post(names(kind).create_call, &body))?;
+        Ok(read.into())
+    }
+
+    /// `POST /sources/get` / `POST /destinations/get`.
+    fn get_actor(&self, kind: Kind, id: Uuid) -> Result<Actor, Error> {
+        let body = json!({ names(kind).id_field: id });
+        let read: ActorRead = self.exchange.run(&self.post(names(kind).get_call, &body))?;
+        Ok(read.into())
+    }
+
+    /// `POST /sources/update` / `POST /destinations/update`: replaces the name and the whole
+    /// configuration; Airbyte fills masked values from the stored secrets.
+    fn update_actor(
+        &self,
+        kind: Kind,
+        id: Uuid,
+        name: &str,
+        config: &Value,
+    ) -> Result<Actor, Error> {
+        let body = ActorUpdate {
+            kind,
+            id,
+            name,
+            config,
+        };
+        let read: ActorRead = self
+            .exchange
+            .run(&self.post(names(kind).update_call, &body))?;
+        Ok(read.into())
+    }
+
+    /// `POST /sources/delete` / `POST /destinations/delete` (204, no body).
+    fn delete_actor(&self, kind: Kind, id: Uuid) -> Result<(), Error> {
+        let body = json!({ names(kind).id_field: id });
+        let call = self.post(names(kind).delete_call, &body);
+        self.exchange.run::<Empty>(&call).map(drop)
+    }
+
+    /// `POST /sources/list` / `POST /destinations/list`, page after page (cursor pagination on
+    /// current Airbyte; older ones answer everything at once and ignore the paging fields).
+    fn list_actors(&self, kind: Kind, workspace: Uuid) -> Result<Vec<Actor>, Error> {
+        const PAGE: usize = 100;
+        const MAX_PAGES: usize = 10_000;
+        let mut all: Vec<Actor> = Vec::new();
+        let mut seen = HashSet::new();
+        for _ in 0..MAX_PAGES {
+            let mut body = json!({ "workspaceId": workspace, "pageSize": PAGE });
+            if let Some(last) = all.last() {
+                body["cursor"] = json!(last.id);
+            }
+            let page: ActorList = self
+                .exchange
+                .run(&self.post(names(kind).list_call, &body))?;
+            let size = page.actors.len();
+            let before = all.len();
+            all.extend(
+                page.actors
+                    .into_iter()
+                    .map(Actor::from)
+                    .filter(|a| seen.insert(a.id)),
+            );
+            if size < PAGE || all.len() == before {
+                break;
+            }
+        }
+        Ok(all)
+    }
+
+    /// `POST /scheduler/sources/check_connection` / `.../destinations/check_connection` (with the
+    /// discovery timeout: Airbyte starts the connector).
+    fn check_config(
+        &self,
+        kind: Kind,
+        workspace: Uuid,
+        definition: Uuid,
+        config: &RawValue,
+    ) -> Result<Check, Error> {
+        let body = ActorCreate {
+            kind,
+            workspace_id: workspace,
+            definition_id: definition,
+            name: None,
+            config,
+        };
+        let call = Call::post(
+            names(kind).scheduler_check_call,
+            &body,
+            self.timeouts.discover,
+        );
+        self.exchange.run::<CheckRead>(&call)?.check(call.label)
+    }
+
+    /// `POST /sources/check_connection_for_update` / `.../destinations/...`.
+    fn check_update(
+        &self,
+        kind: Kind,
+        id: Uuid,
+        name: &str,
+        config: &Value,
+    ) -> Result<Check, Error> {
+        let body = ActorUpdate {
+            kind,
+            id,
+            name,
+            config,
+        };
+        let call = Call::post(names(kind).check_update_call, &body, self.timeouts.discover);
+        self.exchange.run::<CheckRead>(&call)?.check(call.label)
+    }
+
+    /// `POST /scheduler/sources/discover_schema`.
+    fn discover_config(
+        &self,
+        workspace: Uuid,
+        definition: Uuid,
+        config: &RawValue,
+    ) -> Result<Discovery, Error> {
+        let body = ActorCreate {
+            kind: Kind::Source,
+            workspace_id: workspace,
+            definition_id: definition,
+            name: None,
+            config,
+        };
+        let call = Call::post(
+            "scheduler/sources/discover_schema",
+            &body,
+            self.timeouts.discover,
+        );
+        let read: DiscoverRead = self.exchange.run(&call)?;
+        read.discovery(call.label)
+    }
+
+    /// `POST /sources/discover_schema`: runs a discovery job. The Config API says a stream's sync
+    /// modes whatever the destination.
+    fn discover_source(&self, source: Uuid, _: Option<Uuid>) -> Result<Discovery, Error> {
+        self.discover(json!({ "sourceId": source }))
+    }
+
+    /// `POST /sources/discover_schema` for a connection's source, bypassing Airbyte's cache
+    /// (`disable_cache`).
+    fn rediscover_source(&self, source: Uuid, connection: Uuid) -> Result<Discovery, Error> {
+        self.discover(
+            json!({ "sourceId": source, "connectionId": connection, "disable_cache": true }),
+        )
+    }
+
+    /// `POST /connections/create`.
+    fn create_connection(&self, new: &NewConnection) -> Result<Uuid, Error> {
+        let call = self.post("connections/create", &wire::connection_create_body(new));
+        let read: ConnectionCreated = self.exchange.run(&call)?;
+        Ok(read.connection_id)
+    }
+
+    /// `POST /connections/get`.
+    fn get_connection(&self, id: Uuid) -> Result<Connection, Error> {
+        let body = json!({ "connectionId": id });
+        let read: ConnectionRead = self.exchange.run(&self.post("connections/get", &body))?;
+        Ok(read.into())
+    }
+
+    /// `POST /connections/update` (patch-style, but a catalog sent replaces the whole catalog).
+    fn update_connection(&self, id: Uuid, update: &ConnectionUpdate) -> Result<Connection, Error> {
+        let body = wire::connection_update_body(update, id);
+        let read: ConnectionRead = self.exchange.run(&self.post("connections/update", &body))?;
+        Ok(read.into())
+    }
+
+    /// `POST /connections/delete` (204, no body; Airbyte marks the connection `deprecated`).
+    fn delete_connection(&self, id: Uuid) -> Result<(), Error> {
+        let body = json!({ "connectionId": id });
+        let call = self.post("connections/delete", &body);
+        self.exchange.run::<Empty>(&call).map(drop)
+    }
+
+    /// `POST /jobs/get_last_replication_job`.
+    fn last_sync_status(&self, connection: Uuid) -> Result<Option<String>, Error> {
+        let body = json!({ "connectionId": connection });
+        let call = self.post("jobs/get_last_replication_job", &body);
+        let read: JobOptionalRead = self.exchange.run(&call)?;
+        Ok(read.job.map(|job| job.status))
+    }
+
+    /// `POST /connections/sync`.
+    fn sync_connection(&self, connection: Uuid) -> Result<Job, Error> {
+        let body = json!({ "connectionId": connection });
+        let call = self.post("connections/sync", &body);
+        Ok(self.exchange.run::<JobInfoRead>(&call)?.into())
+    }
+
+    /// `POST /jobs/get`.
+    fn get_job(&self, id: i64) -> Result<Job, Error> {
+        let call = self.post("jobs/get", &json!({ "id": id }));
+        Ok(self.exchange.run::<JobInfoRead>(&call)?.into())
+    }
+
+    /// `POST /jobs/list`.
+    fn list_jobs(&self, query: &JobQuery<'_>) -> Result<Vec<Job>, Error> {
+        let call = self.post("jobs/list", &wire::jobs_list_body(query));
+        Ok(self.exchange.run::<JobReadList>(&call)?.jobs())
+    }
+
+    /// `POST /jobs/cancel`.
+    fn cancel_job(&self, id: i64) -> Result<Job, Error> {
+        let call = self.post("jobs/cancel", &json!({ "id": id }));
+        Ok(self.exchange.run::<JobInfoRead>(&call)?.into())
+    }
+}
