@@ -12,13 +12,16 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::airbyte::{Connection, ConnectionUpdate, NewConnection};
+use crate::airbyte::{self, Connection, ConnectionUpdate, Kind, NewConnection};
 use crate::app::App;
 use crate::catalog::{self, select_streams};
 use crate::error::ApiError;
 use crate::http::{Incoming, Reply};
 use crate::input;
 use crate::jobs::{self, stored_ingestion, JobAnswer, INGESTION};
+
+/// What a client's sink is in Airbyte, for messages about an id.
+const SINK: &str = "destination (sink)";
 
 /// Most streams a request may name; larger sources are synced whole by leaving `streams` out.
 pub const MAX_STREAMS: usize = 10_000;
@@ -92,7 +95,7 @@ pub fn create(app: &App, body: &[u8]) -> Result<Reply, ApiError> {
     let discovery = app
         .airbyte
         .discover_source(source_id, Some(sink_id))
-        .map_err(|e| ApiError::for_id(e, "source", &source_id))?;
+        .map_err(|e| unknown_end(app, e, source_id, sink_id))?;
     let (streams, selected) = select_streams(discovery.streams, wanted.as_deref())?;
 
     let new = NewConnection {
@@ -106,7 +109,7 @@ pub fn create(app: &App, body: &[u8]) -> Result<Reply, ApiError> {
     let connection_id = app
         .airbyte
         .create_connection(&new)
-        .map_err(|e| ApiError::for_id(e, "destination (sink)", &sink_id))?;
+        .map_err(|e| ApiError::for_id(e, SINK, &sink_id))?;
 
     let now = OffsetDateTime::now_utc();
     let format = |t: Option<OffsetDateTime>| {
@@ -125,6 +128,17 @@ pub fn create(app: &App, body: &[u8]) -> Result<Reply, ApiError> {
             "streams": selected,
         }),
     ))
+}
+
+/// A discovery's failure for the client: a 404 means the source is unknown, or, where Airbyte
+/// discovers towards the destination too (the public API), perhaps the sink: the source is asked
+/// for to tell which.
+fn unknown_end(app: &App, err: airbyte::Error, source: Uuid, sink: Uuid) -> ApiError {
+    let not_found = matches!(err, airbyte::Error::Status { status: 404, .. });
+    if not_found && app.airbyte.get_actor(Kind::Source, source).is_ok() {
+        return ApiError::unknown_id(SINK, &sink.to_string());
+    }
+    ApiError::for_id(err, "source", &source)
 }
 
 /// `GET /ingestion/{id}`: the connection's ends, status, schedule, selected streams, its latest

@@ -237,6 +237,12 @@ pub(crate) mod tests {
                 problem: airbyte::CertificateProblem::OtherHost,
             }
             .into(),
+            airbyte::Error::Unsupported {
+                capability: "a check",
+                config_api: "http://x/api/v1".into(),
+                refusal: "HTTP 404".into(),
+            }
+            .into(),
         ];
         for status in [400, 408, 413, 414, 417, 431, 501, 505] {
             problems.push(ApiError::refused(status, ""));
