@@ -1,11 +1,12 @@
 //! `make demo`: the fake Airbyte and the real service on free ports, and the README's three example
 //! requests sent to it, then a sync of the new ingestion and a read of its job, each answer
-//! printed. Shows the service working with no Airbyte installed.
+//! printed. Shows the service working with no Airbyte installed. `DEMO_API=public` has it speak
+//! Airbyte's public API (the fake serves both), `config` (the default) the Config API.
 
 mod support;
 
 use serde_json::Value;
-use support::{FakeAirbyte, Service, MYSQL_SOURCE, S3_SINK};
+use support::{Dialect, FakeAirbyte, Service, MYSQL_SOURCE, S3_SINK};
 
 fn show(service: &Service, path: &str, body: &str) -> Value {
     println!(
@@ -42,11 +43,19 @@ fn compact(body: &str) -> String {
 }
 
 fn main() {
+    let dialect = match std::env::var("DEMO_API").as_deref() {
+        Ok("public") => Dialect::Public,
+        Ok("config") | Err(_) => Dialect::Config,
+        Ok(other) => {
+            eprintln!("DEMO_API={other:?}: expected config or public");
+            std::process::exit(2);
+        }
+    };
     let fake = FakeAirbyte::start();
-    let service = Service::start(&fake, &[("RUST_LOG", "warn,airbyte_wrapper=info")]);
+    let service = dialect.start(&fake, &[("RUST_LOG", "warn,airbyte_wrapper=info")]);
     println!(
         "fake Airbyte at {}\nairbyte-wrapper at {}\n",
-        fake.base_url(),
+        dialect.base_url(&fake),
         service.url
     );
 

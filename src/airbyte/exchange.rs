@@ -3,6 +3,7 @@
 //! again; the answer is read and decoded; the outcome and latency are recorded. One flat path,
 //! the same for every call.
 
+use std::borrow::Cow;
 use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -37,8 +38,9 @@ pub(super) struct Call {
     /// What the call is, the same for every id: `sources/create`, `GET /sources/{sourceId}`. The
     /// metrics label, and the name failures give it.
     pub label: &'static str,
-    /// The path below the base URL, ids and query included.
-    pub path: String,
+    /// The path below the base URL, ids and query included (the label itself for the Config API,
+    /// whose paths have no ids: no allocation).
+    pub path: Cow<'static, str>,
     /// The JSON body; `None` sends none (Airbyte's list calls take no body).
     pub body: Option<Vec<u8>>,
     pub timeout: Duration,
@@ -47,25 +49,30 @@ pub(super) struct Call {
 impl Call {
     /// A call whose path is its label: the Config API's `POST {path}` with a JSON body.
     pub fn post(path: &'static str, body: &impl Serialize, timeout: Duration) -> Call {
-        Call::new(Method::Post, path, path.to_string(), timeout).with_body(body)
+        Call::new(Method::Post, path, path, timeout).with_body(body)
     }
 
     /// `POST {path}` without a body.
     pub fn post_empty(path: &'static str, timeout: Duration) -> Call {
-        Call::new(Method::Post, path, path.to_string(), timeout)
+        Call::new(Method::Post, path, path, timeout)
     }
 
     /// `GET {path}`.
     pub fn get(path: &'static str, timeout: Duration) -> Call {
-        Call::new(Method::Get, path, path.to_string(), timeout)
+        Call::new(Method::Get, path, path, timeout)
     }
 
     /// A call to `path`, named `label`, without a body.
-    pub fn new(method: Method, label: &'static str, path: String, timeout: Duration) -> Call {
+    pub fn new(
+        method: Method,
+        label: &'static str,
+        path: impl Into<Cow<'static, str>>,
+        timeout: Duration,
+    ) -> Call {
         Call {
             method,
             label,
-            path,
+            path: path.into(),
             body: None,
             timeout,
         }
