@@ -330,15 +330,20 @@ pub(super) fn decode<T: DeserializeOwned>(
     })
 }
 
-/// The public API's `bad-request` problem: Airbyte refusing what was sent (a stream it does not
-/// have, a cron expression it cannot read), like the Config API's 422.
+/// A 400 that refuses what was sent, like the Config API's 422: the public API's `bad-request`
+/// problem (a stream Airbyte does not have, a cron expression it cannot read), or a body that
+/// failed validation with its fields listed (`validationErrors`, the public API of Airbyte 1.8).
 fn is_bad_request_problem(body: &[u8]) -> bool {
     #[derive(serde::Deserialize)]
-    struct Problem<'a> {
+    #[serde(rename_all = "camelCase")]
+    struct Refusal<'a> {
         #[serde(borrow)]
         title: Option<&'a str>,
+        #[serde(default)]
+        validation_errors: Vec<serde::de::IgnoredAny>,
     }
-    serde_json::from_slice::<Problem>(body).is_ok_and(|p| p.title == Some("bad-request"))
+    serde_json::from_slice::<Refusal>(body)
+        .is_ok_and(|r| r.title == Some("bad-request") || !r.validation_errors.is_empty())
 }
 
 fn is_connect_failure(e: &io::Error) -> bool {
@@ -348,4 +353,40 @@ fn is_connect_failure(e: &io::Error) -> bool {
             | io::ErrorKind::AddrNotAvailable
             | io::ErrorKind::NotFound
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decoded(status: u16, body: &str) -> Result<serde::de::IgnoredAny, Error> {
+        let received = Received {
+            status,
+            body: body.as_bytes().to_vec(),
+        };
+        decode("call", received)
+    }
+
+    #[test]
+    fn refusals_of_what_was_sent_are_rejections_other_failures_statuses() {
+        let rejected = |r: Result<_, Error>| matches!(r, Err(Error::Rejected { .. }));
+        assert!(rejected(decoded(422, r#"{"message":"no"}"#)));
+        assert!(rejected(decoded(
+            400,
+            r#"{"type":"https://reference.airbyte.com/reference/errors#bad-request","title":"bad-request","data":{"message":"No streams found with name [x]"}}"#
+        )));
+        assert!(rejected(decoded(
+            400,
+            r#"{"message":"invalid","validationErrors":[{"propertyPath":"name"}]}"#
+        )));
+        assert_eq!(
+            decoded(400, r#"{"title":"Bad Request","detail":"bad"}"#).unwrap_err(),
+            Error::Status {
+                call: "call",
+                status: 400,
+                message: Some("bad".into())
+            }
+        );
+        assert!(decoded(204, "").is_ok());
+    }
 }
