@@ -119,10 +119,18 @@ pub(super) struct Exchange {
 impl Exchange {
     /// Makes `call` and reads its answer as `T`.
     pub fn run<T: DeserializeOwned>(&self, call: &Call) -> Result<T, Error> {
-        self.observed(call.label, || {
-            let received = self.authorized(call)?;
-            decode(call.label, received)
-        })
+        let started = Instant::now();
+        let result = self.successful(call).and_then(|body| parse(call.label, &body));
+        self.metrics
+            .observe_airbyte(call.label, Error::outcome(&result), started.elapsed());
+        result
+    }
+
+    /// The body of a 2xx answer to `call` (`null` for a 204). Kept out of line: it is the same
+    /// for every answer type, and [`Exchange::run`] is compiled once per type.
+    #[inline(never)]
+    fn successful(&self, call: &Call) -> Result<Vec<u8>, Error> {
+        successful(call.label, self.authorized(call)?)
     }
 
     /// Makes `call` and returns what came back, whatever its status, for the caller to read
@@ -308,6 +316,20 @@ pub(super) fn decode<T: DeserializeOwned>(
     call: &'static str,
     received: Received,
 ) -> Result<T, Error> {
+    parse(call, &successful(call, received)?)
+}
+
+/// `body` as `T`.
+fn parse<T: DeserializeOwned>(call: &'static str, body: &[u8]) -> Result<T, Error> {
+    serde_json::from_slice(body).map_err(|e| Error::InvalidBody {
+        call,
+        reason: e.to_string(),
+    })
+}
+
+/// The body of a 2xx answer (`null` for a 204); anything else as [`Error::Rejected`] or
+/// [`Error::Status`], with Airbyte's explanation.
+fn successful(call: &'static str, received: Received) -> Result<Vec<u8>, Error> {
     let Received { status, body } = received;
     if status == 422 || (status == 400 && is_bad_request_problem(&body)) {
         return Err(Error::Rejected {
@@ -323,11 +345,7 @@ pub(super) fn decode<T: DeserializeOwned>(
             message: message_in(&body),
         });
     }
-    let body: &[u8] = if status == 204 { b"null" } else { &body };
-    serde_json::from_slice(body).map_err(|e| Error::InvalidBody {
-        call,
-        reason: e.to_string(),
-    })
+    Ok(if status == 204 { b"null".to_vec() } else { body })
 }
 
 /// A 400 that refuses what was sent, like the Config API's 422: the public API's `bad-request`
