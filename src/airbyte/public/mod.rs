@@ -17,7 +17,6 @@ mod wire;
 
 use std::collections::HashSet;
 
-use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -30,10 +29,7 @@ use super::model::{
 };
 use super::{Airbyte, Error, Kind, Timeouts};
 use crate::config::AirbyteApi;
-use wire::{
-    ActorCreate, ActorPut, ActorResponse, ConnectionCreated, ConnectionResponse,
-    DefinitionResponse, JobResponse, Page, StreamProperties, Workspace,
-};
+use wire::{ActorCreate, ActorPut};
 
 /// Items asked for per page (the most the public API gives).
 const PAGE: usize = 100;
@@ -51,6 +47,8 @@ pub(super) struct PublicApi {
 struct Paths {
     /// `sources` / `destinations`.
     collection: &'static str,
+    /// `sourceId` / `destinationId`: the id field of its answers.
+    id_field: &'static str,
     /// Labels of the calls, for metrics and messages.
     create: &'static str,
     list: &'static str,
@@ -64,6 +62,7 @@ fn paths(kind: Kind) -> &'static Paths {
     match kind {
         Kind::Source => &Paths {
             collection: "sources",
+            id_field: "sourceId",
             create: "POST /sources",
             list: "GET /sources",
             get: "GET /sources/{sourceId}",
@@ -73,6 +72,7 @@ fn paths(kind: Kind) -> &'static Paths {
         },
         Kind::Destination => &Paths {
             collection: "destinations",
+            id_field: "destinationId",
             create: "POST /destinations",
             list: "GET /destinations",
             get: "GET /destinations/{destinationId}",
@@ -108,23 +108,48 @@ impl PublicApi {
         Call::new(method, label, path, self.timeouts.call)
     }
 
-    /// Every item of a paged list at `path` (a query of its own included, or none): pages by
-    /// offset until a short or empty page, each item once.
-    fn all_pages<T: DeserializeOwned>(
+    /// Makes `call` and reads its answer with `read` (see `wire.rs`); an answer `read` cannot
+    /// make sense of is [`Error::InvalidBody`].
+    fn read<T>(
+        &self,
+        call: &Call,
+        read: impl FnOnce(&Value) -> Result<T, String>,
+    ) -> Result<T, Error> {
+        let answer: Value = self.exchange.run(call)?;
+        read(&answer).map_err(|reason| Error::InvalidBody {
+            call: call.label,
+            reason,
+        })
+    }
+
+    /// Every item of a paged list at `path` (a query of its own included, or none), each read
+    /// with `read` together with its id: pages by offset until a short or empty page, each item
+    /// once.
+    fn all_pages<T>(
         &self,
         label: &'static str,
         path: &str,
-        id: impl Fn(&T) -> Uuid,
+        read: impl Fn(&Value) -> Result<(Uuid, T), String>,
     ) -> Result<Vec<T>, Error> {
         let join = if path.contains('?') { '&' } else { '?' };
         let mut all = Vec::new();
         let mut seen = HashSet::new();
         for page in 0..MAX_PAGES {
             let path = format!("{path}{join}limit={PAGE}&offset={}", page * PAGE);
-            let items: Page<T> = self.exchange.run(&self.call(Method::Get, label, path))?;
-            let size = items.data.len();
+            let call = self.call(Method::Get, label, path);
+            let items = self.read(&call, |answer| {
+                wire::page(answer)?
+                    .iter()
+                    .map(&read)
+                    .collect::<Result<Vec<_>, String>>()
+            })?;
+            let size = items.len();
             let before = all.len();
-            all.extend(items.data.into_iter().filter(|item| seen.insert(id(item))));
+            for (id, item) in items {
+                if seen.insert(id) {
+                    all.push(item);
+                }
+            }
             // A short page is the last; a page of nothing new means Airbyte ignores the offset.
             if size < PAGE || all.len() == before {
                 break;
@@ -166,10 +191,9 @@ impl PublicApi {
         let path = format!(
             "jobs?connectionId={connection}&limit={limit}&offset={offset}&orderBy=createdAt%7CDESC{filter}"
         );
-        let page: Page<JobResponse> =
-            self.exchange
-                .run(&self.call(Method::Get, "GET /jobs", path))?;
-        Ok(page.data.into_iter().map(Job::from).collect())
+        self.read(&self.call(Method::Get, "GET /jobs", path), |answer| {
+            wire::page(answer)?.iter().map(wire::job).collect()
+        })
     }
 }
 
@@ -215,11 +239,9 @@ impl Airbyte for PublicApi {
 
     /// `GET /workspaces`, every page.
     fn workspaces(&self) -> Result<Vec<Uuid>, Error> {
-        let all: Vec<Workspace> =
-            self.all_pages("GET /workspaces", "workspaces", |w: &Workspace| {
-                w.workspace_id
-            })?;
-        Ok(all.into_iter().map(|w| w.workspace_id).collect())
+        self.all_pages("GET /workspaces", "workspaces", |item| {
+            wire::workspace_id(item).map(|id| (id, id))
+        })
     }
 
     /// `GET /workspaces/{id}/definitions/sources|destinations` (Airbyte 1.6 and later), or where
@@ -228,21 +250,22 @@ impl Airbyte for PublicApi {
     fn definitions(&self, kind: Kind, workspace: Uuid) -> Result<Vec<Definition>, Error> {
         let p = paths(kind);
         let path = format!("workspaces/{workspace}/definitions/{}", p.collection);
-        let listed: Result<Page<DefinitionResponse>, Error> =
-            self.exchange
-                .run(&self.call(Method::Get, p.definitions, path));
-        let list = match listed {
+        let read = |answer: &Value| -> Result<Vec<Definition>, String> {
+            wire::page(answer)?.iter().map(wire::definition).collect()
+        };
+        match self.read(&self.call(Method::Get, p.definitions, path), read) {
             Err(Error::Status { status: 404, .. }) => {
                 let path = format!(
                     "connector_definitions?type={}&workspaceId={workspace}",
                     kind.noun()
                 );
-                self.exchange
-                    .run(&self.call(Method::Get, "GET /connector_definitions", path))?
+                self.read(
+                    &self.call(Method::Get, "GET /connector_definitions", path),
+                    read,
+                )
             }
-            other => other?,
-        };
-        Ok(list.data.into_iter().map(Definition::from).collect())
+            other => other,
+        }
     }
 
     /// The Config API's spec call: the public API has no connector spec.
@@ -269,16 +292,14 @@ impl Airbyte for PublicApi {
         let call = self
             .call(Method::Post, p.create, p.collection.to_string())
             .with_body(&body);
-        let read: ActorResponse = self.exchange.run(&call)?;
-        Ok(read.actor(Some(definition)))
+        self.read(&call, |a| wire::actor(a, p.id_field, Some(definition)))
     }
 
     /// `GET /sources/{id}` / `GET /destinations/{id}`.
     fn get_actor(&self, kind: Kind, id: Uuid) -> Result<Actor, Error> {
         let p = paths(kind);
         let call = self.call(Method::Get, p.get, format!("{}/{id}", p.collection));
-        let read: ActorResponse = self.exchange.run(&call)?;
-        Ok(read.actor(None))
+        self.read(&call, |a| wire::actor(a, p.id_field, None))
     }
 
     /// `PUT /sources/{id}` / `PUT /destinations/{id}`: the whole configuration, so that masked
@@ -298,8 +319,7 @@ impl Airbyte for PublicApi {
         let call = self
             .call(Method::Put, p.put, format!("{}/{id}", p.collection))
             .with_body(&body);
-        let read: ActorResponse = self.exchange.run(&call)?;
-        Ok(read.actor(None))
+        self.read(&call, |a| wire::actor(a, p.id_field, None))
     }
 
     /// `DELETE /sources/{id}` / `DELETE /destinations/{id}` (204).
@@ -313,9 +333,9 @@ impl Airbyte for PublicApi {
     fn list_actors(&self, kind: Kind, workspace: Uuid) -> Result<Vec<Actor>, Error> {
         let p = paths(kind);
         let path = format!("{}?workspaceIds={workspace}", p.collection);
-        let all: Vec<ActorResponse> =
-            self.all_pages(p.list, &path, |a: &ActorResponse| a.source_id)?;
-        Ok(all.into_iter().map(|a| a.actor(None)).collect())
+        self.all_pages(p.list, &path, |item| {
+            wire::actor(item, p.id_field, None).map(|a| (a.id, a))
+        })
     }
 
     fn check_config(
@@ -359,7 +379,7 @@ impl Airbyte for PublicApi {
             path.push_str(&format!("&destinationId={destination}"));
         }
         let call = Call::new(Method::Get, "GET /streams", path, self.timeouts.discover);
-        let properties: Vec<StreamProperties> = match self.exchange.run(&call) {
+        let streams = match self.read(&call, wire::streams) {
             Err(Error::Status {
                 status: 500,
                 message: Some(message),
@@ -380,10 +400,7 @@ impl Airbyte for PublicApi {
             other => other?,
         };
         Ok(Discovery {
-            streams: properties
-                .into_iter()
-                .filter_map(StreamProperties::into_stream)
-                .collect(),
+            streams,
             catalog_id: None,
             breaking_change: None,
         })
@@ -398,8 +415,7 @@ impl Airbyte for PublicApi {
         let call = self
             .call(Method::Post, "POST /connections", "connections".into())
             .with_body(&wire::connection_create_body(new));
-        let read: ConnectionCreated = self.exchange.run(&call)?;
-        Ok(read.connection_id)
+        self.read(&call, |c| wire::Fields::of(c)?.uuid("connectionId"))
     }
 
     /// `GET /connections/{id}`: its selected streams only.
@@ -409,8 +425,7 @@ impl Airbyte for PublicApi {
             "GET /connections/{connectionId}",
             format!("connections/{id}"),
         );
-        let read: ConnectionResponse = self.exchange.run(&call)?;
-        Ok(read.into())
+        self.read(&call, wire::connection)
     }
 
     /// `PATCH /connections/{id}`: with streams, the whole catalog is rebuilt from those listed.
@@ -422,8 +437,7 @@ impl Airbyte for PublicApi {
                 format!("connections/{id}"),
             )
             .with_body(&wire::connection_patch_body(update));
-        let read: ConnectionResponse = self.exchange.run(&call)?;
-        Ok(read.into())
+        self.read(&call, wire::connection)
     }
 
     /// `DELETE /connections/{id}` (204).
@@ -448,15 +462,13 @@ impl Airbyte for PublicApi {
         let call = self
             .call(Method::Post, "POST /jobs", "jobs".into())
             .with_body(&body);
-        let read: JobResponse = self.exchange.run(&call)?;
-        Ok(read.into())
+        self.read(&call, wire::job)
     }
 
     /// `GET /jobs/{id}`.
     fn get_job(&self, id: i64) -> Result<Job, Error> {
         let call = self.call(Method::Get, "GET /jobs/{jobId}", format!("jobs/{id}"));
-        let read: JobResponse = self.exchange.run(&call).map_err(job_not_found)?;
-        Ok(read.into())
+        self.read(&call, wire::job).map_err(job_not_found)
     }
 
     /// `GET /jobs?connectionId=&orderBy=createdAt|DESC` (oldest first without the order).
@@ -471,7 +483,6 @@ impl Airbyte for PublicApi {
     /// `DELETE /jobs/{id}`: answers the job re-read.
     fn cancel_job(&self, id: i64) -> Result<Job, Error> {
         let call = self.call(Method::Delete, "DELETE /jobs/{jobId}", format!("jobs/{id}"));
-        let read: JobResponse = self.exchange.run(&call).map_err(job_not_found)?;
-        Ok(read.into())
+        self.read(&call, wire::job).map_err(job_not_found)
     }
 }

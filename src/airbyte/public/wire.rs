@@ -7,9 +7,9 @@
 //! `StreamConfiguration`s: a sync mode there is one word for the pair the Config API keeps apart
 //! (`incremental_deduped_history` for `incremental` + `append_dedup`).
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::value::RawValue;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -18,65 +18,135 @@ use crate::airbyte::model::{
     Actor, Connection, ConnectionUpdate, Definition, Failure, Job, JobStats, NewConnection, ENDED,
 };
 
-/// A page of a list (`WorkspacesResponse`, `SourcesResponse`, ...): `next` is not read, since it
-/// is a URL on Airbyte's own idea of its host name; pages are asked for by offset.
-#[derive(Deserialize)]
-pub(super) struct Page<T> {
-    pub data: Vec<T>,
+// Answers are read from a `serde_json::Value` through [`Fields`] rather than derived
+// `Deserialize` types: the public API's dozen answer types each cost a deserializer of their own
+// in the binary (about 2 KiB each), and the static binary has a size budget (README,
+// "Performance"). What is read, and what a missing field is called, is the same.
+
+/// An answer object's fields, each read as what it must be; a missing or mistyped one is named.
+pub(super) struct Fields<'a>(&'a Map<String, Value>);
+
+impl<'a> Fields<'a> {
+    pub fn of(value: &'a Value) -> Result<Fields<'a>, String> {
+        value
+            .as_object()
+            .map(Fields)
+            .ok_or_else(|| "expected a JSON object".to_string())
+    }
+
+    fn get(&self, name: &str) -> Option<&'a Value> {
+        self.0.get(name).filter(|v| !v.is_null())
+    }
+
+    fn missing(name: &str, what: &str) -> String {
+        format!("field `{name}` is missing or not {what}")
+    }
+
+    pub fn uuid(&self, name: &str) -> Result<Uuid, String> {
+        self.optional_uuid(name)?
+            .ok_or_else(|| Self::missing(name, "a UUID"))
+    }
+
+    pub fn optional_uuid(&self, name: &str) -> Result<Option<Uuid>, String> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(v) => v
+                .as_str()
+                .and_then(|s| Uuid::parse_str(s).ok())
+                .map(Some)
+                .ok_or_else(|| Self::missing(name, "a UUID")),
+        }
+    }
+
+    pub fn text(&self, name: &str) -> Result<String, String> {
+        self.optional_text(name)?
+            .ok_or_else(|| Self::missing(name, "a string"))
+    }
+
+    pub fn optional_text(&self, name: &str) -> Result<Option<String>, String> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(Self::missing(name, "a string")),
+        }
+    }
+
+    pub fn optional_i64(&self, name: &str) -> Result<Option<i64>, String> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(v) => v
+                .as_i64()
+                .map(Some)
+                .ok_or_else(|| Self::missing(name, "an integer")),
+        }
+    }
+
+    pub fn i64(&self, name: &str) -> Result<i64, String> {
+        self.optional_i64(name)?
+            .ok_or_else(|| Self::missing(name, "an integer"))
+    }
+
+    /// An array field's items; none when it is absent.
+    pub fn items(&self, name: &str) -> Result<&'a [Value], String> {
+        match self.get(name) {
+            None => Ok(&[]),
+            Some(Value::Array(items)) => Ok(items),
+            Some(_) => Err(Self::missing(name, "an array")),
+        }
+    }
+
+    pub fn value(&self, name: &str) -> Option<&'a Value> {
+        self.get(name)
+    }
 }
 
-/// `WorkspaceResponse`.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(super) struct Workspace {
-    pub workspace_id: Uuid,
+/// The items of a page of a list (`WorkspacesResponse`, `SourcesResponse`, ...). `next` is not
+/// read: it is a URL on Airbyte's own idea of its host name; pages are asked for by offset.
+pub(super) fn page(answer: &Value) -> Result<&[Value], String> {
+    match answer.get("data") {
+        Some(Value::Array(items)) => Ok(items),
+        _ => Err(Fields::missing("data", "an array")),
+    }
 }
 
-/// `DefinitionResponse` (`GET /workspaces/{id}/definitions/...`, Airbyte 1.6 and later), and
+/// `WorkspaceResponse`'s id.
+pub(super) fn workspace_id(item: &Value) -> Result<Uuid, String> {
+    Fields::of(item)?.uuid("workspaceId")
+}
+
+/// `DefinitionResponse` (`GET /workspaces/{id}/definitions/...`, Airbyte 1.6 and later), or
 /// `ConnectorDefinitionResponse` (`GET /connector_definitions`), which has no docker repository.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(super) struct DefinitionResponse {
-    pub id: Uuid,
-    pub name: String,
-    #[serde(default)]
-    pub docker_repository: String,
+pub(super) fn definition(item: &Value) -> Result<Definition, String> {
+    let f = Fields::of(item)?;
+    Ok(Definition {
+        id: f.uuid("id")?,
+        name: f.text("name")?,
+        docker_repository: f.optional_text("dockerRepository")?.unwrap_or_default(),
+    })
 }
 
-impl From<DefinitionResponse> for Definition {
-    fn from(d: DefinitionResponse) -> Definition {
-        Definition {
-            id: d.id,
-            name: d.name,
-            docker_repository: d.docker_repository,
-        }
-    }
-}
-
-/// `SourceResponse` / `DestinationResponse`.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(super) struct ActorResponse {
-    #[serde(alias = "destinationId")]
-    pub source_id: Uuid,
-    pub name: String,
-    /// In answers since Airbyte 1.2.
-    pub definition_id: Option<Uuid>,
-    pub workspace_id: Uuid,
-    pub configuration: Value,
-}
-
-impl ActorResponse {
-    /// The actor; `definition` stands in for a definition id older Airbyte does not answer.
-    pub fn actor(self, definition: Option<Uuid>) -> Actor {
-        Actor {
-            id: self.source_id,
-            workspace_id: self.workspace_id,
-            definition_id: self.definition_id.or(definition).unwrap_or_default(),
-            name: self.name,
-            config: self.configuration,
-        }
-    }
+/// `SourceResponse` / `DestinationResponse` of `kind`'s id field; `definition` stands in for the
+/// definition id Airbyte before 1.2 does not answer.
+pub(super) fn actor(
+    item: &Value,
+    id_field: &str,
+    definition: Option<Uuid>,
+) -> Result<Actor, String> {
+    let f = Fields::of(item)?;
+    Ok(Actor {
+        id: f.uuid(id_field)?,
+        workspace_id: f.uuid("workspaceId")?,
+        definition_id: f
+            .optional_uuid("definitionId")?
+            .or(definition)
+            .unwrap_or_default(),
+        name: f.text("name")?,
+        config: f
+            .value("configuration")
+            .filter(|c| c.is_object())
+            .cloned()
+            .ok_or_else(|| Fields::missing("configuration", "an object"))?,
+    })
 }
 
 /// `SourceCreateRequest` / `DestinationCreateRequest`: the client's configuration byte for byte.
@@ -97,38 +167,33 @@ pub(super) struct ActorPut<'a> {
     pub configuration: &'a Value,
 }
 
-/// `StreamProperties` (`GET /streams`).
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(super) struct StreamProperties {
-    pub stream_name: Option<String>,
-    #[serde(rename = "streamnamespace")]
-    pub namespace: Option<String>,
-    /// `null` unless a destination was named.
-    pub sync_modes: Option<Vec<String>>,
-    #[serde(default)]
-    pub default_cursor_field: Vec<String>,
-    pub source_defined_cursor_field: Option<bool>,
-    #[serde(default)]
-    pub source_defined_primary_key: Vec<Vec<String>>,
-}
-
-impl StreamProperties {
-    /// The stream as a catalog item, not selected. Its supported sync modes are the source halves
-    /// of the public API's pairs; where it gave none (no destination named), full refresh, and
-    /// incremental when the stream has a cursor.
-    pub fn into_stream(self) -> Option<Value> {
-        let name = self.stream_name?;
-        let has_cursor =
-            self.source_defined_cursor_field == Some(true) || !self.default_cursor_field.is_empty();
+/// `GET /streams`'s answer, a list of `StreamProperties`, as catalog items (see the module doc),
+/// none selected. A stream's supported sync modes are the source halves of the public API's pairs;
+/// where it gave none (no destination named), full refresh, and incremental when the stream has a
+/// cursor.
+pub(super) fn streams(answer: &Value) -> Result<Vec<Value>, String> {
+    let Value::Array(items) = answer else {
+        return Err("expected a JSON array of stream properties".into());
+    };
+    let mut streams = Vec::with_capacity(items.len());
+    for item in items {
+        let f = Fields::of(item)?;
+        let Some(name) = f.optional_text("streamName")? else {
+            continue;
+        };
+        let cursor = f
+            .value("defaultCursorField")
+            .cloned()
+            .unwrap_or_else(|| json!([]));
+        let defined_cursor =
+            f.value("sourceDefinedCursorField").and_then(Value::as_bool) == Some(true);
+        let has_cursor = defined_cursor || cursor.as_array().is_some_and(|c| !c.is_empty());
         let mut modes: Vec<&str> = Vec::new();
-        match &self.sync_modes {
+        match f.value("syncModes").and_then(Value::as_array) {
             Some(pairs) => {
-                for (prefix, mode) in [
-                    ("full_refresh", "full_refresh"),
-                    ("incremental", "incremental"),
-                ] {
-                    if pairs.iter().any(|p| p.starts_with(prefix)) {
+                let pairs: Vec<&str> = pairs.iter().filter_map(Value::as_str).collect();
+                for mode in ["full_refresh", "incremental"] {
+                    if pairs.iter().any(|p| p.starts_with(mode)) {
                         modes.push(mode);
                     }
                 }
@@ -143,15 +208,19 @@ impl StreamProperties {
         let mut stream = json!({
             "name": name,
             "supportedSyncModes": modes,
-            "sourceDefinedCursor": self.source_defined_cursor_field.unwrap_or(false),
-            "defaultCursorField": self.default_cursor_field,
-            "sourceDefinedPrimaryKey": self.source_defined_primary_key,
+            "sourceDefinedCursor": defined_cursor,
+            "defaultCursorField": cursor,
+            "sourceDefinedPrimaryKey": f.value("sourceDefinedPrimaryKey").cloned().unwrap_or_else(|| json!([])),
         });
-        if let Some(namespace) = self.namespace.filter(|n| !n.is_empty()) {
+        if let Some(namespace) = f
+            .optional_text("streamnamespace")?
+            .filter(|n| !n.is_empty())
+        {
             stream["namespace"] = json!(namespace);
         }
-        Some(json!({ "stream": stream, "config": { "selected": false } }))
+        streams.push(json!({ "stream": stream, "config": { "selected": false } }));
     }
+    Ok(streams)
 }
 
 /// The public API's sync mode for a catalog item's pair; `None` for a pair it has no word for.
@@ -260,56 +329,29 @@ pub(super) fn connection_patch_body(update: &ConnectionUpdate) -> Value {
 }
 
 /// `ConnectionResponse`.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(super) struct ConnectionResponse {
-    pub connection_id: Uuid,
-    pub name: String,
-    pub source_id: Uuid,
-    pub destination_id: Uuid,
-    pub status: String,
-    pub schedule: ScheduleResponse,
-    pub configurations: Option<StreamConfigurations>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(super) struct ScheduleResponse {
-    pub schedule_type: String,
-    pub cron_expression: Option<String>,
-}
-
-#[derive(Deserialize)]
-pub(super) struct StreamConfigurations {
-    #[serde(default)]
-    pub streams: Vec<Value>,
-}
-
-impl From<ConnectionResponse> for Connection {
-    fn from(c: ConnectionResponse) -> Connection {
-        // Airbyte answers the cron expression with its time zone after it: `0 0 2 * * ? UTC`.
-        let cron = c.schedule.cron_expression.map(|e| {
-            let e = e.trim();
-            e.strip_suffix(" UTC").unwrap_or(e).trim().to_string()
-        });
-        let streams = c
-            .configurations
-            .map(|c| c.streams)
-            .unwrap_or_default()
-            .iter()
-            .filter_map(catalog_item)
-            .collect();
-        Connection {
-            connection_id: c.connection_id,
-            name: c.name,
-            source_id: c.source_id,
-            destination_id: c.destination_id,
-            status: c.status,
-            schedule_type: c.schedule.schedule_type,
-            cron,
-            streams,
-        }
-    }
+pub(super) fn connection(answer: &Value) -> Result<Connection, String> {
+    let f = Fields::of(answer)?;
+    let schedule = Fields::of(f.value("schedule").unwrap_or(&Value::Null))
+        .map_err(|_| Fields::missing("schedule", "an object"))?;
+    // Airbyte answers the cron expression with its time zone after it: `0 0 2 * * ? UTC`.
+    let cron = schedule.optional_text("cronExpression")?.map(|e| {
+        let e = e.trim();
+        e.strip_suffix(" UTC").unwrap_or(e).trim().to_string()
+    });
+    let configured = match f.value("configurations") {
+        Some(c) => Fields::of(c)?.items("streams")?,
+        None => &[],
+    };
+    Ok(Connection {
+        connection_id: f.uuid("connectionId")?,
+        name: f.text("name")?,
+        source_id: f.uuid("sourceId")?,
+        destination_id: f.uuid("destinationId")?,
+        status: f.text("status")?,
+        schedule_type: schedule.text("scheduleType")?,
+        cron,
+        streams: configured.iter().filter_map(catalog_item).collect(),
+    })
 }
 
 /// A connection's `StreamConfiguration` (a selected stream) as a catalog item.
@@ -336,59 +378,38 @@ fn catalog_item(configured: &Value) -> Option<Value> {
     Some(json!({ "stream": stream, "config": config }))
 }
 
-/// `ConnectionResponse`, as far as a create's answer goes.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(super) struct ConnectionCreated {
-    pub connection_id: Uuid,
-}
-
 /// `JobResponse`. It has no attempts, no start of running, no emitted counts and no reason for a
-/// failure; `startTime` is when the job was created.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(super) struct JobResponse {
-    pub job_id: i64,
-    pub status: String,
-    pub job_type: String,
-    pub start_time: Option<String>,
-    pub connection_id: String,
-    /// Only once the job has ended.
-    pub last_updated_at: Option<String>,
-    pub bytes_synced: Option<i64>,
-    pub rows_synced: Option<i64>,
-}
-
-impl From<JobResponse> for Job {
-    fn from(j: JobResponse) -> Job {
-        let seconds = |t: Option<&String>| {
-            t.and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok())
-                .map(OffsetDateTime::unix_timestamp)
-        };
-        let ended = ENDED.contains(&j.status.as_str());
-        let updated_at = seconds(j.last_updated_at.as_ref());
-        let config_type = match j.job_type.as_str() {
-            "reset" => "reset_connection".to_string(),
-            other => other.to_string(),
-        };
-        Job {
-            id: j.job_id,
-            connection_id: j.connection_id,
-            config_type,
-            created_at: seconds(j.start_time.as_ref()),
-            updated_at,
-            started_at: None,
-            ended_at: updated_at.filter(|_| ended),
-            attempts: None,
-            stats: JobStats {
-                records_committed: j.rows_synced,
-                bytes_committed: j.bytes_synced,
-                ..JobStats::default()
-            },
-            failure: matches!(j.status.as_str(), "failed" | "cancelled").then(Failure::default),
-            status: j.status,
-        }
-    }
+/// failure; `startTime` is when the job was created, `lastUpdatedAt` is there once it has ended.
+pub(super) fn job(answer: &Value) -> Result<Job, String> {
+    let f = Fields::of(answer)?;
+    let seconds = |name: &str| -> Result<Option<i64>, String> {
+        Ok(f.optional_text(name)?
+            .and_then(|t| OffsetDateTime::parse(&t, &Rfc3339).ok())
+            .map(OffsetDateTime::unix_timestamp))
+    };
+    let status = f.text("status")?;
+    let updated_at = seconds("lastUpdatedAt")?;
+    let config_type = match f.text("jobType")?.as_str() {
+        "reset" => "reset_connection".to_string(),
+        other => other.to_string(),
+    };
+    Ok(Job {
+        id: f.i64("jobId")?,
+        connection_id: f.text("connectionId")?,
+        config_type,
+        created_at: seconds("startTime")?,
+        updated_at,
+        started_at: None,
+        ended_at: updated_at.filter(|_| ENDED.contains(&status.as_str())),
+        attempts: None,
+        stats: JobStats {
+            records_committed: f.optional_i64("rowsSynced")?,
+            bytes_committed: f.optional_i64("bytesSynced")?,
+            ..JobStats::default()
+        },
+        failure: matches!(status.as_str(), "failed" | "cancelled").then(Failure::default),
+        status,
+    })
 }
 
 #[cfg(test)]
@@ -418,13 +439,12 @@ mod tests {
 
     #[test]
     fn jobs_keep_what_the_public_api_gives_and_nothing_more() {
-        let job: Job = serde_json::from_value::<JobResponse>(json!({
+        let job = job(&json!({
             "jobId": 7, "status": "failed", "jobType": "reset", "startTime": "2026-12-05T07:00:00Z",
             "connectionId": "c", "lastUpdatedAt": "2026-12-05T07:01:05Z", "duration": "PT1M5S",
             "bytesSynced": 10, "rowsSynced": 2
         }))
-        .unwrap()
-        .into();
+        .unwrap();
         assert_eq!(job.config_type, "reset_connection");
         assert_eq!(job.created_at, Some(1_796_454_000));
         assert_eq!(job.ended_at, Some(1_796_454_065));
@@ -436,15 +456,33 @@ mod tests {
 
     #[test]
     fn cron_expressions_lose_the_time_zone_airbyte_appends() {
-        let c: Connection = serde_json::from_value::<ConnectionResponse>(json!({
+        let c = connection(&json!({
             "connectionId": Uuid::nil(), "name": "n", "sourceId": Uuid::nil(), "destinationId": Uuid::nil(),
             "workspaceId": Uuid::nil(), "status": "active", "createdAt": 1, "tags": [],
             "schedule": {"scheduleType": "cron", "cronExpression": "0 0 2 * * ? UTC"},
             "configurations": {"streams": [{"name": "users", "syncMode": "full_refresh_append"}]}
         }))
-        .unwrap()
-        .into();
+        .unwrap();
         assert_eq!(c.cron.as_deref(), Some("0 0 2 * * ?"));
         assert_eq!(c.streams[0]["config"]["destinationSyncMode"], "append");
+    }
+
+    #[test]
+    fn a_missing_field_is_named() {
+        assert_eq!(
+            job(&json!({"jobId": 1, "status": "running", "jobType": "sync"})).unwrap_err(),
+            "field `connectionId` is missing or not a string"
+        );
+        assert_eq!(
+            actor(&json!({"sourceId": "x"}), "sourceId", None).unwrap_err(),
+            "field `sourceId` is missing or not a UUID"
+        );
+        assert!(page(&json!({"next": ""})).is_err());
+        let stream = streams(&json!([{"streamName": "users", "syncModes": ["incremental_append", "full_refresh_overwrite"], "streamnamespace": "shop"}])).unwrap();
+        assert_eq!(
+            stream[0]["stream"]["supportedSyncModes"],
+            json!(["full_refresh", "incremental"])
+        );
+        assert_eq!(stream[0]["stream"]["namespace"], "shop");
     }
 }
