@@ -120,7 +120,9 @@ impl Exchange {
     /// Makes `call` and reads its answer as `T`.
     pub fn run<T: DeserializeOwned>(&self, call: &Call) -> Result<T, Error> {
         let started = Instant::now();
-        let result = self.successful(call).and_then(|body| parse(call.label, &body));
+        let result = self
+            .successful(call)
+            .and_then(|body| parse(call.label, &body));
         self.metrics
             .observe_airbyte(call.label, Error::outcome(&result), started.elapsed());
         result
@@ -345,7 +347,11 @@ fn successful(call: &'static str, received: Received) -> Result<Vec<u8>, Error> 
             message: message_in(&body),
         });
     }
-    Ok(if status == 204 { b"null".to_vec() } else { body })
+    Ok(if status == 204 {
+        b"null".to_vec()
+    } else {
+        body
+    })
 }
 
 /// A 400 that refuses what was sent, like the Config API's 422: the public API's `bad-request`
