@@ -1,5 +1,6 @@
 //! The three create routes and the health routes, end to end: the real service against the fake
-//! Airbyte, asserting both what the client got and what Airbyte received.
+//! Airbyte, asserting both what the client got and what Airbyte received. The tests that talk to
+//! Airbyte run once per API (`config::...`, `public::...`, see `support/dialect.rs`).
 
 mod support;
 
@@ -7,12 +8,35 @@ use serde_json::{json, Value};
 use support::fake_airbyte::{
     definition, stream, MYSQL_DEFINITION_ID, S3_DEFINITION_ID, WORKSPACE_ID,
 };
-use support::{FakeAirbyte, Service, MYSQL_SOURCE, S3_SINK};
+use support::{Dialect, FakeAirbyte, Service, MYSQL_SOURCE, S3_SINK};
 
-#[test]
-fn datasource_creates_a_source_from_the_seed_example() {
+dialects!(
+    datasource_creates_a_source_from_the_seed_example,
+    sink_creates_a_destination_from_the_seed_example,
+    config_reaches_airbyte_byte_for_byte,
+    configured_workspace_skips_the_listing,
+    the_first_listed_workspace_is_used,
+    type_matches_slug_display_name_repository_and_id,
+    unknown_type_is_422_with_suggestions,
+    warm_caches_make_a_create_cost_one_airbyte_call,
+    an_unknown_type_is_answered_from_a_recent_cache,
+    a_connector_added_to_airbyte_is_found_once_the_list_is_fetched_again,
+    reading_a_source_of_an_unlisted_definition_does_not_refresh_the_list,
+    an_expired_cache_is_fetched_again,
+    ingestion_discovers_and_connects_every_stream,
+    ingestion_timestamps_default_to_now,
+    ingestion_with_chosen_streams_a_name_and_a_schedule,
+    ingestion_refuses_unknown_streams_and_lists_the_available_ones,
+    ingestion_never_creates_a_connection_that_syncs_nothing,
+    ingestion_keeps_suggested_sync_modes_that_fit,
+    failed_discovery_is_502_with_airbyte_s_message,
+    unknown_source_and_sink_ids_are_404,
+    readyz_follows_airbyte_health,
+);
+
+fn datasource_creates_a_source_from_the_seed_example(d: Dialect) {
     let fake = FakeAirbyte::start();
-    let service = Service::start(&fake, &[]);
+    let service = d.start(&fake, &[]);
 
     let answer = service.post("/datasource", MYSQL_SOURCE);
 
@@ -30,29 +54,41 @@ fn datasource_creates_a_source_from_the_seed_example() {
     );
     assert_eq!(
         fake.calls(),
-        [
+        d.calls(&[
             "workspaces/list",
             "workspaces/list_by_organization_id",
             "source_definitions/list_for_workspace",
             "source_definition_specifications/get",
             "sources/create"
-        ]
+        ])
     );
-    assert_eq!(
-        fake.last_body("workspaces/list_by_organization_id"),
-        json!({"organizationId": "00000000-0000-0000-0000-000000000000"})
-    );
-    assert_eq!(
-        fake.last_body("source_definitions/list_for_workspace"),
-        json!({"workspaceId": WORKSPACE_ID})
-    );
-    support::assert_seed_source_created(&fake);
+    match d {
+        Dialect::Config => {
+            assert_eq!(
+                fake.last_body("workspaces/list_by_organization_id"),
+                json!({"organizationId": "00000000-0000-0000-0000-000000000000"})
+            );
+            assert_eq!(
+                fake.last_body("source_definitions/list_for_workspace"),
+                json!({"workspaceId": WORKSPACE_ID})
+            );
+        }
+        Dialect::Public => {
+            let requests = fake.requests();
+            assert_eq!(requests[0].query_value("limit"), Some("100"));
+            assert_eq!(requests[0].query_value("offset"), Some("0"));
+            assert_eq!(
+                requests[1].path,
+                format!("workspaces/{WORKSPACE_ID}/definitions/sources")
+            );
+        }
+    }
+    support::assert_seed_source_created_in(d, &fake);
 }
 
-#[test]
-fn sink_creates_a_destination_from_the_seed_example() {
+fn sink_creates_a_destination_from_the_seed_example(d: Dialect) {
     let fake = FakeAirbyte::start();
-    let service = Service::start(&fake, &[]);
+    let service = d.start(&fake, &[]);
 
     let answer = service.post("/sink", S3_SINK);
 
@@ -67,20 +103,20 @@ fn sink_creates_a_destination_from_the_seed_example() {
     );
     assert_eq!(body["config"]["bucket_name"], "my-bucket");
     assert_eq!(
-        fake.last_body("destinations/create"),
-        json!({
-            "workspaceId": WORKSPACE_ID,
-            "destinationDefinitionId": S3_DEFINITION_ID,
-            "name": "s3_sink",
-            "connectionConfiguration": {"bucket_name": "my-bucket", "bucket_region": "us-east-1", "access_key_id": "AKIA...", "secret_access_key": "secret", "path_prefix": "exports/"}
-        })
+        fake.last_body(&d.call("destinations/create")),
+        d.create_body(
+            "destination",
+            WORKSPACE_ID,
+            S3_DEFINITION_ID,
+            "s3_sink",
+            json!({"bucket_name": "my-bucket", "bucket_region": "us-east-1", "access_key_id": "AKIA...", "secret_access_key": "secret", "path_prefix": "exports/"})
+        )
     );
 }
 
-#[test]
-fn config_reaches_airbyte_byte_for_byte() {
+fn config_reaches_airbyte_byte_for_byte(d: Dialect) {
     let fake = FakeAirbyte::start();
-    let service = Service::start(&fake, &[]);
+    let service = d.start(&fake, &[]);
     let config = r#"{"z":1,"a":{"big":123456789012345678901234567890,"f":1.50},"port":3306}"#;
 
     let answer = service.post(
@@ -92,11 +128,11 @@ fn config_reaches_airbyte_byte_for_byte() {
     let create = fake
         .requests()
         .into_iter()
-        .find(|r| r.call == "sources/create")
+        .find(|r| r.call == d.call("sources/create"))
         .unwrap();
     let raw = String::from_utf8(create.raw_body).unwrap();
     assert!(
-        raw.ends_with(&format!(r#""connectionConfiguration":{config}}}"#)),
+        raw.contains(&format!(r#""{}":{config}"#, d.config_field())),
         "{raw}"
     );
 }
@@ -121,12 +157,11 @@ fn legacy_airbyte_lists_workspaces_with_workspaces_list() {
     assert!(list.raw_body.is_empty(), "workspaces/list takes no body");
 }
 
-#[test]
-fn configured_workspace_skips_the_listing() {
+fn configured_workspace_skips_the_listing(d: Dialect) {
     let fake = FakeAirbyte::start();
     let other = "0b4c5a8e-1d2f-4e3a-9b8c-7d6e5f4a3b2c";
     fake.set_workspaces(&[WORKSPACE_ID, other]);
-    let service = Service::start(&fake, &[("AIRBYTE_WORKSPACE_ID", other)]);
+    let service = d.start(&fake, &[("AIRBYTE_WORKSPACE_ID", other)]);
 
     let answer = service.post("/sink", S3_SINK);
 
@@ -134,21 +169,23 @@ fn configured_workspace_skips_the_listing() {
     assert_eq!(answer.json()["workspaceId"], other);
     assert_eq!(
         fake.calls(),
-        [
+        d.calls(&[
             "destination_definitions/list_for_workspace",
             "destination_definition_specifications/get",
             "destinations/create"
-        ]
+        ])
     );
-    assert_eq!(fake.last_body("destinations/create")["workspaceId"], other);
+    assert_eq!(
+        fake.last_body(&d.call("destinations/create"))["workspaceId"],
+        other
+    );
 }
 
-#[test]
-fn the_first_listed_workspace_is_used() {
+fn the_first_listed_workspace_is_used(d: Dialect) {
     let fake = FakeAirbyte::start();
     let second = "0b4c5a8e-1d2f-4e3a-9b8c-7d6e5f4a3b2c";
     fake.set_workspaces(&[WORKSPACE_ID, second]);
-    let service = Service::start(&fake, &[]);
+    let service = d.start(&fake, &[]);
 
     assert_eq!(
         service.post("/datasource", MYSQL_SOURCE).json()["workspaceId"],
@@ -156,10 +193,9 @@ fn the_first_listed_workspace_is_used() {
     );
 }
 
-#[test]
-fn type_matches_slug_display_name_repository_and_id() {
+fn type_matches_slug_display_name_repository_and_id(d: Dialect) {
     let fake = FakeAirbyte::start();
-    let service = Service::start(&fake, &[]);
+    let service = d.start(&fake, &[]);
     for type_name in [
         "mysql",
         "MySQL",
@@ -176,17 +212,16 @@ fn type_matches_slug_display_name_repository_and_id() {
             "{type_name}"
         );
         assert_eq!(
-            fake.last_body("sources/create")["sourceDefinitionId"],
+            fake.last_body(&d.call("sources/create"))[d.definition_field("source")],
             MYSQL_DEFINITION_ID,
             "{type_name}"
         );
     }
 }
 
-#[test]
-fn unknown_type_is_422_with_suggestions() {
+fn unknown_type_is_422_with_suggestions(d: Dialect) {
     let fake = FakeAirbyte::start();
-    let service = Service::start(&fake, &[]);
+    let service = d.start(&fake, &[]);
 
     let answer = service.post("/datasource", r#"{"name":"n","type":"mysq","config":{}}"#);
 
@@ -195,30 +230,28 @@ fn unknown_type_is_422_with_suggestions() {
         detail,
         "unknown source type 'mysq'; closest known types: 'mysql', 'postgres'"
     );
-    assert!(!fake.calls().contains(&"sources/create".to_string()));
+    assert!(!fake.calls().contains(&d.call("sources/create")));
 }
 
-#[test]
-fn warm_caches_make_a_create_cost_one_airbyte_call() {
+fn warm_caches_make_a_create_cost_one_airbyte_call(d: Dialect) {
     let fake = FakeAirbyte::start();
-    let service = Service::start(&fake, &[]);
+    let service = d.start(&fake, &[]);
     assert_eq!(service.post("/datasource", MYSQL_SOURCE).status, 201);
     assert_eq!(service.post("/sink", S3_SINK).status, 201);
     fake.clear_requests();
 
     assert_eq!(service.post("/datasource", MYSQL_SOURCE).status, 201);
-    assert_eq!(fake.calls(), ["sources/create"]);
+    assert_eq!(fake.calls(), d.calls(&["sources/create"]));
     fake.clear_requests();
     assert_eq!(service.post("/sink", S3_SINK).status, 201);
-    assert_eq!(fake.calls(), ["destinations/create"]);
+    assert_eq!(fake.calls(), d.calls(&["destinations/create"]));
 }
 
 /// A client sending made-up types used to make Airbyte send its whole definition list once per
 /// request (about 430 KB on a real install): a miss refreshes the list at most once per 10 s.
-#[test]
-fn an_unknown_type_is_answered_from_a_recent_cache() {
+fn an_unknown_type_is_answered_from_a_recent_cache(d: Dialect) {
     let fake = FakeAirbyte::start();
-    let service = Service::start(&fake, &[]);
+    let service = d.start(&fake, &[]);
     assert_eq!(service.post("/datasource", MYSQL_SOURCE).status, 201);
     fake.clear_requests();
 
@@ -237,10 +270,9 @@ fn an_unknown_type_is_answered_from_a_recent_cache() {
     );
 }
 
-#[test]
-fn a_connector_added_to_airbyte_is_found_once_the_list_is_fetched_again() {
+fn a_connector_added_to_airbyte_is_found_once_the_list_is_fetched_again(d: Dialect) {
     let fake = FakeAirbyte::start();
-    let service = Service::start(&fake, &[("DEFINITIONS_TTL_SECS", "0")]);
+    let service = d.start(&fake, &[("DEFINITIONS_TTL_SECS", "0")]);
     assert_eq!(service.post("/datasource", MYSQL_SOURCE).status, 201);
     let custom = "9a3f7c2e-5b1d-4e8f-a6c4-2d9e7b1f3a5c";
     fake.add_source_definition(definition("source", custom, "Acme CRM", "acme/source-crm"));
@@ -254,11 +286,11 @@ fn a_connector_added_to_airbyte_is_found_once_the_list_is_fetched_again() {
     assert_eq!(answer.status, 201, "{}", answer.text);
     assert_eq!(answer.json()["definitionId"], custom);
     assert!(
-        fake.calls().ends_with(&[
-            "source_definitions/list_for_workspace".into(),
-            "source_definition_specifications/get".into(),
-            "sources/create".into()
-        ]),
+        fake.calls().ends_with(&d.calls(&[
+            "source_definitions/list_for_workspace",
+            "source_definition_specifications/get",
+            "sources/create"
+        ])),
         "{:?}",
         fake.calls()
     );
@@ -273,7 +305,7 @@ fn a_connector_added_to_airbyte_is_found_once_the_list_is_fetched_again() {
     assert_eq!(
         fake.calls()
             .iter()
-            .filter(|c| c.as_str() == "source_definitions/list_for_workspace")
+            .filter(|c| **c == d.call("source_definitions/list_for_workspace"))
             .count(),
         1,
         "a list fetched for this request is not fetched again: {:?}",
@@ -283,10 +315,9 @@ fn a_connector_added_to_airbyte_is_found_once_the_list_is_fetched_again() {
 
 /// Reading a source used to look its definition up as a type, so a definition missing from the
 /// list refreshed the list on every read.
-#[test]
-fn reading_a_source_of_an_unlisted_definition_does_not_refresh_the_list() {
+fn reading_a_source_of_an_unlisted_definition_does_not_refresh_the_list(d: Dialect) {
     let fake = FakeAirbyte::start();
-    let service = Service::start(&fake, &[]);
+    let service = d.start(&fake, &[]);
     assert_eq!(service.post("/datasource", MYSQL_SOURCE).status, 201);
     // A source of a connector added to Airbyte after the service cached its list.
     let custom = "9a3f7c2e-5b1d-4e8f-a6c4-2d9e7b1f3a5c";
@@ -317,19 +348,18 @@ fn reading_a_source_of_an_unlisted_definition_does_not_refresh_the_list() {
     }
     assert_eq!(
         fake.calls(),
-        [
+        d.calls(&[
             "sources/get",
             "source_definition_specifications/get",
             "sources/get"
-        ],
+        ]),
         "the spec is cached like the definitions"
     );
 }
 
-#[test]
-fn an_expired_cache_is_fetched_again() {
+fn an_expired_cache_is_fetched_again(d: Dialect) {
     let fake = FakeAirbyte::start();
-    let service = Service::start(&fake, &[("DEFINITIONS_TTL_SECS", "0")]);
+    let service = d.start(&fake, &[("DEFINITIONS_TTL_SECS", "0")]);
     assert_eq!(service.post("/datasource", MYSQL_SOURCE).status, 201);
     fake.clear_requests();
 
@@ -337,13 +367,13 @@ fn an_expired_cache_is_fetched_again() {
 
     assert_eq!(
         fake.calls(),
-        [
+        d.calls(&[
             "workspaces/list",
             "workspaces/list_by_organization_id",
             "source_definitions/list_for_workspace",
             "source_definition_specifications/get",
             "sources/create"
-        ]
+        ])
     );
 }
 
@@ -363,10 +393,9 @@ fn ingestion(
     (source, sink, answer)
 }
 
-#[test]
-fn ingestion_discovers_and_connects_every_stream() {
+fn ingestion_discovers_and_connects_every_stream(d: Dialect) {
     let fake = FakeAirbyte::start();
-    let service = Service::start(&fake, &[]);
+    let service = d.start(&fake, &[]);
 
     let (source, sink, answer) = ingestion(
         &service,
@@ -385,35 +414,65 @@ fn ingestion_discovers_and_connects_every_stream() {
 
     assert_eq!(
         fake.calls(),
-        ["sources/discover_schema", "connections/create"]
+        d.calls(&["sources/discover_schema", "connections/create"])
     );
-    assert_eq!(
-        fake.last_body("sources/discover_schema"),
-        json!({"sourceId": source})
-    );
-    let create = fake.last_body("connections/create");
+    let create = fake.last_body(&d.call("connections/create"));
     assert_eq!(create["sourceId"], source);
     assert_eq!(create["destinationId"], sink);
     assert_eq!(create["status"], "active");
-    assert_eq!(create["scheduleType"], "manual");
-    assert!(uuid::Uuid::parse_str(create["sourceCatalogId"].as_str().unwrap()).is_ok());
-    let streams = create["syncCatalog"]["streams"].as_array().unwrap();
-    assert_eq!(streams.len(), 2);
-    for s in streams {
-        assert_eq!(s["config"]["selected"], true, "{s}");
-        assert_eq!(s["config"]["syncMode"], "full_refresh");
-        assert_eq!(s["config"]["destinationSyncMode"], "overwrite");
-        assert_eq!(
-            s["stream"]["jsonSchema"]["type"], "object",
-            "the discovered stream goes back unchanged"
-        );
+    match d {
+        Dialect::Config => {
+            assert_eq!(
+                fake.last_body("sources/discover_schema"),
+                json!({"sourceId": source})
+            );
+            assert_eq!(create["scheduleType"], "manual");
+            assert!(uuid::Uuid::parse_str(create["sourceCatalogId"].as_str().unwrap()).is_ok());
+            let streams = create["syncCatalog"]["streams"].as_array().unwrap();
+            assert_eq!(streams.len(), 2);
+            for s in streams {
+                assert_eq!(s["config"]["selected"], true, "{s}");
+                assert_eq!(s["config"]["syncMode"], "full_refresh");
+                assert_eq!(s["config"]["destinationSyncMode"], "overwrite");
+                assert_eq!(
+                    s["stream"]["jsonSchema"]["type"], "object",
+                    "the discovered stream goes back unchanged"
+                );
+            }
+        }
+        Dialect::Public => {
+            let streams = fake.requests()[0].clone();
+            assert_eq!(streams.query_value("sourceId"), Some(source.as_str()));
+            assert_eq!(
+                streams.query_value("destinationId"),
+                Some(sink.as_str()),
+                "sync modes are answered only for a destination"
+            );
+            assert_eq!(create["schedule"], json!({"scheduleType": "manual"}));
+            assert_eq!(
+                create["namespaceDefinition"], "source",
+                "as the Config API keeps it"
+            );
+            assert_eq!(
+                create["configurations"]["streams"],
+                json!([
+                    {"name": "users", "namespace": "shop", "syncMode": "full_refresh_overwrite"},
+                    {"name": "orders", "namespace": "shop", "syncMode": "full_refresh_overwrite"}
+                ]),
+                "every stream named: an empty list would make Airbyte choose"
+            );
+        }
     }
+    let stored = service.get(&format!(
+        "/ingestion/{}",
+        answer.json()["id"].as_str().unwrap()
+    ));
+    assert_eq!(stored.json()["streams"], json!(["users", "orders"]));
 }
 
-#[test]
-fn ingestion_timestamps_default_to_now() {
+fn ingestion_timestamps_default_to_now(d: Dialect) {
     let fake = FakeAirbyte::start();
-    let service = Service::start(&fake, &[]);
+    let service = d.start(&fake, &[]);
     let before = time::OffsetDateTime::now_utc()
         .replace_nanosecond(0)
         .unwrap();
@@ -437,10 +496,9 @@ fn ingestion_timestamps_default_to_now() {
     assert!(body["created"].as_str().unwrap().ends_with('Z'));
 }
 
-#[test]
-fn ingestion_with_chosen_streams_a_name_and_a_schedule() {
+fn ingestion_with_chosen_streams_a_name_and_a_schedule(d: Dialect) {
     let fake = FakeAirbyte::start();
-    let service = Service::start(&fake, &[]);
+    let service = d.start(&fake, &[]);
 
     let (_, _, answer) = ingestion(
         &service,
@@ -450,31 +508,51 @@ fn ingestion_with_chosen_streams_a_name_and_a_schedule() {
 
     assert_eq!(answer.status, 201, "{}", answer.text);
     assert_eq!(answer.json()["streams"], json!(["orders"]));
-    let create = fake.last_body("connections/create");
+    let create = fake.last_body(&d.call("connections/create"));
     assert_eq!(create["name"], "nightly");
-    assert_eq!(create["scheduleType"], "cron");
+    match d {
+        Dialect::Config => {
+            assert_eq!(create["scheduleType"], "cron");
+            assert_eq!(
+                create["scheduleData"],
+                json!({"cron": {"cronExpression": "0 0 2 * * ?", "cronTimeZone": "UTC"}})
+            );
+            let selected: Vec<(&str, bool)> = create["syncCatalog"]["streams"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| {
+                    (
+                        s["stream"]["name"].as_str().unwrap(),
+                        s["config"]["selected"].as_bool().unwrap(),
+                    )
+                })
+                .collect();
+            assert_eq!(selected, [("users", false), ("orders", true)]);
+        }
+        Dialect::Public => {
+            assert_eq!(
+                create["schedule"],
+                json!({"scheduleType": "cron", "cronExpression": "0 0 2 * * ?"})
+            );
+            assert_eq!(
+                create["configurations"]["streams"],
+                json!([{"name": "orders", "namespace": "shop", "syncMode": "full_refresh_overwrite"}])
+            );
+        }
+    }
+    let id = answer.json()["id"].as_str().unwrap().to_string();
+    let stored = service.get(&format!("/ingestion/{id}")).json();
     assert_eq!(
-        create["scheduleData"],
-        json!({"cron": {"cronExpression": "0 0 2 * * ?", "cronTimeZone": "UTC"}})
+        stored["schedule"],
+        json!({"type": "cron", "cron": "0 0 2 * * ?"}),
+        "the same schedule read back on both APIs"
     );
-    let selected: Vec<(&str, bool)> = create["syncCatalog"]["streams"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| {
-            (
-                s["stream"]["name"].as_str().unwrap(),
-                s["config"]["selected"].as_bool().unwrap(),
-            )
-        })
-        .collect();
-    assert_eq!(selected, [("users", false), ("orders", true)]);
 }
 
-#[test]
-fn ingestion_refuses_unknown_streams_and_lists_the_available_ones() {
+fn ingestion_refuses_unknown_streams_and_lists_the_available_ones(d: Dialect) {
     let fake = FakeAirbyte::start();
-    let service = Service::start(&fake, &[]);
+    let service = d.start(&fake, &[]);
 
     let (_, _, answer) = ingestion(&service, &fake, json!({"streams": ["users", "invoices"]}));
 
@@ -484,65 +562,78 @@ fn ingestion_refuses_unknown_streams_and_lists_the_available_ones() {
     );
     assert_eq!(
         fake.calls(),
-        ["sources/discover_schema"],
+        d.calls(&["sources/discover_schema"]),
         "nothing is created"
     );
 }
 
-#[test]
-fn ingestion_never_creates_a_connection_that_syncs_nothing() {
+fn ingestion_never_creates_a_connection_that_syncs_nothing(d: Dialect) {
     let fake = FakeAirbyte::start();
     fake.set_streams(vec![]);
-    let service = Service::start(&fake, &[]);
+    let service = d.start(&fake, &[]);
 
     let (_, _, answer) = ingestion(&service, &fake, json!({}));
 
     assert!(answer.problem(422).contains("sync nothing"));
-    assert_eq!(fake.calls(), ["sources/discover_schema"]);
+    assert_eq!(fake.calls(), d.calls(&["sources/discover_schema"]));
 }
 
-#[test]
-fn ingestion_keeps_suggested_sync_modes_that_fit() {
+/// The Config API suggests sync modes with its discovery; the public API says only which a
+/// stream supports towards the destination, so there the first that fits is chosen.
+fn ingestion_keeps_suggested_sync_modes_that_fit(d: Dialect) {
     let fake = FakeAirbyte::start();
     let mut incremental = stream("events", &["full_refresh", "incremental"]);
     incremental["stream"]["sourceDefinedCursor"] = json!(true);
     incremental["config"]["syncMode"] = json!("incremental");
     incremental["config"]["destinationSyncMode"] = json!("append_dedup");
     fake.set_streams(vec![incremental]);
-    let service = Service::start(&fake, &[]);
+    let service = d.start(&fake, &[]);
 
     let (_, _, answer) = ingestion(&service, &fake, json!({}));
 
     assert_eq!(answer.status, 201, "{}", answer.text);
-    let config = &fake.last_body("connections/create")["syncCatalog"]["streams"][0]["config"];
-    assert_eq!(
-        (
-            config["syncMode"].as_str(),
-            config["destinationSyncMode"].as_str()
+    let create = fake.last_body(&d.call("connections/create"));
+    match d {
+        Dialect::Config => {
+            let config = &create["syncCatalog"]["streams"][0]["config"];
+            assert_eq!(
+                (
+                    config["syncMode"].as_str(),
+                    config["destinationSyncMode"].as_str()
+                ),
+                (Some("incremental"), Some("append_dedup"))
+            );
+        }
+        Dialect::Public => assert_eq!(
+            create["configurations"]["streams"][0]["syncMode"],
+            "full_refresh_overwrite"
         ),
-        (Some("incremental"), Some("append_dedup"))
-    );
+    }
 }
 
-#[test]
-fn failed_discovery_is_502_with_airbyte_s_message() {
+fn failed_discovery_is_502_with_airbyte_s_message(d: Dialect) {
     let fake = FakeAirbyte::start();
     fake.fail_discovery("Access denied for user 'root'");
-    let service = Service::start(&fake, &[]);
+    let service = d.start(&fake, &[]);
 
     let (_, _, answer) = ingestion(&service, &fake, json!({}));
 
     assert_eq!(
         answer.problem(502),
-        "Airbyte's sources/discover_schema job failed: Access denied for user 'root'"
+        format!(
+            "Airbyte's {} job failed: Access denied for user 'root'",
+            match d {
+                Dialect::Config => "sources/discover_schema",
+                Dialect::Public => "GET /streams",
+            }
+        )
     );
-    assert_eq!(fake.calls(), ["sources/discover_schema"]);
+    assert_eq!(fake.calls(), d.calls(&["sources/discover_schema"]));
 }
 
-#[test]
-fn unknown_source_and_sink_ids_are_404() {
+fn unknown_source_and_sink_ids_are_404(d: Dialect) {
     let fake = FakeAirbyte::start();
-    let service = Service::start(&fake, &[]);
+    let service = d.start(&fake, &[]);
     let missing = "5d3c2b1a-0f9e-4d8c-b7a6-958473625140";
     let sink = fake.seed_destination();
     let source = fake.seed_source();
@@ -578,13 +669,17 @@ fn healthz_answers_without_airbyte() {
     assert_eq!(answer.json(), json!({"status": "ok"}));
 }
 
-#[test]
-fn readyz_follows_airbyte_health() {
+fn readyz_follows_airbyte_health(d: Dialect) {
     let fake = FakeAirbyte::start();
-    let service = Service::start(&fake, &[]);
+    let service = d.start(&fake, &[]);
 
-    assert_eq!(service.get("/readyz").status, 200);
-    assert_eq!(fake.calls(), ["health"]);
+    let ready = service.get("/readyz");
+    assert_eq!(ready.status, 200);
+    assert_eq!(
+        ready.json(),
+        json!({"status": "ready", "airbyte": "available", "api": if d.is_public() { "public" } else { "config" }})
+    );
+    assert_eq!(fake.calls(), d.calls(&["health"]));
     assert_eq!(fake.requests()[0].method, "GET");
 
     fake.set_available(false);

@@ -1,14 +1,34 @@
 //! Configurations tried before and changed after creating: dry-run checks, stream previews,
-//! changes by merge patch, and masking exactly the secrets the connector's spec marks.
+//! changes by merge patch, and masking exactly the secrets the connector's spec marks; once per
+//! Airbyte API (`config::...`, `public::...`: the public API asks the Config API beside it for
+//! checks, previews and specs).
 
 mod support;
 
 use serde_json::{json, Value};
 use support::fake_airbyte::stream;
 use support::{
-    CheckEnd, FakeAirbyte, Fault, Service, MASK, MYSQL_DEFINITION_ID, MYSQL_SOURCE,
+    CheckEnd, Dialect, FakeAirbyte, Fault, Service, MASK, MYSQL_DEFINITION_ID, MYSQL_SOURCE,
     S3_DEFINITION_ID, S3_SINK, WORKSPACE_ID,
 };
+
+dialects!(
+    a_passing_check_creates_nothing_and_says_so,
+    a_failed_check_is_an_answer_that_keeps_the_host_and_masks_the_password,
+    a_check_airbyte_could_not_run_is_a_502_with_its_reason,
+    checks_refuse_what_a_create_refuses,
+    a_masked_value_is_refused_on_create_check_and_preview,
+    answers_mask_exactly_what_the_spec_marks_secret,
+    airbyte_s_messages_keep_the_host_and_lose_the_secrets,
+    a_field_airbyte_s_spec_validation_rejects_is_named,
+    without_the_spec_masking_errs_on_the_safe_side,
+    streams_are_previewed_without_creating_the_source,
+    a_discovery_the_configuration_fails_is_422_any_other_502,
+    a_patch_merges_into_the_stored_configuration_and_keeps_masked_secrets,
+    a_patch_with_check_saves_only_what_passes,
+    a_patch_is_refused_for_what_it_cannot_mean,
+    a_patch_honours_idempotency_keys,
+);
 
 /// A MySQL configuration whose secrets are a password, a tunnel password inside a `oneOf`
 /// option and `replication.sas` (which the spec marks, though its name does not look secret).
@@ -46,16 +66,22 @@ fn assert_no_secret_logged(service: &Service) {
     }
 }
 
-fn created_anything(fake: &FakeAirbyte) -> bool {
-    fake.calls()
-        .iter()
-        .any(|c| c.ends_with("/create") || c.ends_with("/delete") || c.ends_with("/update"))
+/// Whether Airbyte was asked to create, change or delete a source or destination.
+fn created_anything(d: Dialect, fake: &FakeAirbyte) -> bool {
+    let writes = d.calls(&[
+        "sources/create",
+        "sources/update",
+        "sources/delete",
+        "destinations/create",
+        "destinations/update",
+        "destinations/delete",
+    ]);
+    fake.calls().iter().any(|c| writes.contains(c))
 }
 
-#[test]
-fn a_passing_check_creates_nothing_and_says_so() {
+fn a_passing_check_creates_nothing_and_says_so(d: Dialect) {
     let fake = FakeAirbyte::start();
-    let service = Service::start(&fake, &[]);
+    let service = d.start(&fake, &[]);
 
     let answer = service.post("/datasource/check", &mysql(json!({})));
 
@@ -72,7 +98,7 @@ fn a_passing_check_creates_nothing_and_says_so() {
         sent.get("name").is_none(),
         "the name is not Airbyte's to see"
     );
-    assert!(!created_anything(&fake));
+    assert!(!created_anything(d, &fake));
     assert_eq!(fake.actor_count(), (0, 0));
 
     // Without a name too, for a destination.
@@ -87,11 +113,10 @@ fn a_passing_check_creates_nothing_and_says_so() {
     );
 }
 
-#[test]
-fn a_failed_check_is_an_answer_that_keeps_the_host_and_masks_the_password() {
+fn a_failed_check_is_an_answer_that_keeps_the_host_and_masks_the_password(d: Dialect) {
     let fake = FakeAirbyte::start();
     fake.end_checks(CheckEnd::FailedQuotingConfig);
-    let service = Service::start(&fake, &[]);
+    let service = d.start(&fake, &[]);
 
     let answer = service.post("/datasource/check", &mysql(json!({})));
 
@@ -113,13 +138,12 @@ fn a_failed_check_is_an_answer_that_keeps_the_host_and_masks_the_password() {
     assert_no_secret_logged(&service);
 }
 
-#[test]
-fn a_check_airbyte_could_not_run_is_a_502_with_its_reason() {
+fn a_check_airbyte_could_not_run_is_a_502_with_its_reason(d: Dialect) {
     let fake = FakeAirbyte::start();
     fake.end_checks(CheckEnd::NotRun(
         "the check workload did not start in time".into(),
     ));
-    let service = Service::start(&fake, &[]);
+    let service = d.start(&fake, &[]);
 
     let detail = service.post("/sink/check", S3_SINK).problem(502);
 
@@ -130,10 +154,9 @@ fn a_check_airbyte_could_not_run_is_a_502_with_its_reason() {
     assert!(!detail.contains("temporal"), "no internal message");
 }
 
-#[test]
-fn checks_refuse_what_a_create_refuses() {
+fn checks_refuse_what_a_create_refuses(d: Dialect) {
     let fake = FakeAirbyte::start();
-    let service = Service::start(&fake, &[]);
+    let service = d.start(&fake, &[]);
 
     let detail = service
         .post("/datasource/check", r#"{"type":"mysq","config":{}}"#)
@@ -155,15 +178,14 @@ fn checks_refuse_what_a_create_refuses() {
         )
         .status;
     assert_eq!(detail, 200, "unknown members are ignored, as on create");
-    assert!(!created_anything(&fake));
+    assert!(!created_anything(d, &fake));
 }
 
 /// A client that sends back what a read showed it would have Airbyte store the mask as the
 /// secret (the seed's own example did exactly this).
-#[test]
-fn a_masked_value_is_refused_on_create_check_and_preview() {
+fn a_masked_value_is_refused_on_create_check_and_preview(d: Dialect) {
     let fake = FakeAirbyte::start();
-    let service = Service::start(&fake, &[]);
+    let service = d.start(&fake, &[]);
     let masked =
         mysql(json!({ "tunnel_method": { "tunnel_method": "SSH_KEY_AUTH", "ssh_key": MASK } }));
 
@@ -179,10 +201,9 @@ fn a_masked_value_is_refused_on_create_check_and_preview() {
     assert!(fake.calls().is_empty(), "{:?}", fake.calls());
 }
 
-#[test]
-fn answers_mask_exactly_what_the_spec_marks_secret() {
+fn answers_mask_exactly_what_the_spec_marks_secret(d: Dialect) {
     let fake = FakeAirbyte::start();
-    let service = Service::start(&fake, &[]);
+    let service = d.start(&fake, &[]);
 
     let answer = service.post("/datasource", &mysql(json!({ "primary_key": "id" })));
 
@@ -212,12 +233,11 @@ fn answers_mask_exactly_what_the_spec_marks_secret() {
     assert_no_secret_logged(&service);
 }
 
-#[test]
-fn airbyte_s_messages_keep_the_host_and_lose_the_secrets() {
+fn airbyte_s_messages_keep_the_host_and_lose_the_secrets(d: Dialect) {
     let fake = FakeAirbyte::start();
-    let service = Service::start(&fake, &[]);
+    let service = d.start(&fake, &[]);
     fake.fail(
-        "sources/create",
+        &d.call("sources/create"),
         Fault::Status(
             422,
             json!({
@@ -235,7 +255,10 @@ fn airbyte_s_messages_keep_the_host_and_lose_the_secrets() {
     let detail = answer.problem(422);
     assert_eq!(
         detail,
-        format!("Airbyte rejected sources/create: Could not reach db.internal through bastion.internal with {MASK}; SAS {MASK} refused")
+        format!("Airbyte rejected {}: Could not reach db.internal through bastion.internal with {MASK}; SAS {MASK} refused", match d {
+            Dialect::Config => "sources/create",
+            Dialect::Public => "POST /sources",
+        })
     );
     assert_eq!(
         answer.json()["errors"],
@@ -250,10 +273,9 @@ fn airbyte_s_messages_keep_the_host_and_lose_the_secrets() {
     assert_no_secret_logged(&service);
 }
 
-#[test]
-fn a_field_airbyte_s_spec_validation_rejects_is_named() {
+fn a_field_airbyte_s_spec_validation_rejects_is_named(d: Dialect) {
     let fake = FakeAirbyte::start();
-    let service = Service::start(&fake, &[]);
+    let service = d.start(&fake, &[]);
 
     let answer = service.post("/datasource/check", &mysql(json!({ "port": "3306x" })));
 
@@ -266,15 +288,14 @@ fn a_field_airbyte_s_spec_validation_rejects_is_named() {
 
 /// Without the spec, key names still mask answers, and every string the client sent is masked
 /// in messages: a message loses detail rather than a secret.
-#[test]
-fn without_the_spec_masking_errs_on_the_safe_side() {
+fn without_the_spec_masking_errs_on_the_safe_side(d: Dialect) {
     let fake = FakeAirbyte::start();
     fake.fail(
         "source_definition_specifications/get",
         Fault::Status(500, json!({ "message": "boom" })),
     );
     fake.end_checks(CheckEnd::FailedQuotingConfig);
-    let service = Service::start(&fake, &[]);
+    let service = d.start(&fake, &[]);
 
     let answer = service.post("/datasource", &mysql(json!({})));
     assert_eq!(answer.status, 201, "{}", answer.text);
@@ -289,8 +310,7 @@ fn without_the_spec_masking_errs_on_the_safe_side() {
     assert_no_secret_logged(&service);
 }
 
-#[test]
-fn streams_are_previewed_without_creating_the_source() {
+fn streams_are_previewed_without_creating_the_source(d: Dialect) {
     let fake = FakeAirbyte::start();
     let mut bare = stream("events", &["full_refresh"]);
     bare["stream"].as_object_mut().unwrap().remove("namespace");
@@ -298,11 +318,12 @@ fn streams_are_previewed_without_creating_the_source() {
     let mut incremental = stream("orders", &["full_refresh", "incremental"]);
     incremental["stream"]["defaultCursorField"] = json!(["updated_at"]);
     fake.set_streams(vec![incremental, bare]);
-    let service = Service::start(&fake, &[]);
+    let service = d.start(&fake, &[]);
 
     let answer = service.post("/datasource/streams", &mysql(json!({})));
 
     assert_eq!(answer.status, 200, "{}", answer.text);
+    let preview = answer.json();
     assert_eq!(
         answer.json(),
         json!({ "streams": [
@@ -313,13 +334,29 @@ fn streams_are_previewed_without_creating_the_source() {
     let sent = fake.last_body("scheduler/sources/discover_schema");
     assert_eq!(sent["sourceDefinitionId"], MYSQL_DEFINITION_ID);
     assert_eq!(sent["connectionConfiguration"]["host"], "db.internal");
-    assert!(!created_anything(&fake));
+    assert!(!created_anything(d, &fake));
 
     let id = service.create("/datasource", MYSQL_SOURCE);
     let answer = service.get(&format!("/datasource/{id}/streams"));
     assert_eq!(answer.status, 200, "{}", answer.text);
     assert_eq!(answer.json()["streams"][1]["name"], "events");
-    assert_eq!(fake.last_body("sources/discover_schema")["sourceId"], id);
+    match d {
+        Dialect::Config => {
+            assert_eq!(answer.json()["streams"], preview["streams"]);
+            assert_eq!(fake.last_body("sources/discover_schema")["sourceId"], id);
+        }
+        Dialect::Public => {
+            // Without a destination the public API names no sync modes: full refresh, and
+            // incremental where the stream has a cursor, which is what these streams support.
+            assert_eq!(answer.json()["streams"], preview["streams"]);
+            let last = fake
+                .requests()
+                .into_iter()
+                .rfind(|r| r.call == "GET streams")
+                .unwrap();
+            assert_eq!(last.query_value("sourceId"), Some(id.as_str()));
+        }
+    }
     let missing = "5d3c2b1a-0f9e-4d8c-b7a6-958473625140";
     service
         .get(&format!("/datasource/{missing}/streams"))
@@ -327,10 +364,9 @@ fn streams_are_previewed_without_creating_the_source() {
     service.get("/datasource/nope/streams").problem(400);
 }
 
-#[test]
-fn a_discovery_the_configuration_fails_is_422_any_other_502() {
+fn a_discovery_the_configuration_fails_is_422_any_other_502(d: Dialect) {
     let fake = FakeAirbyte::start();
-    let service = Service::start(&fake, &[]);
+    let service = d.start(&fake, &[]);
     let id = service.create("/datasource", MYSQL_SOURCE);
     fake.fail_discovery_as(
         "config_error",
@@ -344,9 +380,11 @@ fn a_discovery_the_configuration_fails_is_422_any_other_502() {
         detail,
         format!("Airbyte's scheduler/sources/discover_schema job found a problem with the configuration: Access denied for 'reporter'@'db.internal' (using password {MASK})")
     );
+    // The public API's discovery of a stored source loses Airbyte's classification: a 502.
+    let status = if d.is_public() { 502 } else { 422 };
     service
         .get(&format!("/datasource/{id}/streams"))
-        .problem(422);
+        .problem(status);
 
     fake.fail_discovery("the discover workload was evicted");
     let detail = service
@@ -368,10 +406,9 @@ fn patch(service: &Service, path: &str, body: &str, headers: &[(&str, &str)]) ->
     service.request("PATCH", path, Some(body), &all)
 }
 
-#[test]
-fn a_patch_merges_into_the_stored_configuration_and_keeps_masked_secrets() {
+fn a_patch_merges_into_the_stored_configuration_and_keeps_masked_secrets(d: Dialect) {
     let fake = FakeAirbyte::start();
-    let service = Service::start(&fake, &[]);
+    let service = d.start(&fake, &[]);
     let id = service.create("/datasource", &mysql(json!({})));
     let path = format!("/datasource/{id}");
 
@@ -399,13 +436,21 @@ fn a_patch_merges_into_the_stored_configuration_and_keeps_masked_secrets() {
         stored["tunnel_method"]["tunnel_user_password"],
         TUNNEL_PASSWORD
     );
-    let sent = fake.last_body("sources/update");
-    assert_eq!(sent["sourceId"], id);
+    let sent = fake.last_body(&d.call("sources/update"));
+    match d {
+        Dialect::Config => assert_eq!(sent["sourceId"], id),
+        Dialect::Public => assert_eq!(
+            fake.requests()
+                .into_iter()
+                .rfind(|r| r.call == "PUT sources/{id}")
+                .unwrap()
+                .path,
+            format!("sources/{id}"),
+            "the whole configuration is PUT: a PATCH would store the mask"
+        ),
+    }
     assert_eq!(sent["name"], "orders db", "a name not sent stays");
-    assert_eq!(
-        sent["connectionConfiguration"]["password"], MASK,
-        "Airbyte fills it"
-    );
+    assert_eq!(sent[d.config_field()]["password"], MASK, "Airbyte fills it");
 
     // A merge patch: keys sent replace, null removes, the rest stays.
     let answer = patch(
@@ -451,10 +496,9 @@ fn a_patch_merges_into_the_stored_configuration_and_keeps_masked_secrets() {
     assert_no_secret_logged(&service);
 }
 
-#[test]
-fn a_patch_with_check_saves_only_what_passes() {
+fn a_patch_with_check_saves_only_what_passes(d: Dialect) {
     let fake = FakeAirbyte::start();
-    let service = Service::start(&fake, &[]);
+    let service = d.start(&fake, &[]);
     let id = service.create("/datasource", &mysql(json!({})));
     let path = format!("/datasource/{id}?check=true");
     fake.end_checks(CheckEnd::FailedQuotingConfig);
@@ -475,7 +519,7 @@ fn a_patch_with_check_saves_only_what_passes() {
     );
     assert!(detail.ends_with("; nothing was saved"), "{detail}");
     assert_eq!(fake.stored_config(&id)["host"], "db.internal");
-    assert!(!fake.calls().contains(&"sources/update".to_string()));
+    assert!(!fake.calls().contains(&d.call("sources/update")));
     let checked = fake.last_body("sources/check_connection_for_update");
     assert_eq!(checked["connectionConfiguration"]["host"], "db3.internal");
     assert_eq!(checked["connectionConfiguration"]["password"], MASK);
@@ -491,10 +535,9 @@ fn a_patch_with_check_saves_only_what_passes() {
     assert_eq!(fake.stored_config(&id)["host"], "db3.internal");
 }
 
-#[test]
-fn a_patch_is_refused_for_what_it_cannot_mean() {
+fn a_patch_is_refused_for_what_it_cannot_mean(d: Dialect) {
     let fake = FakeAirbyte::start();
-    let service = Service::start(&fake, &[]);
+    let service = d.start(&fake, &[]);
     let id = service.create("/datasource", MYSQL_SOURCE);
     let path = format!("/datasource/{id}");
     fake.clear_requests();
@@ -529,10 +572,9 @@ fn a_patch_is_refused_for_what_it_cannot_mean() {
     answer.problem(415);
 }
 
-#[test]
-fn a_patch_honours_idempotency_keys() {
+fn a_patch_honours_idempotency_keys(d: Dialect) {
     let fake = FakeAirbyte::start();
-    let service = Service::start(&fake, &[]);
+    let service = d.start(&fake, &[]);
     let id = service.create("/datasource", MYSQL_SOURCE);
     let path = format!("/datasource/{id}");
     let key = [("Idempotency-Key", "rename-1")];
@@ -547,7 +589,7 @@ fn a_patch_honours_idempotency_keys() {
     let updates = fake
         .calls()
         .iter()
-        .filter(|c| *c == "sources/update")
+        .filter(|c| **c == d.call("sources/update"))
         .count();
     assert_eq!(updates, 1);
     patch(&service, &path, r#"{"name":"other"}"#, &key).problem(422);

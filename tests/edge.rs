@@ -11,7 +11,17 @@ use std::time::Duration;
 
 use serde_json::json;
 use support::fake_airbyte::Auth;
-use support::{FakeAirbyte, Fault, Service, MYSQL_SOURCE, S3_SINK};
+use support::{Dialect, FakeAirbyte, Fault, Service, MYSQL_SOURCE, S3_SINK};
+
+// Authentication to Airbyte, once per API: tokens come from the API's own token call.
+dialects!(
+    client_credentials_are_exchanged_once_and_the_token_reused,
+    a_refused_token_is_replaced_and_the_call_retried_once,
+    tokens_near_their_expiry_are_replaced_before_use,
+    concurrent_requests_share_one_token_request,
+    refused_credentials_are_a_502_for_the_operator_and_never_shown,
+    a_fixed_token_and_basic_auth_are_sent_as_configured,
+);
 
 fn client_credentials(lifetime_secs: u64) -> Auth {
     Auth::ClientCredentials {
@@ -26,26 +36,36 @@ const CREDENTIALS: [(&str, &str); 2] = [
     ("AIRBYTE_CLIENT_SECRET", "cs-Hq72kLm"),
 ];
 
-#[test]
-fn client_credentials_are_exchanged_once_and_the_token_reused() {
+fn client_credentials_are_exchanged_once_and_the_token_reused(d: Dialect) {
     let fake = FakeAirbyte::start();
     fake.require(client_credentials(900));
-    let service = Service::start(&fake, &CREDENTIALS);
+    let service = d.start(&fake, &CREDENTIALS);
 
-    assert_eq!(service.post("/datasource", MYSQL_SOURCE).status, 201);
+    let created = service.post("/datasource", MYSQL_SOURCE);
+    assert_eq!(created.status, 201, "{}", created.text);
     assert_eq!(service.post("/sink", S3_SINK).status, 201);
 
     let calls = fake.calls();
+    let token = d.call("applications/token");
     assert_eq!(
-        calls.iter().filter(|c| *c == "applications/token").count(),
+        calls.iter().filter(|c| **c == token).count(),
         1,
         "{calls:?}"
     );
-    assert_eq!(calls[0], "applications/token");
-    assert_eq!(
-        fake.last_body("applications/token"),
-        json!({"client_id": "wrapper", "client_secret": "cs-Hq72kLm"})
-    );
+    assert_eq!(calls[0], token);
+    let grant = match d {
+        // The public API's spec requires `grant_type` and names the property `grant-type`.
+        Dialect::Public => {
+            json!({"grant-type": "client_credentials", "grant_type": "client_credentials"})
+        }
+        Dialect::Config => json!({}),
+    };
+    let mut expected = json!({"client_id": "wrapper", "client_secret": "cs-Hq72kLm"});
+    expected
+        .as_object_mut()
+        .unwrap()
+        .extend(grant.as_object().unwrap().clone());
+    assert_eq!(fake.last_body(&token), expected);
     let token_request = fake.requests().into_iter().next().unwrap();
     assert_eq!(token_request.authorization, None);
     for r in fake.requests().iter().skip(1) {
@@ -59,11 +79,10 @@ fn client_credentials_are_exchanged_once_and_the_token_reused() {
     }
 }
 
-#[test]
-fn a_refused_token_is_replaced_and_the_call_retried_once() {
+fn a_refused_token_is_replaced_and_the_call_retried_once(d: Dialect) {
     let fake = FakeAirbyte::start();
     fake.require(client_credentials(900));
-    let service = Service::start(&fake, &CREDENTIALS);
+    let service = d.start(&fake, &CREDENTIALS);
     assert_eq!(service.post("/datasource", MYSQL_SOURCE).status, 201);
     fake.revoke_tokens();
     fake.clear_requests();
@@ -72,21 +91,20 @@ fn a_refused_token_is_replaced_and_the_call_retried_once() {
 
     assert_eq!(
         fake.calls(),
-        ["sources/create", "applications/token", "sources/create"]
+        d.calls(&["sources/create", "applications/token", "sources/create"])
     );
     let creates: Vec<_> = fake
         .requests()
         .into_iter()
-        .filter(|r| r.call == "sources/create")
+        .filter(|r| r.call == d.call("sources/create"))
         .collect();
     assert_ne!(creates[0].authorization, creates[1].authorization);
 }
 
-#[test]
-fn tokens_near_their_expiry_are_replaced_before_use() {
+fn tokens_near_their_expiry_are_replaced_before_use(d: Dialect) {
     let fake = FakeAirbyte::start();
     fake.require(client_credentials(30));
-    let service = Service::start(&fake, &CREDENTIALS);
+    let service = d.start(&fake, &CREDENTIALS);
     assert_eq!(service.post("/datasource", MYSQL_SOURCE).status, 201);
     fake.clear_requests();
 
@@ -94,20 +112,19 @@ fn tokens_near_their_expiry_are_replaced_before_use() {
 
     assert_eq!(
         fake.calls(),
-        ["applications/token", "sources/create"],
+        d.calls(&["applications/token", "sources/create"]),
         "a token 30 s from expiry is not reused"
     );
 }
 
-#[test]
-fn concurrent_requests_share_one_token_request() {
+fn concurrent_requests_share_one_token_request(d: Dialect) {
     let fake = FakeAirbyte::start();
     fake.require(client_credentials(900));
     fake.fail(
-        "applications/token",
+        &d.call("applications/token"),
         Fault::Slow(Duration::from_millis(300)),
     );
-    let service = Service::start(
+    let service = d.start(
         &fake,
         &[
             CREDENTIALS[0],
@@ -129,7 +146,7 @@ fn concurrent_requests_share_one_token_request() {
     assert_eq!(
         fake.calls()
             .iter()
-            .filter(|c| *c == "applications/token")
+            .filter(|c| **c == d.call("applications/token"))
             .count(),
         1,
         "{:?}",
@@ -137,11 +154,10 @@ fn concurrent_requests_share_one_token_request() {
     );
 }
 
-#[test]
-fn refused_credentials_are_a_502_for_the_operator_and_never_shown() {
+fn refused_credentials_are_a_502_for_the_operator_and_never_shown(d: Dialect) {
     let fake = FakeAirbyte::start();
     fake.require(client_credentials(900));
-    let service = Service::start(
+    let service = d.start(
         &fake,
         &[
             ("AIRBYTE_CLIENT_ID", "wrapper"),
@@ -176,16 +192,15 @@ fn refused_credentials_are_a_502_for_the_operator_and_never_shown() {
     );
 }
 
-#[test]
-fn a_fixed_token_and_basic_auth_are_sent_as_configured() {
+fn a_fixed_token_and_basic_auth_are_sent_as_configured(d: Dialect) {
     let fake = FakeAirbyte::start();
     fake.require(Auth::Header("Bearer at-9Jq".into()));
-    let service = Service::start(&fake, &[("AIRBYTE_API_TOKEN", "at-9Jq")]);
+    let service = d.start(&fake, &[("AIRBYTE_API_TOKEN", "at-9Jq")]);
     assert_eq!(service.post("/sink", S3_SINK).status, 201);
     drop(service);
 
     fake.require(Auth::Header("Basic YWlyYnl0ZTpwYXNzd29yZA==".into()));
-    let service = Service::start(
+    let service = d.start(
         &fake,
         &[
             ("AIRBYTE_USERNAME", "airbyte"),

@@ -1,4 +1,5 @@
-//! The whole lifecycle: idempotent creates, check before creating, read, list and delete.
+//! The whole lifecycle: idempotent creates, check before creating, read, list and delete; once
+//! per Airbyte API (`config::...`, `public::...`).
 
 mod support;
 
@@ -6,7 +7,21 @@ use std::thread;
 use std::time::Duration;
 
 use serde_json::json;
-use support::{CheckEnd, FakeAirbyte, Fault, Service, MYSQL_SOURCE, S3_SINK};
+use support::fake_airbyte::JobEnd;
+use support::{CheckEnd, Dialect, FakeAirbyte, Fault, Service, MYSQL_SOURCE, S3_SINK};
+
+dialects!(
+    a_retry_after_a_client_timeout_creates_one_resource,
+    twenty_concurrent_identical_requests_create_one,
+    a_key_reused_with_another_body_is_422,
+    failed_attempts_are_not_remembered,
+    a_failed_check_creates_nothing,
+    a_check_airbyte_could_not_run_is_a_502_and_creates_nothing,
+    a_passing_check_creates_the_resource,
+    read_and_delete_round_trip,
+    an_ingestion_can_be_read_and_deleted,
+    lists_follow_airbyte_s_pagination_to_the_end,
+);
 
 const MISSING: &str = "5d3c2b1a-0f9e-4d8c-b7a6-958473625140";
 
@@ -22,12 +37,11 @@ fn post_with_key(service: &Service, path: &str, body: &str, key: &str) -> suppor
     )
 }
 
-#[test]
-fn a_retry_after_a_client_timeout_creates_one_resource() {
+fn a_retry_after_a_client_timeout_creates_one_resource(d: Dialect) {
     let fake = FakeAirbyte::start();
-    let service = Service::start(&fake, &[]);
+    let service = d.start(&fake, &[]);
     fake.fail(
-        "destinations/create",
+        &d.call("destinations/create"),
         Fault::Slow(Duration::from_millis(1500)),
     );
 
@@ -51,7 +65,7 @@ fn a_retry_after_a_client_timeout_creates_one_resource() {
     assert_eq!(
         fake.calls()
             .iter()
-            .filter(|c| *c == "destinations/create")
+            .filter(|c| **c == d.call("destinations/create"))
             .count(),
         1
     );
@@ -61,11 +75,13 @@ fn a_retry_after_a_client_timeout_creates_one_resource() {
     assert_eq!(again.json(), retry.json(), "the same answer every time");
 }
 
-#[test]
-fn twenty_concurrent_identical_requests_create_one() {
+fn twenty_concurrent_identical_requests_create_one(d: Dialect) {
     let fake = FakeAirbyte::start();
-    fake.fail("sources/create", Fault::Slow(Duration::from_millis(300)));
-    let service = Service::start(&fake, &[("WORKERS", "8")]);
+    fake.fail(
+        &d.call("sources/create"),
+        Fault::Slow(Duration::from_millis(300)),
+    );
+    let service = d.start(&fake, &[("WORKERS", "8")]);
 
     let answers: Vec<support::Answer> = thread::scope(|scope| {
         let handles: Vec<_> = (0..20)
@@ -90,16 +106,15 @@ fn twenty_concurrent_identical_requests_create_one() {
     assert_eq!(
         fake.calls()
             .iter()
-            .filter(|c| *c == "sources/create")
+            .filter(|c| **c == d.call("sources/create"))
             .count(),
         1
     );
 }
 
-#[test]
-fn a_key_reused_with_another_body_is_422() {
+fn a_key_reused_with_another_body_is_422(d: Dialect) {
     let fake = FakeAirbyte::start();
-    let service = Service::start(&fake, &[]);
+    let service = d.start(&fake, &[]);
     assert_eq!(
         post_with_key(&service, "/datasource", MYSQL_SOURCE, "k-1").status,
         201
@@ -117,12 +132,11 @@ fn a_key_reused_with_another_body_is_422() {
     );
 }
 
-#[test]
-fn failed_attempts_are_not_remembered() {
+fn failed_attempts_are_not_remembered(d: Dialect) {
     let fake = FakeAirbyte::start();
-    let service = Service::start(&fake, &[]);
+    let service = d.start(&fake, &[]);
     fake.fail(
-        "destinations/create",
+        &d.call("destinations/create"),
         Fault::Status(500, json!({"message": "boom"})),
     );
     post_with_key(&service, "/sink", S3_SINK, "k").problem(502);
@@ -137,13 +151,12 @@ fn failed_attempts_are_not_remembered() {
 
 /// `?check=true` used to create, check and delete again; now Airbyte checks the configuration
 /// first and nothing is created unless the check succeeds.
-#[test]
-fn a_failed_check_creates_nothing() {
+fn a_failed_check_creates_nothing(d: Dialect) {
     let fake = FakeAirbyte::start();
     fake.fail_checks(
         "Could not connect with provided configuration. Access denied for user 'root'",
     );
-    let service = Service::start(&fake, &[]);
+    let service = d.start(&fake, &[]);
 
     let detail = service
         .post("/datasource?check=true", MYSQL_SOURCE)
@@ -156,10 +169,9 @@ fn a_failed_check_creates_nothing() {
     assert_eq!(fake.actor_count(), (0, 0), "nothing is left behind");
     let calls = fake.calls();
     assert_eq!(calls.last().unwrap(), "scheduler/sources/check_connection");
+    let writes = ["sources/create", "sources/delete", "destinations/create"];
     assert!(
-        !calls
-            .iter()
-            .any(|c| c.ends_with("/create") || c.ends_with("/delete")),
+        !calls.iter().any(|c| d.calls(&writes).contains(c)),
         "Airbyte received no create and no delete: {calls:?}"
     );
     let checked = fake.last_body("scheduler/sources/check_connection");
@@ -169,11 +181,10 @@ fn a_failed_check_creates_nothing() {
     assert_eq!(checked["workspaceId"], support::WORKSPACE_ID);
 }
 
-#[test]
-fn a_check_airbyte_could_not_run_is_a_502_and_creates_nothing() {
+fn a_check_airbyte_could_not_run_is_a_502_and_creates_nothing(d: Dialect) {
     let fake = FakeAirbyte::start();
     fake.end_checks(CheckEnd::NotRun("the check workload timed out".into()));
-    let service = Service::start(&fake, &[]);
+    let service = d.start(&fake, &[]);
 
     let detail = service.post("/sink?check=true", S3_SINK).problem(502);
 
@@ -184,10 +195,9 @@ fn a_check_airbyte_could_not_run_is_a_502_and_creates_nothing() {
     assert_eq!(fake.actor_count(), (0, 0));
 }
 
-#[test]
-fn a_passing_check_creates_the_resource() {
+fn a_passing_check_creates_the_resource(d: Dialect) {
     let fake = FakeAirbyte::start();
-    let service = Service::start(&fake, &[]);
+    let service = d.start(&fake, &[]);
 
     let answer = service.post("/sink?check=true", S3_SINK);
 
@@ -196,18 +206,17 @@ fn a_passing_check_creates_the_resource() {
     let calls = fake.calls();
     assert_eq!(
         calls[calls.len() - 2..],
-        [
+        d.calls(&[
             "scheduler/destinations/check_connection",
             "destinations/create"
-        ]
+        ])
     );
     service.post("/sink?check=maybe", S3_SINK).problem(400);
 }
 
-#[test]
-fn read_and_delete_round_trip() {
+fn read_and_delete_round_trip(d: Dialect) {
     let fake = FakeAirbyte::start();
-    let service = Service::start(&fake, &[]);
+    let service = d.start(&fake, &[]);
     for (path, body) in [("/datasource", MYSQL_SOURCE), ("/sink", S3_SINK)] {
         let created = service.post(path, body).json();
         let id = created["id"].as_str().unwrap();
@@ -234,33 +243,54 @@ fn read_and_delete_round_trip() {
     assert_eq!(fake.actor_count(), (0, 0));
 }
 
-#[test]
-fn an_ingestion_can_be_read_and_deleted() {
+fn an_ingestion_can_be_read_and_deleted(d: Dialect) {
     let fake = FakeAirbyte::start();
-    fake.set_last_job_status("succeeded");
-    let service = Service::start(&fake, &[]);
+    let service = d.start(&fake, &[]);
     let source = service.create("/datasource", MYSQL_SOURCE);
     let sink = service.create("/sink", S3_SINK);
     let body = json!({"sourceId": source, "sinkId": sink, "streams": ["orders"], "name": "nightly", "schedule": "0 0 2 * * ?"});
     let id = service.create("/ingestion", &body.to_string());
+    let fresh = service.get(&format!("/ingestion/{id}")).json();
+    assert_eq!(
+        (&fresh["latestJob"], &fresh["latestSyncJobStatus"]),
+        (&json!(null), &json!(null))
+    );
+    let job = service.post(&format!("/ingestion/{id}/sync"), "").json()["id"]
+        .as_i64()
+        .unwrap();
+    fake.finish_job(job, JobEnd::Succeeded);
 
     let read = service.get(&format!("/ingestion/{id}"));
 
     assert_eq!(read.status, 200, "{}", read.text);
+    let mut body = read.json();
+    assert_eq!(body["latestJob"]["id"], job);
+    assert_eq!(body["latestJob"]["status"], "succeeded");
+    body.as_object_mut().unwrap().remove("latestJob");
     assert_eq!(
-        read.json(),
+        body,
         json!({
             "id": id, "name": "nightly", "sourceId": source, "sinkId": sink, "status": "active",
             "schedule": {"type": "cron", "cron": "0 0 2 * * ?"},
             "streams": ["orders"],
-            "latestJob": null,
             "latestSyncJobStatus": "succeeded",
         })
     );
-    assert_eq!(
-        fake.last_body("jobs/get_last_replication_job"),
-        json!({"connectionId": id})
-    );
+    match d {
+        Dialect::Config => assert_eq!(
+            fake.last_body("jobs/get_last_replication_job"),
+            json!({"connectionId": id})
+        ),
+        Dialect::Public => {
+            let last = fake
+                .requests()
+                .into_iter()
+                .rfind(|r| r.call == "GET jobs" && r.query_value("jobType") == Some("sync"))
+                .expect("the latest sync job is asked for");
+            assert_eq!(last.query_value("connectionId"), Some(id.as_str()));
+            assert_eq!(last.query_value("orderBy"), Some("createdAt|DESC"));
+        }
+    }
 
     assert_eq!(
         service
@@ -275,10 +305,9 @@ fn an_ingestion_can_be_read_and_deleted() {
     assert_eq!(fake.actor_count(), (1, 1), "the source and sink stay");
 }
 
-#[test]
-fn lists_follow_airbyte_s_pagination_to_the_end() {
+fn lists_follow_airbyte_s_pagination_to_the_end(d: Dialect) {
     let fake = FakeAirbyte::start();
-    let service = Service::start(&fake, &[]);
+    let service = d.start(&fake, &[]);
     let mut created = Vec::new();
     for i in 0..230 {
         let body = MYSQL_SOURCE.replace("mysql_source", &format!("source-{i}"));
@@ -301,12 +330,23 @@ fn lists_follow_airbyte_s_pagination_to_the_end() {
     let pages: Vec<_> = fake
         .requests()
         .into_iter()
-        .filter(|r| r.call == "sources/list")
+        .filter(|r| r.call == d.call("sources/list"))
         .collect();
     assert_eq!(pages.len(), 3);
-    assert_eq!(pages[0].body.get("cursor"), None);
-    assert_eq!(pages[1].body["cursor"], created[99]);
-    assert_eq!(pages[2].body["cursor"], created[199]);
+    match d {
+        Dialect::Config => {
+            assert_eq!(pages[0].body.get("cursor"), None);
+            assert_eq!(pages[1].body["cursor"], created[99]);
+            assert_eq!(pages[2].body["cursor"], created[199]);
+        }
+        Dialect::Public => {
+            let offsets: Vec<_> = pages.iter().map(|p| p.query_value("offset")).collect();
+            assert_eq!(offsets, [Some("0"), Some("100"), Some("200")]);
+            assert!(pages
+                .iter()
+                .all(|p| p.query_value("workspaceIds") == Some(support::WORKSPACE_ID)));
+        }
+    }
 
     let sinks = service.get("/sink").json();
     assert_eq!(sinks["items"].as_array().unwrap().len(), 1);

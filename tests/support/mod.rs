@@ -1,6 +1,7 @@
 //! Test support: the real service binary started on port 0 against a fake Airbyte on port 0.
 #![allow(dead_code, unused_imports)]
 
+pub mod dialect;
 pub mod fake_airbyte;
 pub mod nginx;
 pub mod tls;
@@ -14,6 +15,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+pub use dialect::Dialect;
 pub use fake_airbyte::{
     CheckEnd, FakeAirbyte, Fault, MASK, MYSQL_DEFINITION_ID, S3_DEFINITION_ID, WORKSPACE_ID,
 };
@@ -254,19 +256,26 @@ impl Drop for Service {
 /// Asserts that Airbyte received [`MYSQL_SOURCE`] as a JSON `sources/create` in the fake's
 /// workspace, the configuration as sent; returns that request.
 pub fn assert_seed_source_created(fake: &FakeAirbyte) -> fake_airbyte::Recorded {
+    assert_seed_source_created_in(Dialect::Config, fake)
+}
+
+/// [`assert_seed_source_created`] in either of Airbyte's APIs.
+pub fn assert_seed_source_created_in(d: Dialect, fake: &FakeAirbyte) -> fake_airbyte::Recorded {
+    let call = d.call("sources/create");
     assert_eq!(
-        fake.last_body("sources/create"),
-        serde_json::json!({
-            "workspaceId": WORKSPACE_ID,
-            "sourceDefinitionId": MYSQL_DEFINITION_ID,
-            "name": "mysql_source",
-            "connectionConfiguration": {"host": "localhost", "port": 3306, "database": "mysql_db", "username": "root", "password": "password"}
-        })
+        fake.last_body(&call),
+        d.create_body(
+            "source",
+            WORKSPACE_ID,
+            MYSQL_DEFINITION_ID,
+            "mysql_source",
+            serde_json::json!({"host": "localhost", "port": 3306, "database": "mysql_db", "username": "root", "password": "password"})
+        )
     );
     let create = fake
         .requests()
         .into_iter()
-        .rfind(|r| r.call == "sources/create")
+        .rfind(|r| r.call == call)
         .unwrap();
     assert_eq!(create.method, "POST");
     assert_eq!(create.content_type.as_deref(), Some("application/json"));

@@ -41,6 +41,7 @@ pub(super) fn create(s: &mut State, request: &Recorded) -> Reply {
         "breakingChange": false,
         "scheduleType": body.get("scheduleType").cloned().unwrap_or(json!("manual")),
         "scheduleData": body.get("scheduleData").cloned().unwrap_or(Value::Null),
+        "namespaceDefinition": body.get("namespaceDefinition").cloned().unwrap_or(json!("source")),
     });
     s.connections.insert(id, read.clone());
     answer(200, read)

@@ -39,7 +39,7 @@ pub enum JobEnd {
 pub const SECRET_IN_INTERNALS: &str = "internal-secret-hunter2";
 
 impl FakeJob {
-    fn read(&self) -> Value {
+    pub(super) fn read(&self) -> Value {
         let mut read = json!({
             "id": self.id,
             "configType": self.config_type,

@@ -1,5 +1,8 @@
-//! A fake Airbyte Config API on port 0 that follows the contract in `shared/airbyte` (paths,
-//! bodies, status codes) and records every request it receives.
+//! A fake Airbyte on port 0 that follows the contract in `shared/airbyte` (paths, bodies, status
+//! codes) and records every request it receives. It serves both of Airbyte's APIs over one state,
+//! as a self-managed install does: the Config API under `/api/v1/` ([`route`] and the files named
+//! below) and the public API under `/api/public/v1/` (`public_api.rs`, which translates each call
+//! into the Config API's and back, as Airbyte's server does).
 //!
 //! It is a small HTTP/1.1 server on `std::net` rather than a library server so that tests can
 //! make it misbehave at the socket level (close mid-answer, stall) as a real one might.
@@ -22,6 +25,7 @@ mod checks;
 mod connections;
 mod definitions;
 mod jobs;
+mod public_api;
 mod replies;
 mod specs;
 mod tokens;
@@ -54,12 +58,28 @@ pub const POSTGRES_DEFINITION_ID: &str = "decd338e-5647-4c0b-adf4-da0e75f5a750";
 pub const S3_DEFINITION_ID: &str = "4816b78f-1489-44c1-9060-4b19d5fa9362";
 pub const DEFAULT_ORGANIZATION_ID: &str = "00000000-0000-0000-0000-000000000000";
 
+/// Which of Airbyte's APIs a request was made to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    /// `/api/v1/...`
+    Config,
+    /// `/api/public/v1/...`
+    Public,
+}
+
 /// One request as the fake received it.
 #[derive(Debug, Clone)]
 pub struct Recorded {
     pub method: String,
-    /// The path below the API root, such as `sources/create`.
+    /// What tests name the call by: for the Config API its path below the API root
+    /// (`sources/create`); for the public API its method and path with ids as `{id}`
+    /// (`GET sources/{id}`).
     pub call: String,
+    pub api: Api,
+    /// The path below the API root, ids included, without the query.
+    pub path: String,
+    /// The query's parameters, decoded, in order.
+    pub query: Vec<(String, String)>,
     pub content_type: Option<String>,
     pub authorization: Option<String>,
     /// The body parsed as JSON; `Value::Null` when there was none.
@@ -142,6 +162,11 @@ struct State {
     issued_tokens: Vec<String>,
     tokens_issued: usize,
     legacy_workspaces_list: bool,
+    /// Whether the Config API answers (false: every Config API call is a 404, as on an install
+    /// that opens only the public API).
+    config_api_reachable: bool,
+    /// Whether the public API has `GET /workspaces/{id}/definitions/...` (Airbyte 1.6 and later).
+    public_definitions_listing: bool,
     workspaces: Vec<String>,
     available: bool,
     source_definitions: Vec<Value>,
@@ -187,6 +212,8 @@ impl State {
             issued_tokens: Vec::new(),
             tokens_issued: 0,
             legacy_workspaces_list: false,
+            config_api_reachable: true,
+            public_definitions_listing: true,
             workspaces: vec![WORKSPACE_ID.to_string()],
             available: true,
             source_definitions: known_definitions("source"),
@@ -321,6 +348,23 @@ impl FakeAirbyte {
     /// The Config API root, as `AIRBYTE_BASE_URL` takes it.
     pub fn base_url(&self) -> String {
         format!("http://127.0.0.1:{}/api/v1", self.port)
+    }
+
+    /// The public API root, as `AIRBYTE_BASE_URL` takes it.
+    pub fn public_url(&self) -> String {
+        format!("http://127.0.0.1:{}/api/public/v1", self.port)
+    }
+
+    /// Whether the Config API answers at all; off, every call to it is a 404, as on an install
+    /// whose platform team opens only the public API.
+    pub fn config_api_reachable(&self, reachable: bool) {
+        self.state().config_api_reachable = reachable;
+    }
+
+    /// Whether the public API lists a workspace's definitions (Airbyte 1.6 and later); off, only
+    /// `GET /connector_definitions` does.
+    pub fn set_public_definitions_listing(&self, listed: bool) {
+        self.state().public_definitions_listing = listed;
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -509,18 +553,29 @@ impl FakeAirbyte {
         self.seed_destination_with_id(&Uuid::new_v4().to_string())
     }
 
-    /// The same with a given id.
+    /// The same with a given id: a MySQL source in the fake's workspace.
     pub fn seed_source_with_id(&self, id: &str) -> String {
-        self.state()
-            .sources
-            .insert(id.to_string(), json!({ "sourceId": id }));
+        let read = json!({
+            "sourceId": id, "workspaceId": WORKSPACE_ID, "sourceDefinitionId": MYSQL_DEFINITION_ID,
+            "name": "seeded source", "connectionConfiguration": { "host": "db.internal" },
+            "createdAt": 1_700_000_000,
+        });
+        let mut s = self.state();
+        s.sources.insert(id.to_string(), read);
+        s.created.push(id.to_string());
         id.to_string()
     }
 
+    /// An S3 destination in the fake's workspace.
     pub fn seed_destination_with_id(&self, id: &str) -> String {
-        self.state()
-            .destinations
-            .insert(id.to_string(), json!({ "destinationId": id }));
+        let read = json!({
+            "destinationId": id, "workspaceId": WORKSPACE_ID, "destinationDefinitionId": S3_DEFINITION_ID,
+            "name": "seeded destination", "connectionConfiguration": { "bucket_name": "b" },
+            "createdAt": 1_700_000_000,
+        });
+        let mut s = self.state();
+        s.destinations.insert(id.to_string(), read);
+        s.created.push(id.to_string());
         id.to_string()
     }
 }
@@ -546,6 +601,14 @@ impl Drop for FakeAirbyte {
 }
 
 impl Recorded {
+    /// The first value of the query parameter `name`.
+    pub fn query_value(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
     /// Whether the request says its body is JSON.
     fn has_json_body(&self) -> bool {
         self.content_type
@@ -584,11 +647,17 @@ fn route(state: &Mutex<State>, req: &Recorded) -> Reply {
     use Kind::{Destination, Source};
     let mut guard = state.lock().unwrap_or_else(|p| p.into_inner());
     let s = &mut *guard;
-    let path: Vec<&str> = req.call.split('/').collect();
+    let path: Vec<&str> = req.path.split('/').collect();
     // Getting a token, and asking whether Airbyte is up, take no credentials.
     let open = matches!(path.as_slice(), ["applications", "token"] | ["health"]);
     if !open && !tokens::admits(s, req) {
         return replies::unauthorized();
+    }
+    if req.api == Api::Public {
+        return public_api::route(s, req);
+    }
+    if !s.config_api_reachable {
+        return answer(404, json!({ "message": "Not Found" }));
     }
     match (req.method.as_str(), path.as_slice()) {
         (_, ["applications", "token"]) => tokens::issue(s, req),
@@ -711,18 +780,68 @@ fn read_request(reader: &mut BufReader<TcpStream>, stop: &AtomicBool) -> Option<
         .unwrap_or(0);
     let mut raw_body = vec![0; length];
     reader.read_exact(&mut raw_body).ok()?;
-    let call = target
-        .trim_start_matches("/api/v1/")
-        .trim_start_matches('/')
-        .to_string();
+    let (api, below) = match target.strip_prefix("/api/public/v1/") {
+        Some(below) => (Api::Public, below),
+        None => (
+            Api::Config,
+            target
+                .trim_start_matches("/api/v1/")
+                .trim_start_matches('/'),
+        ),
+    };
+    let (path, query) = below.split_once('?').unwrap_or((below, ""));
+    let query = query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(k), decode(v))
+        })
+        .collect();
+    let call = match api {
+        Api::Config => below.to_string(),
+        Api::Public => public_api::call_name(&method, path),
+    };
     Some(Recorded {
         method,
         call,
+        api,
+        path: path.to_string(),
+        query,
         content_type: headers.get("content-type").cloned(),
         authorization: headers.get("authorization").cloned(),
         body: serde_json::from_slice(&raw_body).unwrap_or(Value::Null),
         raw_body,
     })
+}
+
+/// A query component with its percent escapes decoded (`%7C` is `|`).
+fn decode(part: &str) -> String {
+    let bytes = part.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push((hi * 16 + lo) as u8);
+                i += 3;
+            }
+            (b'+', _, _) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The header lines up to the blank one, by lowercase name; `None` if the connection ends first.
