@@ -119,9 +119,14 @@ fn configure(item: &mut Value, selected: bool) {
         return;
     }
 
+    // A stream whose supported modes Airbyte did not say (a connection's stream on the public
+    // API) supports at least the mode it has.
     let supported: Vec<&str> = match stream.get("supportedSyncModes").and_then(Value::as_array) {
         Some(modes) if !modes.is_empty() => modes.iter().filter_map(Value::as_str).collect(),
-        _ => vec!["full_refresh"],
+        _ => vec![config
+            .get("syncMode")
+            .and_then(Value::as_str)
+            .unwrap_or("full_refresh")],
     };
     let non_empty = |v: Option<&Value>| v.and_then(Value::as_array).is_some_and(|a| !a.is_empty());
     let has_cursor = stream.get("sourceDefinedCursor").and_then(Value::as_bool) == Some(true)
@@ -190,16 +195,21 @@ impl Diff<'_> {
     }
 }
 
-/// What changed from `old` (a connection's catalog) to `new` (a discovery).
+/// What changed from `old` (a connection's catalog) to `new` (a discovery). A stream has changed
+/// when something its old description says (schema, sync modes, cursor, primary key) is
+/// different now; what only the new one says (a connection's stream on the public API is its name
+/// and namespace alone) is no change.
 pub fn diff<'a>(old: &'a [Value], new: &'a [Value]) -> Diff<'a> {
     let find = |items: &'a [Value], item: &Value| items.iter().find(|o| key(o) == key(item));
+    let differs = |before: &Value, now: &Value| match (before.get("stream"), now.get("stream")) {
+        (Some(Value::Object(was)), Some(is)) => was.iter().any(|(k, v)| is.get(k) != Some(v)),
+        (was, is) => was != is,
+    };
     let mut diff = Diff::default();
     for item in new {
         match find(old, item) {
             None => diff.added.extend(stream_name(item)),
-            Some(before) if before.get("stream") != item.get("stream") => {
-                diff.changed.extend(stream_name(item))
-            }
+            Some(before) if differs(before, item) => diff.changed.extend(stream_name(item)),
             Some(_) => {}
         }
     }
@@ -372,5 +382,20 @@ mod tests {
         );
         let only_new = vec![stream("c", &[], json!({}))];
         assert_eq!(merge(&old, only_new, false).unwrap_err().status, 422);
+    }
+
+    /// A connection's stream on the public API is its name, namespace and configuration alone.
+    #[test]
+    fn a_stream_known_only_by_name_keeps_its_mode_and_is_no_change() {
+        let mut kept = json!({"stream": {"name": "events"}, "config": {"selected": true, "syncMode": "incremental", "destinationSyncMode": "append", "cursorField": ["at"]}});
+        configure(&mut kept, true);
+        assert_eq!(kept["config"]["syncMode"], "incremental");
+        let old = vec![json!({"stream": {"name": "a", "namespace": "n"}})];
+        let new = vec![stream("a", &["full_refresh"], json!({}))];
+        let mut new_ns = new.clone();
+        new_ns[0]["stream"]["namespace"] = json!("n");
+        assert!(diff(&old, &new_ns).changed.is_empty());
+        let moved = vec![json!({"stream": {"name": "a", "namespace": "m"}})];
+        assert_eq!(diff(&moved, &new_ns).added, ["a"]);
     }
 }

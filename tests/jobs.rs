@@ -1,7 +1,7 @@
 //! Running and watching an ingestion, end to end against the fake Airbyte: a sync now (and the
 //! one already running), its jobs and their failures, cancelling, pausing and changing an
 //! ingestion, and refreshing its schema. Each test asserts what the client got and exactly what
-//! Airbyte received.
+//! Airbyte received, once per Airbyte API (`config::...`, `public::...`).
 
 mod support;
 
@@ -9,7 +9,29 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use support::fake_airbyte::{stream, JobEnd, SECRET_IN_INTERNALS};
-use support::{FakeAirbyte, Fault, Service, MYSQL_SOURCE, S3_SINK};
+use support::{Dialect, FakeAirbyte, Fault, Service, MYSQL_SOURCE, S3_SINK};
+
+dialects!(
+    a_sync_starts_a_job_and_says_where_to_watch_it,
+    a_sync_while_one_runs_answers_the_running_job,
+    a_409_without_a_running_job_is_the_client_s_409,
+    syncing_an_unknown_ingestion_is_404,
+    an_idempotency_key_on_a_sync_starts_one_job,
+    jobs_are_listed_newest_first_a_page_at_a_time_and_by_status,
+    the_jobs_of_an_unknown_ingestion_are_404_and_of_a_new_one_empty,
+    a_failed_job_says_why_and_never_what_airbyte_keeps_to_itself,
+    one_ingestion_s_path_never_shows_another_s_job,
+    a_running_job_is_cancelled_and_an_ended_one_is_409_without_asking_airbyte,
+    a_deleted_ingestion_is_gone_with_its_jobs,
+    an_ingestion_shows_its_latest_job,
+    an_ingestion_is_renamed_paused_rescheduled_and_narrowed_by_patch,
+    patch_refuses_what_it_cannot_do_and_changes_nothing,
+    a_refresh_says_what_changed_and_applies_only_when_asked,
+    a_refresh_that_would_select_nothing_is_refused_and_saves_nothing,
+    a_failed_discovery_on_refresh_is_502_with_airbyte_s_message,
+    airbyte_faults_on_the_job_calls_map_to_gateway_statuses_and_the_service_recovers,
+    a_refresh_the_config_api_beside_refuses_is_501,
+);
 
 /// A source, a sink and an ingestion between them; the ingestion's id.
 fn ingestion(service: &Service) -> String {
@@ -35,10 +57,9 @@ fn started(fake: &FakeAirbyte, service: &Service) -> (String, i64) {
     (id, job)
 }
 
-#[test]
-fn a_sync_starts_a_job_and_says_where_to_watch_it() {
+fn a_sync_starts_a_job_and_says_where_to_watch_it(d: Dialect) {
     let fake = FakeAirbyte::start();
-    let service = Service::start(&fake, &[]);
+    let service = d.start(&fake, &[]);
     let id = ingestion(&service);
     fake.clear_requests();
 
@@ -54,23 +75,30 @@ fn a_sync_starts_a_job_and_says_where_to_watch_it() {
     assert_eq!(job["ingestionId"], id.as_str());
     assert_eq!(job["type"], "sync");
     assert_eq!(job["status"], "running");
-    assert_eq!(job["attempts"], 1);
+    // The public API says nothing of attempts.
+    assert_eq!(
+        job["attempts"],
+        if d.is_public() { json!(null) } else { json!(1) }
+    );
     assert_eq!(job["endedAt"], Value::Null);
     assert_eq!(job["failure"], Value::Null);
     assert!(job["createdAt"].as_str().unwrap().ends_with('Z'), "{job}");
-    assert_eq!(fake.calls(), ["connections/get", "connections/sync"]);
     assert_eq!(
-        fake.last_body("connections/sync"),
-        json!({"connectionId": id})
+        fake.calls(),
+        d.calls(&["connections/get", "connections/sync"])
     );
+    let mut sent = json!({"connectionId": id});
+    if d.is_public() {
+        sent["jobType"] = json!("sync");
+    }
+    assert_eq!(fake.last_body(&d.call("connections/sync")), sent);
 }
 
 /// Airbyte answers 409 to a second sync while one runs; orchestrators failed on it. The client
 /// asked for a sync and one is running: it gets that one.
-#[test]
-fn a_sync_while_one_runs_answers_the_running_job() {
+fn a_sync_while_one_runs_answers_the_running_job(d: Dialect) {
     let fake = FakeAirbyte::start();
-    let service = Service::start(&fake, &[]);
+    let service = d.start(&fake, &[]);
     let (id, job_id) = started(&fake, &service);
 
     let answer = sync(&service, &id);
@@ -83,23 +111,31 @@ fn a_sync_while_one_runs_answers_the_running_job() {
     );
     assert_eq!(
         fake.calls(),
-        ["connections/get", "connections/sync", "jobs/list"]
+        d.calls(&["connections/get", "connections/sync", "jobs/list"])
     );
-    let list = fake.last_body("jobs/list");
-    assert_eq!(list["configId"], id.as_str());
-    assert_eq!(
-        list["configTypes"],
-        json!(["sync", "reset_connection", "refresh", "clear"])
-    );
+    match d {
+        Dialect::Config => {
+            let list = fake.last_body("jobs/list");
+            assert_eq!(list["configId"], id.as_str());
+            assert_eq!(
+                list["configTypes"],
+                json!(["sync", "reset_connection", "refresh", "clear"])
+            );
+        }
+        Dialect::Public => {
+            let list = fake.requests().into_iter().last().unwrap();
+            assert_eq!(list.query_value("connectionId"), Some(id.as_str()));
+            assert_eq!(list.query_value("orderBy"), Some("createdAt|DESC"));
+        }
+    }
 }
 
-#[test]
-fn a_409_without_a_running_job_is_the_client_s_409() {
+fn a_409_without_a_running_job_is_the_client_s_409(d: Dialect) {
     let fake = FakeAirbyte::start();
-    let service = Service::start(&fake, &[]);
+    let service = d.start(&fake, &[]);
     let id = ingestion(&service);
     fake.fail(
-        "connections/sync",
+        &d.call("connections/sync"),
         Fault::Status(409, json!({"message": "A sync is already running"})),
     );
     let detail = sync(&service, &id).problem(409);
@@ -109,20 +145,18 @@ fn a_409_without_a_running_job_is_the_client_s_409() {
     );
 }
 
-#[test]
-fn syncing_an_unknown_ingestion_is_404() {
+fn syncing_an_unknown_ingestion_is_404(d: Dialect) {
     let fake = FakeAirbyte::start();
-    let service = Service::start(&fake, &[]);
+    let service = d.start(&fake, &[]);
     let unknown = "8a2b1f3e-6d4c-4b5a-9e8f-7c6d5e4f3a2b";
     let detail = sync(&service, unknown).problem(404);
     assert!(detail.contains(unknown), "{detail}");
     sync(&service, "not-a-uuid").problem(400);
 }
 
-#[test]
-fn an_idempotency_key_on_a_sync_starts_one_job() {
+fn an_idempotency_key_on_a_sync_starts_one_job(d: Dialect) {
     let fake = FakeAirbyte::start();
-    let service = Service::start(&fake, &[]);
+    let service = d.start(&fake, &[]);
     let id = ingestion(&service);
     let other = ingestion(&service);
     fake.clear_requests();
@@ -135,16 +169,18 @@ fn an_idempotency_key_on_a_sync_starts_one_job() {
     assert_eq!((first.status, again.status), (202, 202), "{}", again.text);
     assert_eq!(first.json()["id"], again.json()["id"]);
     assert_eq!(again.header("Idempotent-Replayed"), Some("true"));
-    assert_eq!(fake.calls(), ["connections/get", "connections/sync"]);
+    assert_eq!(
+        fake.calls(),
+        d.calls(&["connections/get", "connections/sync"])
+    );
     service
         .request("POST", &format!("/ingestion/{other}/sync"), None, &key)
         .problem(422);
 }
 
-#[test]
-fn jobs_are_listed_newest_first_a_page_at_a_time_and_by_status() {
+fn jobs_are_listed_newest_first_a_page_at_a_time_and_by_status(d: Dialect) {
     let fake = FakeAirbyte::start();
-    let service = Service::start(&fake, &[]);
+    let service = d.start(&fake, &[]);
     let id = ingestion(&service);
     let mut ids = Vec::new();
     for end in [
@@ -169,9 +205,25 @@ fn jobs_are_listed_newest_first_a_page_at_a_time_and_by_status() {
     assert_eq!(listed(""), [ids[2], ids[1], ids[0]]);
     assert_eq!(listed("?limit=1&offset=1"), [ids[1]]);
     assert_eq!(listed("?status=failed"), [ids[1]]);
-    let page = fake.last_body("jobs/list");
-    assert_eq!(page["statuses"], json!(["failed"]));
-    assert_eq!(page["pagination"], json!({"pageSize": 20, "rowOffset": 0}));
+    match d {
+        Dialect::Config => {
+            let page = fake.last_body("jobs/list");
+            assert_eq!(page["statuses"], json!(["failed"]));
+            assert_eq!(page["pagination"], json!({"pageSize": 20, "rowOffset": 0}));
+        }
+        Dialect::Public => {
+            let page = fake
+                .requests()
+                .into_iter()
+                .rfind(|r| r.call == "GET jobs")
+                .unwrap();
+            assert_eq!(page.query_value("status"), Some("failed"));
+            assert_eq!(
+                (page.query_value("limit"), page.query_value("offset")),
+                (Some("20"), Some("0"))
+            );
+        }
+    }
 
     for (query, name) in [
         ("?limit=0", "limit"),
@@ -189,10 +241,9 @@ fn jobs_are_listed_newest_first_a_page_at_a_time_and_by_status() {
     }
 }
 
-#[test]
-fn the_jobs_of_an_unknown_ingestion_are_404_and_of_a_new_one_empty() {
+fn the_jobs_of_an_unknown_ingestion_are_404_and_of_a_new_one_empty(d: Dialect) {
     let fake = FakeAirbyte::start();
-    let service = Service::start(&fake, &[]);
+    let service = d.start(&fake, &[]);
     let id = ingestion(&service);
     let answer = service.get(&format!("/ingestion/{id}/jobs"));
     assert_eq!(answer.status, 200, "{}", answer.text);
@@ -202,10 +253,9 @@ fn the_jobs_of_an_unknown_ingestion_are_404_and_of_a_new_one_empty() {
         .problem(404);
 }
 
-#[test]
-fn a_failed_job_says_why_and_never_what_airbyte_keeps_to_itself() {
+fn a_failed_job_says_why_and_never_what_airbyte_keeps_to_itself(d: Dialect) {
     let fake = FakeAirbyte::start();
-    let service = Service::start(&fake, &[]);
+    let service = d.start(&fake, &[]);
     let (id, job_id) = started(&fake, &service);
     fake.finish_job(
         job_id,
@@ -217,12 +267,18 @@ fn a_failed_job_says_why_and_never_what_airbyte_keeps_to_itself() {
     assert_eq!(answer.status, 200, "{}", answer.text);
     let job = answer.json();
     assert_eq!(job["status"], "failed");
-    assert_eq!(
-        job["failure"],
-        json!({"type": "config_error", "origin": "source", "message": "Access denied for user 'root'", "retryable": false})
-    );
+    let why = match d {
+        Dialect::Config => {
+            json!({"type": "config_error", "origin": "source", "message": "Access denied for user 'root'", "retryable": false})
+        }
+        // The public API does not say why a job failed.
+        Dialect::Public => {
+            json!({"type": null, "origin": null, "message": null, "retryable": null})
+        }
+    };
+    assert_eq!(job["failure"], why);
     assert!(job["endedAt"].is_string(), "{job}");
-    assert_eq!(fake.calls(), ["connections/get", "jobs/get"]);
+    assert_eq!(fake.calls(), d.calls(&["connections/get", "jobs/get"]));
     // The job's internal message, stack trace and logs quote a secret: none of it gets out.
     for path in [
         format!("/ingestion/{id}/jobs/{job_id}"),
@@ -244,10 +300,9 @@ fn a_failed_job_says_why_and_never_what_airbyte_keeps_to_itself() {
     assert!(leaked.is_empty(), "{leaked:?}");
 }
 
-#[test]
-fn one_ingestion_s_path_never_shows_another_s_job() {
+fn one_ingestion_s_path_never_shows_another_s_job(d: Dialect) {
     let fake = FakeAirbyte::start();
-    let service = Service::start(&fake, &[]);
+    let service = d.start(&fake, &[]);
     let (_, job_id) = started(&fake, &service);
     let other = ingestion(&service);
     service
@@ -261,7 +316,7 @@ fn one_ingestion_s_path_never_shows_another_s_job() {
             &[],
         )
         .problem(404);
-    assert!(!fake.calls().contains(&"jobs/cancel".to_string()));
+    assert!(!fake.calls().contains(&d.call("jobs/cancel")));
     service
         .get(&format!("/ingestion/{other}/jobs/999999"))
         .problem(404);
@@ -271,10 +326,9 @@ fn one_ingestion_s_path_never_shows_another_s_job() {
     assert!(detail.contains("job id"), "{detail}");
 }
 
-#[test]
-fn a_running_job_is_cancelled_and_an_ended_one_is_409_without_asking_airbyte() {
+fn a_running_job_is_cancelled_and_an_ended_one_is_409_without_asking_airbyte(d: Dialect) {
     let fake = FakeAirbyte::start();
-    let service = Service::start(&fake, &[]);
+    let service = d.start(&fake, &[]);
     let (id, job_id) = started(&fake, &service);
     let path = format!("/ingestion/{id}/jobs/{job_id}");
 
@@ -282,16 +336,30 @@ fn a_running_job_is_cancelled_and_an_ended_one_is_409_without_asking_airbyte() {
 
     assert_eq!(answer.status, 200, "{}", answer.text);
     assert_eq!(answer.json()["status"], "cancelled");
-    assert_eq!(answer.json()["failure"]["type"], "manual_cancellation");
-    assert_eq!(fake.calls(), ["connections/get", "jobs/get", "jobs/cancel"]);
-    assert_eq!(fake.last_body("jobs/cancel"), json!({"id": job_id}));
+    let why = if d.is_public() {
+        json!(null)
+    } else {
+        json!("manual_cancellation")
+    };
+    assert_eq!(answer.json()["failure"]["type"], why);
+    assert_eq!(
+        fake.calls(),
+        d.calls(&["connections/get", "jobs/get", "jobs/cancel"])
+    );
+    match d {
+        Dialect::Config => assert_eq!(fake.last_body("jobs/cancel"), json!({"id": job_id})),
+        Dialect::Public => assert_eq!(
+            fake.requests().into_iter().last().unwrap().path,
+            format!("jobs/{job_id}")
+        ),
+    }
 
     fake.clear_requests();
     let detail = service.request("DELETE", &path, None, &[]).problem(409);
     assert!(detail.contains("cancelled"), "{detail}");
     assert_eq!(
         fake.calls(),
-        ["connections/get", "jobs/get"],
+        d.calls(&["connections/get", "jobs/get"]),
         "no cancel for a job that has ended"
     );
 }
@@ -299,10 +367,9 @@ fn a_running_job_is_cancelled_and_an_ended_one_is_409_without_asking_airbyte() {
 /// Airbyte keeps a deleted connection, marked `deprecated`, and answers it: for a client, an
 /// ingestion it deleted is gone, with all that hangs under it (found by Schemathesis' stateful
 /// run: the jobs of a deleted ingestion were still listed).
-#[test]
-fn a_deleted_ingestion_is_gone_with_its_jobs() {
+fn a_deleted_ingestion_is_gone_with_its_jobs(d: Dialect) {
     let fake = FakeAirbyte::start();
-    let service = Service::start(&fake, &[]);
+    let service = d.start(&fake, &[]);
     let (id, job_id) = started(&fake, &service);
     assert_eq!(
         service
@@ -335,13 +402,12 @@ fn a_deleted_ingestion_is_gone_with_its_jobs() {
         &[("Content-Type", "application/json")],
     );
     patch.problem(404);
-    assert!(!fake.calls().contains(&"jobs/cancel".to_string()));
+    assert!(!fake.calls().contains(&d.call("jobs/cancel")));
 }
 
-#[test]
-fn an_ingestion_shows_its_latest_job() {
+fn an_ingestion_shows_its_latest_job(d: Dialect) {
     let fake = FakeAirbyte::start();
-    let service = Service::start(&fake, &[]);
+    let service = d.start(&fake, &[]);
     let id = ingestion(&service);
     assert_eq!(
         service.get(&format!("/ingestion/{id}")).json()["latestJob"],
@@ -367,10 +433,9 @@ fn patch(service: &Service, id: &str, body: &str) -> support::Answer {
     )
 }
 
-#[test]
-fn an_ingestion_is_renamed_paused_rescheduled_and_narrowed_by_patch() {
+fn an_ingestion_is_renamed_paused_rescheduled_and_narrowed_by_patch(d: Dialect) {
     let fake = FakeAirbyte::start();
-    let service = Service::start(&fake, &[]);
+    let service = d.start(&fake, &[]);
     let id = ingestion(&service);
     fake.clear_requests();
 
@@ -389,22 +454,36 @@ fn an_ingestion_is_renamed_paused_rescheduled_and_narrowed_by_patch() {
         json!({"type": "cron", "cron": "0 0 2 * * ?"})
     );
     assert_eq!(shown["streams"], json!(["orders"]));
-    let sent = fake.last_body("connections/update");
-    assert_eq!(sent["connectionId"], id.as_str());
+    let sent = fake.last_body(&d.call("connections/update"));
     assert_eq!(sent["name"], "nightly");
     assert_eq!(sent["status"], "inactive");
-    assert_eq!(sent["scheduleType"], "cron");
-    let streams = sent["syncCatalog"]["streams"].as_array().unwrap();
-    let selected: Vec<(&str, bool)> = streams
-        .iter()
-        .map(|s| {
-            (
-                s["stream"]["name"].as_str().unwrap(),
-                s["config"]["selected"].as_bool().unwrap(),
-            )
-        })
-        .collect();
-    assert_eq!(selected, [("users", false), ("orders", true)]);
+    match d {
+        Dialect::Config => {
+            assert_eq!(sent["connectionId"], id.as_str());
+            assert_eq!(sent["scheduleType"], "cron");
+            let streams = sent["syncCatalog"]["streams"].as_array().unwrap();
+            let selected: Vec<(&str, bool)> = streams
+                .iter()
+                .map(|s| {
+                    (
+                        s["stream"]["name"].as_str().unwrap(),
+                        s["config"]["selected"].as_bool().unwrap(),
+                    )
+                })
+                .collect();
+            assert_eq!(selected, [("users", false), ("orders", true)]);
+        }
+        Dialect::Public => {
+            assert_eq!(
+                sent["schedule"],
+                json!({"scheduleType": "cron", "cronExpression": "0 0 2 * * ?"})
+            );
+            assert_eq!(
+                sent["configurations"]["streams"],
+                json!([{"name": "orders", "namespace": "shop", "syncMode": "full_refresh_overwrite"}])
+            );
+        }
+    }
 
     // Fields not sent stay; `schedule: null` is manual; only what changes is sent.
     fake.clear_requests();
@@ -412,16 +491,16 @@ fn an_ingestion_is_renamed_paused_rescheduled_and_narrowed_by_patch() {
     assert_eq!(answer.status, 200, "{}", answer.text);
     assert_eq!(answer.json()["name"], "nightly");
     assert_eq!(answer.json()["schedule"]["type"], "manual");
-    assert_eq!(
-        fake.last_body("connections/update"),
-        json!({"connectionId": id, "scheduleType": "manual"})
-    );
+    let manual = match d {
+        Dialect::Config => json!({"connectionId": id, "scheduleType": "manual"}),
+        Dialect::Public => json!({"schedule": {"scheduleType": "manual"}}),
+    };
+    assert_eq!(fake.last_body(&d.call("connections/update")), manual);
 }
 
-#[test]
-fn patch_refuses_what_it_cannot_do_and_changes_nothing() {
+fn patch_refuses_what_it_cannot_do_and_changes_nothing(d: Dialect) {
     let fake = FakeAirbyte::start();
-    let service = Service::start(&fake, &[]);
+    let service = d.start(&fake, &[]);
     let id = ingestion(&service);
     fake.clear_requests();
     for (body, status, says) in [
@@ -441,7 +520,7 @@ fn patch_refuses_what_it_cannot_do_and_changes_nothing() {
         assert!(detail.contains(says), "{body}: {detail}");
     }
     assert!(
-        !fake.calls().contains(&"connections/update".to_string()),
+        !fake.calls().contains(&d.call("connections/update")),
         "{:?}",
         fake.calls()
     );
@@ -453,10 +532,9 @@ fn patch_refuses_what_it_cannot_do_and_changes_nothing() {
     .problem(404);
 }
 
-#[test]
-fn a_refresh_says_what_changed_and_applies_only_when_asked() {
+fn a_refresh_says_what_changed_and_applies_only_when_asked(d: Dialect) {
     let fake = FakeAirbyte::start();
-    let service = Service::start(&fake, &[]);
+    let service = d.start(&fake, &[]);
     let id = ingestion(&service);
     // The source now has `refunds`, and no longer `orders`.
     fake.set_streams(vec![
@@ -472,7 +550,14 @@ fn a_refresh_says_what_changed_and_applies_only_when_asked() {
         answer.json(),
         json!({"added": ["refunds"], "removed": ["orders"], "changed": [], "breaking": true, "applied": false})
     );
-    assert_eq!(fake.calls(), ["connections/get", "sources/discover_schema"]);
+    // The public API has no schema diff: the Config API beside it discovers.
+    assert_eq!(
+        fake.calls(),
+        [
+            d.call("connections/get"),
+            "sources/discover_schema".to_string()
+        ]
+    );
     let discovery = fake.last_body("sources/discover_schema");
     assert_eq!(discovery["connectionId"], id.as_str());
     assert_eq!(discovery["disable_cache"], true);
@@ -485,24 +570,33 @@ fn a_refresh_says_what_changed_and_applies_only_when_asked() {
         &[],
     );
     assert_eq!(answer.json()["applied"], true, "{}", answer.text);
-    let saved = fake.last_body("connections/update");
-    let names: Vec<(&str, bool)> = saved["syncCatalog"]["streams"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| {
-            (
-                s["stream"]["name"].as_str().unwrap(),
-                s["config"]["selected"] == true,
-            )
-        })
-        .collect();
-    assert_eq!(
-        names,
-        [("users", true), ("refunds", false)],
-        "new streams not selected"
-    );
-    assert!(saved["sourceCatalogId"].is_string());
+    let saved = fake.last_body(&d.call("connections/update"));
+    match d {
+        Dialect::Config => {
+            let names: Vec<(&str, bool)> = saved["syncCatalog"]["streams"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| {
+                    (
+                        s["stream"]["name"].as_str().unwrap(),
+                        s["config"]["selected"] == true,
+                    )
+                })
+                .collect();
+            assert_eq!(
+                names,
+                [("users", true), ("refunds", false)],
+                "new streams not selected"
+            );
+            assert!(saved["sourceCatalogId"].is_string());
+        }
+        Dialect::Public => assert_eq!(
+            saved["configurations"]["streams"],
+            json!([{"name": "users", "namespace": "shop", "syncMode": "full_refresh_overwrite"}]),
+            "new streams not selected"
+        ),
+    }
     assert_eq!(
         service.get(&format!("/ingestion/{id}")).json()["streams"],
         json!(["users"])
@@ -514,12 +608,14 @@ fn a_refresh_says_what_changed_and_applies_only_when_asked() {
         None,
         &[],
     );
-    assert_eq!(
-        answer.json()["added"],
-        json!([]),
-        "nothing is new any more: {}",
-        answer.text
-    );
+    // The public API keeps a connection's selected streams only: one the ingestion does not
+    // sync is new to it at every refresh.
+    let new = if d.is_public() {
+        json!(["refunds"])
+    } else {
+        json!([])
+    };
+    assert_eq!(answer.json()["added"], new, "{}", answer.text);
     service
         .request(
             "POST",
@@ -530,10 +626,9 @@ fn a_refresh_says_what_changed_and_applies_only_when_asked() {
         .problem(400);
 }
 
-#[test]
-fn a_refresh_that_would_select_nothing_is_refused_and_saves_nothing() {
+fn a_refresh_that_would_select_nothing_is_refused_and_saves_nothing(d: Dialect) {
     let fake = FakeAirbyte::start();
-    let service = Service::start(&fake, &[]);
+    let service = d.start(&fake, &[]);
     let id = ingestion(&service);
     fake.set_streams(vec![stream("refunds", &["full_refresh"])]);
     fake.clear_requests();
@@ -546,7 +641,7 @@ fn a_refresh_that_would_select_nothing_is_refused_and_saves_nothing() {
         )
         .problem(422);
     assert!(detail.contains("selectNew"), "{detail}");
-    assert!(!fake.calls().contains(&"connections/update".to_string()));
+    assert!(!fake.calls().contains(&d.call("connections/update")));
 
     let answer = service.request(
         "POST",
@@ -561,10 +656,9 @@ fn a_refresh_that_would_select_nothing_is_refused_and_saves_nothing() {
     );
 }
 
-#[test]
-fn a_failed_discovery_on_refresh_is_502_with_airbyte_s_message() {
+fn a_failed_discovery_on_refresh_is_502_with_airbyte_s_message(d: Dialect) {
     let fake = FakeAirbyte::start();
-    let service = Service::start(&fake, &[]);
+    let service = d.start(&fake, &[]);
     let id = ingestion(&service);
     fake.fail_discovery("Could not connect to db.internal");
     let detail = service
@@ -578,10 +672,9 @@ fn a_failed_discovery_on_refresh_is_502_with_airbyte_s_message() {
 
 /// The fault matrix for the calls of this file: each Airbyte call, against every way an
 /// upstream misbehaves, maps to a gateway status, and the next request succeeds.
-#[test]
-fn airbyte_faults_on_the_job_calls_map_to_gateway_statuses_and_the_service_recovers() {
+fn airbyte_faults_on_the_job_calls_map_to_gateway_statuses_and_the_service_recovers(d: Dialect) {
     let fake = FakeAirbyte::start();
-    let service = Service::start(
+    let service = d.start(
         &fake,
         &[
             ("AIRBYTE_TIMEOUT_SECS", "1"),
@@ -599,22 +692,34 @@ fn airbyte_faults_on_the_job_calls_map_to_gateway_statuses_and_the_service_recov
     ];
     let job_id = sync(&service, &id).json()["id"].as_i64().unwrap();
     fake.finish_job(job_id, JobEnd::Succeeded);
-    let cases: Vec<(&str, &str, String, Option<&str>)> = vec![
-        ("jobs/list", "GET", format!("/ingestion/{id}/jobs"), None),
+    let cases: Vec<(String, &str, String, Option<&str>)> = vec![
         (
-            "jobs/get",
+            d.call("jobs/list"),
+            "GET",
+            format!("/ingestion/{id}/jobs"),
+            None,
+        ),
+        (
+            d.call("jobs/get"),
             "GET",
             format!("/ingestion/{id}/jobs/{job_id}"),
             None,
         ),
         (
-            "connections/update",
+            d.call("connections/get"),
+            "GET",
+            format!("/ingestion/{id}"),
+            None,
+        ),
+        (
+            d.call("connections/update"),
             "PATCH",
             format!("/ingestion/{id}"),
             Some(r#"{"name":"n"}"#),
         ),
+        // The refresh's discovery is the Config API's in both (beside the public API).
         (
-            "sources/discover_schema",
+            "sources/discover_schema".to_string(),
             "POST",
             format!("/ingestion/{id}/refresh"),
             None,
@@ -638,7 +743,7 @@ fn airbyte_faults_on_the_job_calls_map_to_gateway_statuses_and_the_service_recov
         }
     }
     for (fault, status) in &faults {
-        fake.fail("connections/sync", fault.clone());
+        fake.fail(&d.call("connections/sync"), fault.clone());
         sync(&service, &id).problem(*status);
         fake.heal();
         // A slow sync still starts in Airbyte after the service gave up: the retry then finds it
@@ -651,7 +756,7 @@ fn airbyte_faults_on_the_job_calls_map_to_gateway_statuses_and_the_service_recov
         );
         let running = again.json()["id"].as_i64().unwrap();
 
-        fake.fail("jobs/cancel", fault.clone());
+        fake.fail(&d.call("jobs/cancel"), fault.clone());
         let path = format!("/ingestion/{id}/jobs/{running}");
         service.request("DELETE", &path, None, &[]).problem(*status);
         fake.heal();
@@ -661,5 +766,43 @@ fn airbyte_faults_on_the_job_calls_map_to_gateway_statuses_and_the_service_recov
             "cancel after {fault:?}: {}",
             cancelled.text
         );
+    }
+}
+
+/// The public API has no schema diff; where the Config API beside it is not open, a refresh is a
+/// 501 that says what is missing and what would enable it, and nothing is changed.
+fn a_refresh_the_config_api_beside_refuses_is_501(d: Dialect) {
+    let fake = FakeAirbyte::start();
+    let service = d.start(&fake, &[]);
+    let id = ingestion(&service);
+    fake.config_api_reachable(false);
+    fake.clear_requests();
+
+    let answer = service.request(
+        "POST",
+        &format!("/ingestion/{id}/refresh?apply=true"),
+        None,
+        &[],
+    );
+
+    match d {
+        // For the Config API itself, a 404 on its own call is Airbyte's fault, not a missing feature.
+        Dialect::Config => {
+            answer.problem(404);
+        }
+        Dialect::Public => {
+            let detail = answer.problem(501);
+            assert!(
+                detail.starts_with("POST /ingestion/{id}/refresh is not available: "),
+                "{detail}"
+            );
+            assert!(detail.contains("schema refresh"), "{detail}");
+            assert!(detail.contains("AIRBYTE_CONFIG_API_URL"), "{detail}");
+            assert_eq!(
+                answer.json()["type"],
+                "urn:airbyte-wrapper:problem:airbyte-capability-missing"
+            );
+            assert!(!fake.calls().contains(&"PATCH connections/{id}".to_string()));
+        }
     }
 }

@@ -363,8 +363,7 @@ fn catalog_item(configured: &Value) -> Option<Value> {
             .and_then(Value::as_str)
             .unwrap_or(""),
     );
-    // The sync mode it has is one it supports: so that choosing streams again keeps it.
-    let mut stream = json!({ "name": name, "supportedSyncModes": [sync] });
+    let mut stream = json!({ "name": name });
     if let Some(namespace) = configured.get("namespace").filter(|n| n.is_string()) {
         stream["namespace"] = namespace.clone();
     }
