@@ -355,7 +355,7 @@ pub fn list(app: &App, kind: Kind) -> Result<Reply, ApiError> {
             json!({
                 "id": actor.id,
                 "name": actor.name,
-                "type": connector_type(kind, repository.unwrap_or_default(), actor.definition_id),
+                "type": connector_type(kind, repository.unwrap_or_default(), actor),
             })
         })
         .collect();
@@ -381,7 +381,7 @@ fn answer<'a>(
     ActorAnswer {
         id: actor.id,
         name: &actor.name,
-        type_name: connector_type(kind, repository, actor.definition_id),
+        type_name: connector_type(kind, repository, actor),
         workspace_id: actor.workspace_id,
         definition_id: actor.definition_id,
         config: secrets.masked(&actor.config),
@@ -400,11 +400,15 @@ struct ActorAnswer<'a> {
     config: Masked<'a>,
 }
 
-/// `mysql` for `airbyte/source-mysql`; the whole repository for other connectors; the
-/// definition id when the definition is not known.
-fn connector_type(kind: Kind, repository: &str, definition_id: Uuid) -> String {
+/// `mysql` for `airbyte/source-mysql`; the whole repository for other connectors; where the
+/// repository is not known, the type Airbyte names the actor by (the public API's), else the
+/// definition id.
+fn connector_type(kind: Kind, repository: &str, actor: &Actor) -> String {
     if repository.is_empty() {
-        return definition_id.to_string();
+        return match &actor.connector {
+            Some(named) if !named.is_empty() => named.clone(),
+            _ => actor.definition_id.to_string(),
+        };
     }
     repository
         .strip_prefix(kind.repository_prefix())

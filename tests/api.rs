@@ -340,11 +340,14 @@ fn reading_a_source_of_an_unlisted_definition_does_not_refresh_the_list(d: Diale
     for _ in 0..2 {
         let answer = service.get(&format!("/datasource/{id}"));
         assert_eq!(answer.status, 200, "{}", answer.text);
-        assert_eq!(
-            answer.json()["type"],
-            custom,
-            "the type is the definition id while the definition is not in the list"
-        );
+        // The definition id while the definition is not in the list, or the type the public
+        // API names the source by.
+        let named = if d.is_public() {
+            "acme/source-crm"
+        } else {
+            custom
+        };
+        assert_eq!(answer.json()["type"], named);
     }
     assert_eq!(
         fake.calls(),
@@ -839,4 +842,60 @@ fn a_port_in_use_is_a_runtime_failure() {
     assert!(
         String::from_utf8_lossy(&output.stderr).contains(&format!("cannot listen on {address}"))
     );
+}
+
+/// Airbyte before 1.6 has no public call that lists a workspace's definitions with their docker
+/// repositories; `GET /connector_definitions` names them, and a type is matched by its name or id.
+#[test]
+fn without_the_workspace_s_definition_list_the_public_api_s_names_are_matched() {
+    let fake = FakeAirbyte::start();
+    fake.set_public_definitions_listing(false);
+    let service = Dialect::Public.start(&fake, &[]);
+
+    let answer = service.post("/datasource", MYSQL_SOURCE);
+
+    assert_eq!(answer.status, 201, "{}", answer.text);
+    assert_eq!(answer.json()["definitionId"], MYSQL_DEFINITION_ID);
+    assert_eq!(answer.json()["type"], "mysql", "as the public API names it");
+    assert_eq!(
+        fake.calls(),
+        [
+            "GET workspaces",
+            "GET workspaces/{id}/definitions/sources",
+            "GET connector_definitions",
+            "source_definition_specifications/get",
+            "POST sources"
+        ]
+    );
+    let listed = fake.requests()[2].clone();
+    assert_eq!(listed.query_value("type"), Some("source"));
+    assert_eq!(listed.query_value("workspaceId"), Some(WORKSPACE_ID));
+}
+
+#[test]
+fn the_api_is_told_at_start_up_and_airbyte_cloud_needs_a_workspace() {
+    let fake = FakeAirbyte::start();
+    for (d, says) in [
+        (
+            Dialect::Config,
+            format!("Config API at {}", fake.base_url()),
+        ),
+        (
+            Dialect::Public,
+            format!("public API at {}", fake.public_url()),
+        ),
+    ] {
+        let service = d.start(&fake, &[]);
+        let line = service.wait_for_log("workers; Airbyte");
+        assert!(line.contains(&format!("Airbyte's {says}")), "{line}");
+    }
+    let output = run_binary(&[], &[("AIRBYTE_BASE_URL", "https://api.airbyte.com/v1")]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("invalid AIRBYTE_WORKSPACE_ID") && stderr.contains("Airbyte Cloud"),
+        "{stderr}"
+    );
+    let output = run_binary(&[], &[("AIRBYTE_API", "graphql")]);
+    assert_eq!(output.status.code(), Some(2));
 }

@@ -594,3 +594,102 @@ fn a_patch_honours_idempotency_keys(d: Dialect) {
     assert_eq!(updates, 1);
     patch(&service, &path, r#"{"name":"other"}"#, &key).problem(422);
 }
+
+/// With the public API, what only the Config API can do is asked of the Config API beside it;
+/// where that is closed, each such route is a 501 that names the route, what is missing and the
+/// setting that would enable it, and nothing is created or changed. Creating without a check
+/// still works, its secrets masked by key names (no spec can be had).
+#[test]
+fn what_the_public_api_cannot_do_is_a_501_where_the_config_api_beside_it_is_closed() {
+    let fake = FakeAirbyte::start();
+    fake.config_api_reachable(false);
+    let service = Dialect::Public.start(&fake, &[]);
+    let source = service.create("/datasource", MYSQL_SOURCE);
+
+    for (method, path, route, body) in [
+        (
+            "POST",
+            "/datasource/check".to_string(),
+            "POST /datasource/check",
+            mysql(json!({})),
+        ),
+        (
+            "POST",
+            "/sink/check".to_string(),
+            "POST /sink/check",
+            S3_SINK.to_string(),
+        ),
+        (
+            "POST",
+            "/datasource/streams".to_string(),
+            "POST /datasource/streams",
+            mysql(json!({})),
+        ),
+        (
+            "POST",
+            "/datasource?check=true".to_string(),
+            "POST /datasource",
+            mysql(json!({})),
+        ),
+        (
+            "PATCH",
+            format!("/datasource/{source}?check=true"),
+            "PATCH /datasource/{id}",
+            r#"{"config":{"port":3307}}"#.to_string(),
+        ),
+    ] {
+        let answer = service.request(
+            method,
+            &path,
+            Some(&body),
+            &[("Content-Type", "application/json")],
+        );
+        let detail = answer.problem(501);
+        assert!(
+            detail.starts_with(&format!("{route} is not available: this needs ")),
+            "{detail}"
+        );
+        assert!(detail.contains("public API does not have"), "{detail}");
+        assert!(detail.contains("HTTP 404"), "{detail}");
+        assert!(detail.contains("AIRBYTE_CONFIG_API_URL"), "{detail}");
+        assert!(!answer.text.contains(SECRET_PASSWORD), "{}", answer.text);
+    }
+    assert_eq!(fake.actor_count(), (1, 0), "nothing was created");
+    assert_eq!(
+        fake.stored_config(&source)["port"],
+        3306,
+        "nothing was changed"
+    );
+    // Masking by key names, since the spec cannot be had: `password` is a secret by its name.
+    let read = service.get(&format!("/datasource/{source}")).json();
+    assert_eq!(read["config"]["password"], MASK);
+    assert_no_secret_logged(&service);
+}
+
+/// `AIRBYTE_CONFIG_API_URL` names the Config API the public dialect asks: here the same fake's,
+/// reached under another name, while the one beside the public API would be the same host's.
+#[test]
+fn the_config_api_beside_the_public_one_can_be_named() {
+    let fake = FakeAirbyte::start();
+    let service = Dialect::Public.start(
+        &fake,
+        &[(
+            "AIRBYTE_CONFIG_API_URL",
+            &format!("http://localhost:{}/api/v1", fake.port),
+        )],
+    );
+    let line = service.wait_for_log("workers; Airbyte");
+    assert!(
+        line.contains(&format!("public API at {}", fake.public_url()))
+            && line.contains(&format!(
+                "the Config API at http://localhost:{}/api/v1",
+                fake.port
+            )),
+        "{line}"
+    );
+    let answer = service.post("/datasource/check", &mysql(json!({})));
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    assert!(fake
+        .calls()
+        .contains(&"scheduler/sources/check_connection".to_string()));
+}

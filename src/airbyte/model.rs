@@ -31,6 +31,8 @@ pub struct Actor {
     pub name: String,
     /// The configuration as Airbyte stored it, secrets masked by Airbyte.
     pub config: Value,
+    /// The connector's type as Airbyte names it (`mysql`), where it says (the public API).
+    pub connector: Option<String>,
 }
 
 /// What a connection check found, once it ran: `succeeded` or `failed`, Airbyte's message, and

@@ -65,6 +65,7 @@ impl From<ActorRead> for Actor {
             definition_id: a.definition_id,
             name: a.name,
             config: a.config,
+            connector: None,
         }
     }
 }

@@ -146,6 +146,10 @@ pub(super) fn actor(
             .filter(|c| c.is_object())
             .cloned()
             .ok_or_else(|| Fields::missing("configuration", "an object"))?,
+        connector: match id_field {
+            "sourceId" => f.optional_text("sourceType")?,
+            _ => f.optional_text("destinationType")?,
+        },
     })
 }
 
