@@ -7,6 +7,15 @@
 #   current   config.mock.yaml (no /workspaces/list), static answers (the spec's examples)
 #   v1.6.0    config_v1.6.0.mock.yaml (still has /workspaces/list), static answers
 #   dynamic   both documents again with `-d`: every answer is a random body the spec allows
+#   public, public-v1.6.0
+#             the service speaking Airbyte's public API (AIRBYTE_API=public) to a Prism of
+#             public_api.yaml (or public_api_v1.6.0.yaml), and, for what the public API cannot do
+#             (checks, previews, specs, schema refreshes), to a second Prism of the matching Config
+#             API document as AIRBYTE_CONFIG_API_URL. The public document is first prepared as
+#             tests/contract/public_mock.js says (realistic answers, `format: uuid`); requests are
+#             validated against it as published.
+#   public-dynamic, public-dynamic-v1.6.0
+#             the same with `-d` on both Prisms.
 #
 # Static: GET /readyz, POST /datasource and /sink with the seed payloads (tests/support/mod.rs),
 # POST /ingestion with the ids they return, the ingestion's run-and-watch routes (`operate`), and
@@ -22,7 +31,7 @@
 #
 # Environment: AIRBYTE_SPEC_DIR (default ../shared/airbyte, from the repo root), BIN (the service
 # binary; default: built here with cargo build --locked), CONTRACT_SCENARIOS (a space-separated
-# subset of the four), CONTRACT_DYNAMIC_ROUNDS, KEEP_LOGS=1.
+# subset of the eight), CONTRACT_DYNAMIC_ROUNDS, KEEP_LOGS=1.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source tests/contract/lib.sh
@@ -35,7 +44,7 @@ if [ ! -x "$PRISM" ]; then
     echo "error: $PRISM is missing; run 'npm ci' in tests/contract (make contract does)" >&2
     exit 2
 fi
-for spec in config.mock.yaml config_v1.6.0.mock.yaml; do
+for spec in config.mock.yaml config_v1.6.0.mock.yaml public_api.yaml public_api_v1.6.0.yaml; do
     if [ ! -r "$SPEC_DIR/$spec" ]; then
         echo "error: $SPEC_DIR/$spec is missing; set AIRBYTE_SPEC_DIR to the folder of Airbyte's documents" >&2
         exit 2
@@ -132,18 +141,28 @@ unexpected_unrouted() {
     tail -n "+$from" "$log" | grep 'NO_PATH_MATCHED' | grep -vE "$allowed" || true
 }
 
-# start_prism SCENARIO SPEC [PRISM FLAGS...]: sets PRISM_URL, PRISM_LOG and PRISM_FROM (the first
-# log line after the detector's self-check).
+# start_prism SCENARIO SPEC [PRISM FLAGS...]: a Prism of the Config API document SPEC (in
+# SPEC_DIR); sets PRISM_URL, PRISM_LOG, PRISM_PID and PRISM_FROM (the first log line after the
+# detector's self-check).
 start_prism() {
     local scenario=$1 spec=$2
     shift 2
+    start_prism_of "$scenario" "$SPEC_DIR/$spec" /v1 /sources/create "$@"
+}
+
+# start_prism_of NAME SPEC_PATH ROOT PROBE [PRISM FLAGS...]: a Prism of the document at SPEC_PATH,
+# whose API is served at ROOT (/v1 for the Config API's paths, none for the public API's), and
+# whose POST PROBE with `{}` breaks the spec (the self-check).
+start_prism_of() {
+    local scenario=$1 spec=$2 root=$3 probe_path=$4
+    shift 4
     local port
     port=$(free_port)
     PRISM_LOG="$WORK/prism-$scenario.log"
-    spawn "$PRISM_LOG" "$PRISM" mock -h 127.0.0.1 -p "$port" --errors "$@" "$SPEC_DIR/$spec"
+    spawn "$PRISM_LOG" "$PRISM" mock -h 127.0.0.1 -p "$port" --errors "$@" "$spec"
     PRISM_PID=$SPAWN_PID
     wait_for_line "$PRISM_LOG" "$PRISM_PID" 'Prism is listening on' 120 >/dev/null
-    PRISM_URL="http://127.0.0.1:$port/v1"
+    PRISM_URL="http://127.0.0.1:$port$root"
     wait_for_http "$PRISM_URL/health" "$PRISM_PID" 30
 
     # Self-check: a request that breaks the spec must be seen by the detector, or a clean run
@@ -151,7 +170,7 @@ start_prism() {
     local before probe deadline=$((SECONDS + 10))
     before=$(wc -l <"$PRISM_LOG")
     probe=$(curl -s -o /dev/null -D - -X POST -H 'Content-Type: application/json' -d '{}' \
-        "$PRISM_URL/sources/create" | tr -d '\r' | grep -ci '^sl-violations:' || true)
+        "$PRISM_URL$probe_path" | tr -d '\r' | grep -ci '^sl-violations:' || true)
     until [ -n "$(violations "$PRISM_LOG" "$((before + 1))")" ] || [ "$SECONDS" -ge "$deadline" ]; do
         sleep 0.1
     done
@@ -164,9 +183,31 @@ start_prism() {
     PRISM_FROM=$(($(wc -l <"$PRISM_LOG") + 1))
 }
 
+# check_prism NAME LOG FROM ALLOWED_UNROUTED: no request in LOG (from line FROM) broke the spec
+# or called a path that is not in it, other than ALLOWED_UNROUTED.
+check_prism() {
+    local name=$1 log=$2 from=$3 allowed_unrouted=$4 found
+    wait_until_quiet "$log" 10 || fail "$name's log did not settle"
+    found=$(violations "$log" "$from")
+    if [ -n "$found" ]; then
+        fail "the service sent requests that break $name's spec; Prism logged:"
+        echo "$found" >&2
+    fi
+    found=$(unexpected_unrouted "$log" "$from" "$allowed_unrouted")
+    if [ -n "$found" ]; then
+        fail "the service called paths that are not in $name's spec; Prism logged:"
+        awk '{ print "    " $0 }' <<<"$found" >&2
+    fi
+}
+
 # finish SCENARIO ALLOWED_UNROUTED: the checks every scenario ends with; stops its processes.
 finish() {
     local scenario=$1 allowed_unrouted=$2
+    if [ -n "${COMPANION_PID:-}" ]; then
+        check_prism "the Config API" "$COMPANION_LOG" "$COMPANION_FROM" '^$'
+        stop "$COMPANION_PID"
+        COMPANION_PID=
+    fi
     call healthz GET /healthz
     expect healthz 200
     if ! kill -0 "$SERVICE_PID" 2>/dev/null; then
@@ -194,10 +235,13 @@ finish() {
     fi
 }
 
-# prism_calls: the Airbyte calls Prism received in this scenario, in order, deduplicated.
+# prism_calls [LOG FROM]: the Airbyte calls a Prism received in this scenario (by default the
+# scenario's first), in order, deduplicated; ids in paths as {id}, queries left out.
 prism_calls() {
-    tail -n "+$PRISM_FROM" "$PRISM_LOG" | grep -oE '\[HTTP SERVER\] [a-z]+ /v1/[a-z_/]+' |
-        sed 's/\[HTTP SERVER\] //' | awk '!seen[$0]++' | paste -sd, - | sed 's/,/, /g'
+    local log=${1:-$PRISM_LOG} from=${2:-$PRISM_FROM}
+    tail -n "+$from" "$log" | grep -oE '\[HTTP SERVER\] [a-z]+ /[^ ?]*' |
+        sed -E 's/\[HTTP SERVER\] //; s#/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}#/{id}#g; s#/[0-9]+(/|$)#/{id}\1#g' |
+        awk '!seen[$0]++' | paste -sd, - | sed 's/,/, /g'
 }
 
 # Running and watching the ingestion `$1` (static answers): each call the service makes for it is
@@ -205,7 +249,7 @@ prism_calls() {
 # placeholder), so reading or cancelling one is a 404 after `jobs/get`: `jobs/cancel` is never
 # reached here, and its body is `jobs/get`'s (`JobIdRequestBody`).
 operate() {
-    local id=$1
+    local id=$1 job_status=${2:-404}
     call ingestion-read GET "/ingestion/$id"
     echo "  GET /ingestion/{id} $STATUS"
     expect ingestion-read 200
@@ -217,10 +261,10 @@ operate() {
     expect jobs 200
     call job GET "/ingestion/$id/jobs/1"
     echo "  GET /ingestion/{id}/jobs/1 $STATUS"
-    expect job 404
+    expect job "$job_status"
     call cancel DELETE "/ingestion/$id/jobs/1"
     echo "  DELETE /ingestion/{id}/jobs/1 $STATUS"
-    expect cancel 404
+    expect cancel "$job_status"
     call patch PATCH "/ingestion/$id" '{"name": "renamed", "status": "inactive", "schedule": null}'
     echo "  PATCH /ingestion/{id} $STATUS"
     expect patch 200
@@ -262,7 +306,65 @@ static_scenario() {
     start_prism "$scenario" "$spec"
     SERVICE_LOG="$WORK/service-$scenario.log"
     start_service "$SERVICE_LOG" "$PRISM_URL"
+    drive_statically 404
+    local calls
+    wait_until_quiet "$PRISM_LOG" 10 || true
+    calls=$(prism_calls)
+    echo "  Airbyte calls: $calls"
+    if [ "$calls" != "$expected_calls" ]; then
+        fail "the service made other Airbyte calls than expected: $expected_calls"
+    fi
+    finish "$scenario" "$allowed_unrouted"
+    echo "contract[$scenario]: passed"
+}
 
+# start_public SCENARIO PUBLIC_SPEC CONFIG_SPEC [PRISM FLAGS...]: a Prism of the public API
+# document (prepared by public_mock.js) and one of the Config API document beside it, and the
+# service speaking the public API to the first and asking the second for what it cannot do. Sets
+# PRISM_* for the public Prism, COMPANION_* for the other, SERVICE_*.
+start_public() {
+    local scenario=$1 public_spec=$2 config_spec=$3
+    shift 3
+    local mock="$WORK/$scenario.${public_spec%.yaml}.mock.yaml"
+    node tests/contract/public_mock.js "$SPEC_DIR/$public_spec" "$mock"
+    start_prism_of "$scenario-config" "$SPEC_DIR/$config_spec" /v1 /sources/create "$@"
+    COMPANION_PID=$PRISM_PID COMPANION_LOG=$PRISM_LOG COMPANION_FROM=$PRISM_FROM COMPANION_URL=$PRISM_URL
+    start_prism_of "$scenario" "$mock" "" /sources "$@"
+    SERVICE_LOG="$WORK/service-$scenario.log"
+    start_service "$SERVICE_LOG" "$PRISM_URL" AIRBYTE_API=public AIRBYTE_CONFIG_API_URL="$COMPANION_URL" \
+        DEFINITIONS_TTL_SECS=3600
+    grep -q "Airbyte's public API at $PRISM_URL (the Config API at $COMPANION_URL" "$SERVICE_LOG" ||
+        fail "the start-up line does not say which APIs: $(grep 'listening on' "$SERVICE_LOG")"
+}
+
+# The public API with static answers: the same routes as the Config API's static scenarios, with
+# the same statuses except the job routes: the mock's job belongs to the mock's connection, which
+# is the ingestion created, so reading and cancelling it are 200 (the Config API's mock answers a
+# job of no connection: 404).
+public_static_scenario() {
+    local scenario=$1 public_spec=$2 config_spec=$3 expected_calls=$4 expected_config_calls=$5
+    echo "== contract[$scenario]: $public_spec beside $config_spec, static answers"
+    start_public "$scenario" "$public_spec" "$config_spec"
+    drive_statically 200
+    local calls
+    wait_until_quiet "$PRISM_LOG" 10 || true
+    calls=$(prism_calls)
+    echo "  public API calls: $calls"
+    if [ "$calls" != "$expected_calls" ]; then
+        fail "the service made other public API calls than expected: $expected_calls"
+    fi
+    calls=$(prism_calls "$COMPANION_LOG" "$COMPANION_FROM")
+    echo "  Config API calls: $calls"
+    if [ "$calls" != "$expected_config_calls" ]; then
+        fail "the service made other Config API calls than expected: $expected_config_calls"
+    fi
+    finish "$scenario" '^$'
+    echo "contract[$scenario]: passed"
+}
+
+# drive_statically JOB_STATUS: the static scenarios' requests and the statuses they must get.
+drive_statically() {
+    local job_status=$1
     call readyz GET /readyz
     echo "  GET /readyz $STATUS"
     expect readyz 200
@@ -281,18 +383,9 @@ static_scenario() {
         call ingestion POST /ingestion "{\"sourceId\": \"$source_id\", \"sinkId\": \"$sink_id\", \"created\": \"2024-01-01T00:00:00Z\", \"updated\": \"2024-01-01T00:00:00Z\"}"
         echo "  POST /ingestion $STATUS"
         expect ingestion 201
-        operate "$(json_field "$WORK/ingestion.json" id)"
+        operate "$(json_field "$WORK/ingestion.json" id)" "$job_status"
         configure "$source_id" "$sink_id"
     fi
-    local calls
-    wait_until_quiet "$PRISM_LOG" 10 || true
-    calls=$(prism_calls)
-    echo "  Airbyte calls: $calls"
-    if [ "$calls" != "$expected_calls" ]; then
-        fail "the service made other Airbyte calls than expected: $expected_calls"
-    fi
-    finish "$scenario" "$allowed_unrouted"
-    echo "contract[$scenario]: passed"
 }
 
 # The ingestion routes against random answers: any status but a 5xx of the service's own.
@@ -352,7 +445,24 @@ dynamic_scenario() {
     SERVICE_LOG="$WORK/service-$scenario.log"
     # A long cache, so that a type suggested by one answer is still known to the next request.
     start_service "$SERVICE_LOG" "$PRISM_URL" DEFINITIONS_TTL_SECS=3600
-    local tally="$WORK/tally-$scenario"
+    drive_randomly "$WORK/tally-$scenario"
+    finish "$scenario" "$allowed_unrouted"
+    echo "contract[$scenario]: passed"
+}
+
+# The public API, and the Config API beside it, with random answers.
+public_dynamic_scenario() {
+    local scenario=$1 public_spec=$2 config_spec=$3
+    echo "== contract[$scenario]: $public_spec beside $config_spec, random answers (-d), $ROUNDS rounds"
+    start_public "$scenario" "$public_spec" "$config_spec" -d
+    drive_randomly "$WORK/tally-$scenario"
+    finish "$scenario" '^$'
+    echo "contract[$scenario]: passed"
+}
+
+# drive_randomly TALLY: CONTRACT_DYNAMIC_ROUNDS rounds of every route, each status counted in TALLY.
+drive_randomly() {
+    local tally=$1
     : >"$tally"
     local route body suggestion ids source_id sink_id
     for _ in $(seq 1 "$ROUNDS"); do
@@ -387,14 +497,15 @@ dynamic_scenario() {
         configure_randomly "$source_id" "$sink_id" "$tally"
     done
     sort "$tally" | uniq -c | sed 's/^ */  /'
-    finish "$scenario" "$allowed_unrouted"
-    echo "contract[$scenario]: passed"
 }
 
 # The Airbyte calls of a static scenario, in the order they first appear. On a current Airbyte the
 # service asks for /workspaces/list first and falls back on its 404.
 CALLS="post /v1/source_definitions/list_for_workspace, post /v1/source_definition_specifications/get, post /v1/sources/create, post /v1/destination_definitions/list_for_workspace, post /v1/destination_definition_specifications/get, post /v1/destinations/create, post /v1/sources/discover_schema, post /v1/connections/create, post /v1/connections/get, post /v1/jobs/get_last_replication_job, post /v1/jobs/list, post /v1/connections/sync, post /v1/jobs/get, post /v1/connections/update, post /v1/scheduler/sources/check_connection, post /v1/scheduler/destinations/check_connection, post /v1/scheduler/sources/discover_schema, post /v1/sources/get, post /v1/sources/update, post /v1/destinations/get, post /v1/destinations/check_connection_for_update, post /v1/destinations/update"
-for scenario in ${CONTRACT_SCENARIOS:-current v1.6.0 dynamic dynamic-v1.6.0}; do
+# The calls of a public static scenario: to the public API, and to the Config API beside it.
+PUBLIC_CALLS="get /health, get /workspaces, get /workspaces/{id}/definitions/sources, post /sources, get /workspaces/{id}/definitions/destinations, post /destinations, get /streams, post /connections, get /connections/{id}, get /jobs, post /jobs, get /jobs/{id}, delete /jobs/{id}, patch /connections/{id}, get /sources/{id}, put /sources/{id}, get /destinations/{id}, put /destinations/{id}"
+BESIDE_CALLS="post /v1/source_definition_specifications/get, post /v1/destination_definition_specifications/get, post /v1/sources/discover_schema, post /v1/scheduler/sources/check_connection, post /v1/scheduler/destinations/check_connection, post /v1/scheduler/sources/discover_schema, post /v1/destinations/check_connection_for_update"
+for scenario in ${CONTRACT_SCENARIOS:-current v1.6.0 dynamic dynamic-v1.6.0 public public-v1.6.0 public-dynamic public-dynamic-v1.6.0}; do
     case $scenario in
     current)
         static_scenario current config.mock.yaml 'post /v1/workspaces/list ' \
@@ -406,8 +517,19 @@ for scenario in ${CONTRACT_SCENARIOS:-current v1.6.0 dynamic dynamic-v1.6.0}; do
         ;;
     dynamic) dynamic_scenario dynamic config.mock.yaml 'post /v1/workspaces/list ' ;;
     dynamic-v1.6.0) dynamic_scenario dynamic-v1.6.0 config_v1.6.0.mock.yaml '^$' ;;
+    public)
+        public_static_scenario public public_api.yaml config.mock.yaml "$PUBLIC_CALLS" "$BESIDE_CALLS"
+        ;;
+    public-v1.6.0)
+        public_static_scenario public-v1.6.0 public_api_v1.6.0.yaml config_v1.6.0.mock.yaml \
+            "$PUBLIC_CALLS" "$BESIDE_CALLS"
+        ;;
+    public-dynamic) public_dynamic_scenario public-dynamic public_api.yaml config.mock.yaml ;;
+    public-dynamic-v1.6.0)
+        public_dynamic_scenario public-dynamic-v1.6.0 public_api_v1.6.0.yaml config_v1.6.0.mock.yaml
+        ;;
     *)
-        echo "error: unknown scenario '$scenario' (current, v1.6.0, dynamic, dynamic-v1.6.0)" >&2
+        echo "error: unknown scenario '$scenario' (current, v1.6.0, dynamic, dynamic-v1.6.0, public, public-v1.6.0, public-dynamic, public-dynamic-v1.6.0)" >&2
         exit 2
         ;;
     esac
