@@ -10,6 +10,10 @@
 //! (`nginx.rs`): the reference for what one HTTP hop costs, at 16 connections (requests/s) and at
 //! 1 (the latency each hop adds to the direct call). `/healthz` is also measured while 4 ×
 //! `WORKERS` uploads stall on the service, which shows whether a slow client can hold up the rest.
+//! The fake costs tens of microseconds per call, which pulls everything in front of it towards
+//! each other; so `/datasource` and `/sink` are measured again against a free upstream
+//! ([`Nginx::answering`]: nginx answering the Airbyte calls from memory), with nginx as a proxy in
+//! front of it and a second service, and issue 18's targets printed for them.
 //! Each measurement runs `BENCH_ROUNDS` times, interleaved so that a service endpoint, nginx and
 //! the direct call see the same machine, and the medians are reported. Then: binary size,
 //! resident memory, start-to-ready time, the targets, and cold versus warm `/datasource` latency
@@ -34,12 +38,12 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use common::{
-    free_address, load_average, mib, spawn, stat_fields, thousands, until_ready, verdict, Service,
-    IDLE_TARGET_KIB, PEAK_TARGET_KIB,
+    free_address, load_average, mib, spawn, stat_fields, thousands, until_ready, verdict,
+    Connection, Service, IDLE_TARGET_KIB, PEAK_TARGET_KIB,
 };
 use nginx::Nginx;
 use support::fake_airbyte::{catalog, FakeAirbyte, Options};
-use support::{MYSQL_SOURCE, S3_SINK};
+use support::{MYSQL_DEFINITION_ID, MYSQL_SOURCE, S3_DEFINITION_ID, S3_SINK, WORKSPACE_ID};
 
 /// Client connections the load generator keeps open to measure the rate of every case.
 const CONNECTIONS: u32 = 16;
@@ -53,6 +57,10 @@ const STALLED_BODY_BYTES: usize = 100_000;
 const RATE_OF_NGINX_TARGET: f64 = 0.6;
 const ADDED_LATENCY_TARGET: f64 = 2.0;
 const STALLED_HEALTHZ_P99_TARGET_MS: f64 = 5.0;
+/// Against the free upstream (issue 18): requests/s at least this share of nginx's; CPU per request,
+/// and p50 added at one connection, at most this many times nginx's.
+const FREE_RATE_TARGET: f64 = 0.8;
+const FREE_CPU_TARGET: f64 = 1.5;
 /// The catalogue the load runs against: a current Airbyte's size.
 const SOURCE_DEFINITIONS: usize = 600;
 const DESTINATION_DEFINITIONS: usize = 60;
@@ -77,7 +85,13 @@ fn main() {
     let nginx = Nginx::start(fake.port);
     let service = Service::start(&settings.bin, &airbyte, None);
     let idle_kib = service.status_kib("VmRSS");
-    let cases = prepare(&fake, &service, &nginx);
+    let mut cases = prepare(&fake, &service, &nginx);
+    // The free upstream: nginx answering the Airbyte calls from memory, nginx in front of it as
+    // the one-hop reference, and a second service in front of it.
+    let free = Nginx::answering(&free_answers(&fake));
+    let free_nginx = Nginx::start(free.port());
+    let free_service = Service::start(&settings.bin, &free.api_root(), None);
+    cases.extend(free_cases(&free, &free_nginx, &free_service, cases.len()));
     let results = load(&settings, &cases, &plan(&cases), &service.addr);
     report.throughput(&cases, &results);
     report.one_hop(&cases, &results, &nginx.version);
@@ -89,6 +103,9 @@ fn main() {
     };
     drop(service);
     drop(nginx);
+    drop(free_service);
+    drop(free_nginx);
+    drop(free);
 
     report.footprint(&settings, &memory, &start_to_ready(&settings.bin, &airbyte));
     report.targets(&cases, &results, &memory);
@@ -149,6 +166,8 @@ struct Case {
     /// The processes that answer it, whose processor time is counted: the service, or nginx's
     /// master and workers; none for a direct call (the fake runs in this process).
     processes: Vec<u32>,
+    /// Whether its Airbyte is the free one (nginx answering from memory), not the fake.
+    free: bool,
 }
 
 impl Case {
@@ -167,8 +186,113 @@ impl Case {
             direct: None,
             nginx: None,
             processes,
+            free: false,
         }
     }
+}
+
+/// The body the service sends Airbyte to create its seed source (`sources/create`) or sink.
+fn create_body(call: &str) -> Value {
+    let (seed, definition_field, definition) = match call {
+        "sources/create" => (MYSQL_SOURCE, "sourceDefinitionId", MYSQL_DEFINITION_ID),
+        _ => (S3_SINK, "destinationDefinitionId", S3_DEFINITION_ID),
+    };
+    let seed: Value = serde_json::from_str(seed).unwrap();
+    json!({
+        "workspaceId": WORKSPACE_ID, definition_field: definition,
+        "name": seed["name"], "connectionConfiguration": seed["config"],
+    })
+}
+
+/// What the free upstream answers: the calls of a warm `/datasource` and `/sink` (the creates,
+/// answered as the fake answers them) and of the service's first requests (health, workspaces,
+/// one definition of each kind, their specs), all from memory.
+fn free_answers(fake: &FakeAirbyte) -> Vec<(&'static str, String)> {
+    let mut airbyte =
+        Connection::open(&format!("127.0.0.1:{}", fake.port)).expect("connect to the fake Airbyte");
+    let mut answer = |call: &str| -> String {
+        let body = create_body(call).to_string();
+        let (status, text) = airbyte.exchange("POST", &format!("/api/v1/{call}"), Some(&body));
+        assert_eq!(status, 200, "{call} for the free upstream: {text}");
+        text
+    };
+    let created_source = answer("sources/create");
+    let created_sink = answer("destinations/create");
+    let secret = json!({"type": "string", "airbyte_secret": true});
+    vec![
+        ("health", json!({"available": true}).to_string()),
+        (
+            "workspaces/list",
+            json!({"workspaces": [{"workspaceId": WORKSPACE_ID}]}).to_string(),
+        ),
+        (
+            "source_definitions/list_for_workspace",
+            json!({"sourceDefinitions": [{"sourceDefinitionId": MYSQL_DEFINITION_ID, "name": "MySQL", "dockerRepository": "airbyte/source-mysql"}]}).to_string(),
+        ),
+        (
+            "destination_definitions/list_for_workspace",
+            json!({"destinationDefinitions": [{"destinationDefinitionId": S3_DEFINITION_ID, "name": "S3", "dockerRepository": "airbyte/destination-s3"}]}).to_string(),
+        ),
+        (
+            "source_definition_specifications/get",
+            json!({"connectionSpecification": {"type": "object", "properties": {"password": secret}}}).to_string(),
+        ),
+        (
+            "destination_definition_specifications/get",
+            json!({"connectionSpecification": {"type": "object", "properties": {"access_key_id": secret, "secret_access_key": secret}}}).to_string(),
+        ),
+        ("sources/create", created_source),
+        ("destinations/create", created_sink),
+    ]
+}
+
+/// `/datasource` and `/sink` against the free upstream: the service (warmed by one create each),
+/// the create made directly, and through nginx; numbered from `first`.
+fn free_cases(free: &Nginx, free_nginx: &Nginx, service: &Service, first: usize) -> Vec<Case> {
+    let mut client = service.connect();
+    for (path, body) in [("/datasource", MYSQL_SOURCE), ("/sink", S3_SINK)] {
+        let (status, text) = client.exchange("POST", path, Some(body));
+        assert_eq!(
+            status, 201,
+            "warming the service of the free upstream: {text}"
+        );
+    }
+    let mut cases = Vec::new();
+    for (path, seed, call) in [
+        ("/datasource", MYSQL_SOURCE, "sources/create"),
+        ("/sink", S3_SINK, "destinations/create"),
+    ] {
+        let at = first + cases.len();
+        let mut endpoint = Case::new(
+            format!("`POST {path}`, free upstream"),
+            service.url(path),
+            "POST",
+            seed.to_string(),
+            vec![service.pid()],
+        );
+        endpoint.direct = Some(at + 1);
+        endpoint.nginx = Some(at + 2);
+        let direct = Case::new(
+            format!("↳ direct `{call}`, free upstream"),
+            free.url(call),
+            "POST",
+            create_body(call).to_string(),
+            Vec::new(),
+        );
+        let mut proxied = Case::new(
+            format!("↳ nginx `{call}`, free upstream"),
+            free_nginx.url(call),
+            "POST",
+            create_body(call).to_string(),
+            free_nginx.pids.clone(),
+        );
+        proxied.direct = Some(at + 1);
+        for mut case in [endpoint, direct, proxied] {
+            case.free = true;
+            cases.push(case);
+        }
+    }
+    cases
 }
 
 /// Creates a source and a sink through the service (so the definition caches are warm and the
@@ -822,7 +946,9 @@ impl Report {
     fn targets(&mut self, cases: &[Case], results: &Results, memory: &Memory) {
         self.line("| target | measured | |");
         self.line("| --- | ---: | --- |");
-        let hops = hops(cases);
+        let (free, hops): (Vec<Hop>, Vec<Hop>) = hops(cases)
+            .into_iter()
+            .partition(|h| cases[h.endpoint].free);
         for hop in &hops {
             let ratio = results.of(hop.endpoint, LOADED).per_second
                 / results.of(hop.nginx, LOADED).per_second;
@@ -848,6 +974,40 @@ impl Report {
                 signed_ms(service),
                 signed_ms(nginx),
                 verdict(service <= ADDED_LATENCY_TARGET * nginx),
+            ));
+        }
+        // Issue 18's targets, against the free upstream: the service's own cost beside nginx's.
+        for hop in &free {
+            let (service, nginx) = (
+                results.of(hop.endpoint, LOADED),
+                results.of(hop.nginx, LOADED),
+            );
+            let rate = service.per_second / nginx.per_second;
+            let cpu = service.server_us / nginx.server_us;
+            let p50 = |case| results.of(case, ALONE).p50_us;
+            let (added, nginx_added) = (
+                p50(hop.endpoint) - p50(hop.direct),
+                p50(hop.nginx) - p50(hop.direct),
+            );
+            let label = &cases[hop.endpoint].label;
+            self.line(&format!(
+                "| {label}: requests/s at {CONNECTIONS} connections, at least {FREE_RATE_TARGET} × \
+                 nginx's | {rate:.2} | {} |",
+                verdict(rate >= FREE_RATE_TARGET),
+            ));
+            self.line(&format!(
+                "| {label}: CPU per request at most {FREE_CPU_TARGET} × nginx's | {cpu:.2} × \
+                 ({:.0} µs against {:.0} µs) | {} |",
+                service.server_us,
+                nginx.server_us,
+                verdict(cpu <= FREE_CPU_TARGET),
+            ));
+            self.line(&format!(
+                "| {label}: p50 added at 1 connection at most {FREE_CPU_TARGET} × nginx's | \
+                 {} against {} | {} |",
+                signed_ms(added),
+                signed_ms(nginx_added),
+                verdict(added <= FREE_CPU_TARGET * nginx_added),
             ));
         }
         let healthz = healthz(cases);

@@ -1,5 +1,7 @@
-//! nginx as a plain reverse proxy in front of the fake Airbyte: the reference for what one HTTP
-//! hop costs, measured beside the service in `make bench`.
+//! nginx as a plain reverse proxy in front of an Airbyte: the reference for what one HTTP hop
+//! costs, measured beside the service in `make bench`; and nginx as a free Airbyte
+//! ([`Nginx::answering`]), which answers the calls of a warm create with fixed bodies from memory,
+//! so that the service and nginx are compared with almost nothing else on the processor.
 //!
 //! Debian's `nginx-light` (`make bench` installs it when missing), run as `support::nginx` runs
 //! it, in the foreground from a directory of its own under `target/` (configuration, pid file,
@@ -53,10 +55,88 @@ impl Nginx {
         }
     }
 
+    /// An nginx that is an Airbyte answering each of `answers` (`(call, JSON body)`, such as
+    /// `("sources/create", ...)`) with a `200` and that body, whatever the request, from memory;
+    /// any other call gets a `404`. One worker per core, and connections kept for a million
+    /// requests, so that neither a reconnection nor the upstream's work weighs on a measurement.
+    pub fn answering(answers: &[(&str, String)]) -> Nginx {
+        let workers = thread::available_parallelism().map_or(2, |n| n.get());
+        let process = Process::start(Setup {
+            make: "make bench",
+            prefix: Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("target")
+                .join(format!("bench-nginx-free-{}", std::process::id())),
+            keep_prefix: false,
+            address: free_address,
+            config: &|prefix, addr| fixed_config(prefix, addr, answers, workers),
+            probe: &mut health,
+            pause: Duration::ZERO,
+            patience: PATIENCE,
+        });
+        Nginx {
+            pids: until_workers(process.id(), workers),
+            version: version(&process.bin),
+            process,
+        }
+    }
+
     /// The same Airbyte call through nginx: `path` below the API root, such as `sources/create`.
     pub fn url(&self, call: &str) -> String {
         format!("http://{}/api/v1/{call}", self.process.addr)
     }
+
+    /// The API root, as `AIRBYTE_BASE_URL` takes it.
+    pub fn api_root(&self) -> String {
+        format!("http://{}/api/v1", self.process.addr)
+    }
+
+    /// The port nginx listens on.
+    pub fn port(&self) -> u16 {
+        let port = self.process.addr.rsplit(':').next();
+        port.and_then(|p| p.parse().ok())
+            .expect("nginx listens on an address with a port")
+    }
+}
+
+/// The configuration of [`Nginx::answering`]: a `return 200 '...'` per call. nginx reads `$` in
+/// such a text as a variable and `'` and `\` as its own: bodies with them are refused here.
+fn fixed_config(prefix: &Path, addr: &str, answers: &[(&str, String)], workers: usize) -> String {
+    let dir = prefix.display();
+    let user = nginx::user();
+    let mut locations = String::new();
+    for (call, body) in answers {
+        assert!(
+            !body.contains(['$', '\'', '\\']),
+            "a fixed answer for {call} holds $, ' or \\, which nginx would read: {body}"
+        );
+        locations.push_str(&format!(
+            "        location = /api/v1/{call} {{ return 200 '{body}'; }}\n"
+        ));
+    }
+    format!(
+        "# Written by `make bench` (tests/bench/nginx.rs) for one run: a free Airbyte.
+daemon off;
+{user}worker_processes {workers};
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log /dev/null;
+    client_body_temp_path {dir}/client_body_temp;
+    proxy_temp_path {dir}/proxy_temp;
+    fastcgi_temp_path {dir}/fastcgi_temp;
+    uwsgi_temp_path {dir}/uwsgi_temp;
+    scgi_temp_path {dir}/scgi_temp;
+    keepalive_requests 1000000;
+    keepalive_timeout 300s;
+    default_type application/json;
+    server {{
+        listen {addr};
+{locations}        location / {{ return 404 '{{\"message\": \"no such call\"}}'; }}
+    }}
+}}
+"
+    )
 }
 
 fn config(prefix: &Path, addr: &str, upstream_port: u16, workers: usize) -> String {
@@ -76,9 +156,13 @@ http {{
     fastcgi_temp_path {dir}/fastcgi_temp;
     uwsgi_temp_path {dir}/uwsgi_temp;
     scgi_temp_path {dir}/scgi_temp;
+    # Connections kept for a million requests, client side and upstream, as the service keeps its
+    # own (nginx's default closes them after 1000).
+    keepalive_requests 1000000;
     upstream airbyte {{
         server 127.0.0.1:{upstream_port};
         keepalive {UPSTREAM_KEEPALIVE};
+        keepalive_requests 1000000;
     }}
     server {{
         listen {addr};
