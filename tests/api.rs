@@ -520,17 +520,7 @@ fn ingestion_with_chosen_streams_a_name_and_a_schedule(d: Dialect) {
                 create["scheduleData"],
                 json!({"cron": {"cronExpression": "0 0 2 * * ?", "cronTimeZone": "UTC"}})
             );
-            let selected: Vec<(&str, bool)> = create["syncCatalog"]["streams"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|s| {
-                    (
-                        s["stream"]["name"].as_str().unwrap(),
-                        s["config"]["selected"].as_bool().unwrap(),
-                    )
-                })
-                .collect();
+            let selected = support::selection(&create["syncCatalog"]["streams"]);
             assert_eq!(selected, [("users", false), ("orders", true)]);
         }
         Dialect::Public => {

@@ -461,16 +461,7 @@ fn an_ingestion_is_renamed_paused_rescheduled_and_narrowed_by_patch(d: Dialect) 
         Dialect::Config => {
             assert_eq!(sent["connectionId"], id.as_str());
             assert_eq!(sent["scheduleType"], "cron");
-            let streams = sent["syncCatalog"]["streams"].as_array().unwrap();
-            let selected: Vec<(&str, bool)> = streams
-                .iter()
-                .map(|s| {
-                    (
-                        s["stream"]["name"].as_str().unwrap(),
-                        s["config"]["selected"].as_bool().unwrap(),
-                    )
-                })
-                .collect();
+            let selected = support::selection(&sent["syncCatalog"]["streams"]);
             assert_eq!(selected, [("users", false), ("orders", true)]);
         }
         Dialect::Public => {
@@ -573,17 +564,7 @@ fn a_refresh_says_what_changed_and_applies_only_when_asked(d: Dialect) {
     let saved = fake.last_body(&d.call("connections/update"));
     match d {
         Dialect::Config => {
-            let names: Vec<(&str, bool)> = saved["syncCatalog"]["streams"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|s| {
-                    (
-                        s["stream"]["name"].as_str().unwrap(),
-                        s["config"]["selected"] == true,
-                    )
-                })
-                .collect();
+            let names = support::selection(&saved["syncCatalog"]["streams"]);
             assert_eq!(
                 names,
                 [("users", true), ("refunds", false)],

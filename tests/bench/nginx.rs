@@ -34,25 +34,9 @@ impl Nginx {
     /// Starts nginx in front of the fake Airbyte on `upstream_port`, and waits until an Airbyte
     /// `GET /api/v1/health` through it answers `200`.
     pub fn start(upstream_port: u16) -> Nginx {
-        let workers = thread::available_parallelism().map_or(2, |n| n.get());
-        let process = Process::start(Setup {
-            make: "make bench",
-            prefix: Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("target")
-                .join(format!("bench-nginx-{}", std::process::id())),
-            keep_prefix: false,
-            address: free_address,
-            config: &|prefix, addr| config(prefix, addr, upstream_port, workers),
-            probe: &mut health,
-            // Polls the port without pause, as for the service.
-            pause: Duration::ZERO,
-            patience: PATIENCE,
-        });
-        Nginx {
-            pids: until_workers(process.id(), workers),
-            version: version(&process.bin),
-            process,
-        }
+        Nginx::run("bench-nginx", &|prefix, addr, workers| {
+            config(prefix, addr, upstream_port, workers)
+        })
     }
 
     /// An nginx that is an Airbyte answering each of `answers` (`(call, JSON body)`, such as
@@ -60,16 +44,26 @@ impl Nginx {
     /// any other call gets a `404`. One worker per core, and connections kept for a million
     /// requests, so that neither a reconnection nor the upstream's work weighs on a measurement.
     pub fn answering(answers: &[(&str, String)]) -> Nginx {
+        Nginx::run("bench-nginx-free", &|prefix, addr, workers| {
+            fixed_config(prefix, addr, answers, workers)
+        })
+    }
+
+    /// nginx with one worker per core and the configuration `config` writes (from its directory,
+    /// its address and the workers), from a directory of its own named after `name`; ready once
+    /// Airbyte's `GET /api/v1/health` through it answers `200`.
+    fn run(name: &str, config: &dyn Fn(&Path, &str, usize) -> String) -> Nginx {
         let workers = thread::available_parallelism().map_or(2, |n| n.get());
         let process = Process::start(Setup {
             make: "make bench",
             prefix: Path::new(env!("CARGO_MANIFEST_DIR"))
                 .join("target")
-                .join(format!("bench-nginx-free-{}", std::process::id())),
+                .join(format!("{name}-{}", std::process::id())),
             keep_prefix: false,
             address: free_address,
-            config: &|prefix, addr| fixed_config(prefix, addr, answers, workers),
+            config: &|prefix, addr| config(prefix, addr, workers),
             probe: &mut health,
+            // Polls the port without pause, as for the service.
             pause: Duration::ZERO,
             patience: PATIENCE,
         });
@@ -101,8 +95,6 @@ impl Nginx {
 /// The configuration of [`Nginx::answering`]: a `return 200 '...'` per call. nginx reads `$` in
 /// such a text as a variable and `'` and `\` as its own: bodies with them are refused here.
 fn fixed_config(prefix: &Path, addr: &str, answers: &[(&str, String)], workers: usize) -> String {
-    let dir = prefix.display();
-    let user = nginx::user();
     let mut locations = String::new();
     for (call, body) in answers {
         assert!(
@@ -115,19 +107,7 @@ fn fixed_config(prefix: &Path, addr: &str, answers: &[(&str, String)], workers: 
     }
     format!(
         "# Written by `make bench` (tests/bench/nginx.rs) for one run: a free Airbyte.
-daemon off;
-{user}worker_processes {workers};
-pid {dir}/nginx.pid;
-error_log {dir}/error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-    access_log /dev/null;
-    client_body_temp_path {dir}/client_body_temp;
-    proxy_temp_path {dir}/proxy_temp;
-    fastcgi_temp_path {dir}/fastcgi_temp;
-    uwsgi_temp_path {dir}/uwsgi_temp;
-    scgi_temp_path {dir}/scgi_temp;
-    keepalive_requests 1000000;
+{}    keepalive_requests 1000000;
     keepalive_timeout 300s;
     default_type application/json;
     server {{
@@ -135,16 +115,18 @@ http {{
 {locations}        location / {{ return 404 '{{\"message\": \"no such call\"}}'; }}
     }}
 }}
-"
+",
+        head(prefix, workers)
     )
 }
 
-fn config(prefix: &Path, addr: &str, upstream_port: u16, workers: usize) -> String {
+/// What both configurations begin with: nginx in the foreground from its own directory, one worker
+/// per core, no access log, up to the `http` block's own settings.
+fn head(prefix: &Path, workers: usize) -> String {
     let dir = prefix.display();
     let user = nginx::user();
     format!(
-        "# Written by `make bench` (tests/bench/nginx.rs) for one run.
-daemon off;
+        "daemon off;
 {user}worker_processes {workers};
 pid {dir}/nginx.pid;
 error_log {dir}/error.log warn;
@@ -156,7 +138,14 @@ http {{
     fastcgi_temp_path {dir}/fastcgi_temp;
     uwsgi_temp_path {dir}/uwsgi_temp;
     scgi_temp_path {dir}/scgi_temp;
-    # Connections kept for a million requests, client side and upstream, as the service keeps its
+"
+    )
+}
+
+fn config(prefix: &Path, addr: &str, upstream_port: u16, workers: usize) -> String {
+    format!(
+        "# Written by `make bench` (tests/bench/nginx.rs) for one run.
+{}    # Connections kept for a million requests, client side and upstream, as the service keeps its
     # own (nginx's default closes them after 1000).
     keepalive_requests 1000000;
     upstream airbyte {{
@@ -173,7 +162,8 @@ http {{
         }}
     }}
 }}
-"
+",
+        head(prefix, workers)
     )
 }
 

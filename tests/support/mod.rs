@@ -306,3 +306,18 @@ pub const S3_SINK: &str = r#"{
     "path_prefix": "exports/"
   }
 }"#;
+
+/// Each stream of a Config API catalog (`syncCatalog.streams`) as `(name, selected)`.
+pub fn selection(streams: &Value) -> Vec<(&str, bool)> {
+    streams
+        .as_array()
+        .expect("a catalog's streams")
+        .iter()
+        .map(|s| {
+            (
+                s["stream"]["name"].as_str().unwrap(),
+                s["config"]["selected"] == true,
+            )
+        })
+        .collect()
+}
