@@ -47,7 +47,7 @@ const PORT_NOT_AN_INTEGER: &str = "The provided configuration does not fulfill t
 
 /// 422 for a configuration that does not fit its connector's spec, as far as the fake checks:
 /// a `port` must be a whole number. Airbyte names the field and quotes the value.
-fn misfit(config: &Value) -> Option<Reply> {
+pub(super) fn misfit(config: &Value) -> Option<Reply> {
     let port = config.get("port")?;
     if port.is_u64() {
         return None;

@@ -1,5 +1,6 @@
 //! Jobs: what Airbyte runs for a connection (`connections/sync`, `jobs/get`, `jobs/list`,
-//! `jobs/cancel`, `jobs/get_last_replication_job`). A sync starts `running`; a test ends it with
+//! `jobs/cancel`, `jobs/get_last_replication_job`; the public API's resets and clears start the
+//! same way as syncs). A job starts `running`; a test ends it with
 //! [`super::FakeAirbyte::finish_job`]. Failed and cancelled attempts carry a failure summary with
 //! an internal message and a stack trace, and every answer carries logs, as Airbyte's do: none of
 //! them may reach the service's clients.
@@ -125,6 +126,13 @@ fn failure(kind: &str, origin: &str, message: &str, retryable: bool) -> Value {
 
 /// `connections/sync`: a new running sync job, or 409 while one is running.
 pub(super) fn sync(s: &mut State, request: &Recorded) -> Reply {
+    start(s, request, "sync")
+}
+
+/// A new running job of `config_type` (`sync`, `reset_connection`, `clear`) for the request's
+/// connection, or 409 while one of any type is running: Airbyte runs one job at a time per
+/// connection.
+pub(super) fn start(s: &mut State, request: &Recorded, config_type: &'static str) -> Reply {
     let id = match connections::existing(s, request) {
         Ok(id) => id.to_string(),
         Err(refused) => return refused,
@@ -143,7 +151,7 @@ pub(super) fn sync(s: &mut State, request: &Recorded) -> Reply {
     let job = FakeJob {
         id: s.next_job_id,
         connection_id: id,
-        config_type: "sync",
+        config_type,
         status: "running".into(),
         created_at: now,
         updated_at: now,

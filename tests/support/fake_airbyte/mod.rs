@@ -1,8 +1,13 @@
 //! A fake Airbyte on port 0 that follows the contract in `shared/airbyte` (paths, bodies, status
-//! codes) and records every request it receives. It serves both of Airbyte's APIs over one state,
-//! as a self-managed install does: the Config API under `/api/v1/` ([`route`] and the files named
-//! below) and the public API under `/api/public/v1/` (`public_api.rs`, which translates each call
-//! into the Config API's and back, as Airbyte's server does).
+//! codes) and records every request it receives. It serves both of Airbyte's APIs on one port and
+//! over one [`State`], as a self-managed install serves both from one server over one database:
+//! the Config API under `/api/v1/` ([`route`] and the area files named below) and the public API
+//! under `/api/public/v1/` (`public_api.rs` routes it and serves tokens, health, workspaces,
+//! definitions and actors; `public_connections.rs` streams, connections and jobs). As in Airbyte's
+//! server, a public call runs the Config API's handler behind a translation of its request and
+//! answer, so that what one API creates the other reads. Tests name a Config API call by its path
+//! (`sources/create`) and a public one by its method and path, ids as `{id}` (`GET sources/{id}`);
+//! faults, recording and authentication work the same on both.
 //!
 //! It is a small HTTP/1.1 server on `std::net` rather than a library server so that tests can
 //! make it misbehave at the socket level (close mid-answer, stall) as a real one might.
@@ -12,13 +17,16 @@
 //! [`route`], which authenticates a request and then is one `match` on its method and path; each
 //! Airbyte area has a file of small handlers: `workspaces`, `definitions`, `actors` (sources and
 //! destinations), `specs` (connector specs and what their secrets mean), `checks` (connection
-//! checks and the scheduler's discovery), `connections`, `jobs`, `tokens` (authentication). `replies` builds the bodies.
+//! checks and the scheduler's discovery), `connections`, `jobs`, `tokens` (authentication).
+//! `replies` builds the bodies, the public API's problem objects among them.
 //!
 //! To fake another call (`jobs/list`, `connections/sync`, `scheduler/sources/check_connection`
 //! are examples):
 //! add one arm to [`route`] and one handler in its area's file (a new file for a new area), a
 //! `fn(&mut State, &Recorded) -> Reply` (`&State` when it only reads) with a one-line doc comment
 //! naming the call. What it must remember goes in [`State`], what tests set in [`FakeAirbyte`].
+//! A public call is one arm in `public_api::route` and a handler that runs the Config API's
+//! handler through `public_api::through`, so that both APIs keep one behaviour.
 
 mod actors;
 mod checks;
@@ -26,6 +34,7 @@ mod connections;
 mod definitions;
 mod jobs;
 mod public_api;
+mod public_connections;
 mod replies;
 mod specs;
 mod tokens;
@@ -499,7 +508,7 @@ impl FakeAirbyte {
         self.state().last_job_status = Some(status.to_string());
     }
 
-    /// Ends job `id` (a sync started through `connections/sync`) as `end`.
+    /// Ends job `id` (started through `connections/sync` or the public `POST jobs`) as `end`.
     pub fn finish_job(&self, id: i64, end: JobEnd) {
         let mut s = self.state();
         let now = s.now();
@@ -517,7 +526,7 @@ impl FakeAirbyte {
             .collect()
     }
 
-    /// How many `sources/discover_schema` calls the fake has answered.
+    /// How many discoveries the fake has run (`sources/discover_schema`, the public `GET streams`).
     pub fn discoveries(&self) -> usize {
         self.state().discoveries
     }
@@ -648,16 +657,17 @@ fn route(state: &Mutex<State>, req: &Recorded) -> Reply {
     let mut guard = state.lock().unwrap_or_else(|p| p.into_inner());
     let s = &mut *guard;
     let path: Vec<&str> = req.path.split('/').collect();
-    // Getting a token, and asking whether Airbyte is up, take no credentials.
+    // An install that does not open the Config API does not reach Airbyte's authentication either.
+    if req.api == Api::Config && !s.config_api_reachable {
+        return answer(404, json!({ "message": "Not Found" }));
+    }
+    // Getting a token, and asking whether Airbyte is up, take no credentials, on either API.
     let open = matches!(path.as_slice(), ["applications", "token"] | ["health"]);
     if !open && !tokens::admits(s, req) {
         return replies::unauthorized();
     }
     if req.api == Api::Public {
         return public_api::route(s, req);
-    }
-    if !s.config_api_reachable {
-        return answer(404, json!({ "message": "Not Found" }));
     }
     match (req.method.as_str(), path.as_slice()) {
         (_, ["applications", "token"]) => tokens::issue(s, req),
@@ -790,14 +800,7 @@ fn read_request(reader: &mut BufReader<TcpStream>, stop: &AtomicBool) -> Option<
         ),
     };
     let (path, query) = below.split_once('?').unwrap_or((below, ""));
-    let query = query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (decode(k), decode(v))
-        })
-        .collect();
+    let query = query_pairs(query);
     let call = match api {
         Api::Config => below.to_string(),
         Api::Public => public_api::call_name(&method, path),
@@ -813,6 +816,18 @@ fn read_request(reader: &mut BufReader<TcpStream>, stop: &AtomicBool) -> Option<
         body: serde_json::from_slice(&raw_body).unwrap_or(Value::Null),
         raw_body,
     })
+}
+
+/// The `name=value` pairs of a query (or a form body), decoded, in order.
+fn query_pairs(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
 }
 
 /// A query component with its percent escapes decoded (`%7C` is `|`).

@@ -57,3 +57,47 @@ pub(super) fn no_route(request: &Recorded) -> Reply {
         json!({ "message": format!("no route {} /api/v1/{}", request.method, request.call) }),
     )
 }
+
+// The public API's errors are problem objects (`api-problems.yaml`; contract_public.txt, section
+// 6): each kind's `type`, `title` and `detail` are constants, and what explains this error is in
+// `data`.
+
+const ERRORS: &str = "https://reference.airbyte.com/reference/errors";
+
+/// A problem object of kind `title` (`resource-not-found`, ...) with this `data`.
+pub(super) fn problem_with(status: u16, title: &str, data: Value) -> Reply {
+    let (anchor, detail) = match title {
+        "resource-not-found" => ("#resource-not-found", "The requested resource could not be found."),
+        "try-again-later" => ("#try-again-later", "Please try again later."),
+        "state-conflict" => ("#409-state-conflict", "State conflict"),
+        "unprocessable-entity" => ("#unprocessable-entity", "The body of the request was not understood"),
+        "value-not-found" => ("", "The submitted value could not be found."),
+        "bad-request" => ("#bad-request", "The request could not be understood by the server due to malformed syntax."),
+        "service-unavailable" => ("", "The server is currently unable to handle the request."),
+        _ => ("", "An unexpected problem has occurred. If this is an error that needs to be addressed, please submit a pull request or github issue."),
+    };
+    answer(
+        status,
+        json!({ "status": status, "type": format!("{ERRORS}{anchor}"), "title": title, "detail": detail, "data": data }),
+    )
+}
+
+/// A problem object of kind `title` whose explanation is `message` (`data.message`).
+pub(super) fn problem(status: u16, title: &str, message: &str) -> Reply {
+    problem_with(status, title, json!({ "message": message }))
+}
+
+/// The public API's 404 for an id it does not hold; `what` is its kind, such as `source`.
+pub(super) fn resource_not_found(what: &str, id: &str) -> Reply {
+    problem_with(
+        404,
+        "resource-not-found",
+        json!({ "resourceType": what, "resourceId": id }),
+    )
+}
+
+/// The public API's 400 for a body that fails bean validation, or 422 for one it cannot read:
+/// not a problem object, an error id.
+pub(super) fn error_id(status: u16) -> Reply {
+    answer(status, json!({ "errorId": uuid::Uuid::new_v4() }))
+}
