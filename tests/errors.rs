@@ -5,7 +5,7 @@ mod support;
 
 use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{json, Value};
 use support::{Dialect, FakeAirbyte, Fault, Service, MYSQL_SOURCE, S3_SINK};
 
 // Airbyte's faults, once per API (`config::...`, `public::...`); the client's own mistakes,
@@ -35,6 +35,35 @@ fn names_call(d: Dialect, call: &str, detail: &str) -> bool {
             None => detail.contains(call),
         },
     }
+}
+
+/// Airbyte's error answer to `call` (the fake's name for it) with `message`, as the API of that
+/// call says it: the Config API's `{message}`, or the public API's problem object, whose `detail`
+/// is its type's constant text and whose explanation is in `data.message` (contract_public.txt,
+/// PROBLEMS). A Config API call the public dialect makes beside it answers as the Config API.
+fn airbyte_error(call: &str, status: u16, message: &str) -> Value {
+    if !call.contains(' ') {
+        return json!({ "message": message });
+    }
+    let (title, anchor, detail) = match status {
+        422 => (
+            "unprocessable-entity",
+            "#unprocessable-entity",
+            "The body of the request was not understood",
+        ),
+        _ => (
+            "unexpected-problem",
+            "",
+            "An unexpected problem has occurred. If this is an error that needs to be addressed, please submit a pull request or github issue.",
+        ),
+    };
+    json!({
+        "status": status,
+        "type": format!("https://reference.airbyte.com/reference/errors{anchor}"),
+        "title": title,
+        "detail": detail,
+        "data": { "message": message },
+    })
 }
 
 const UUID_A: &str = "3f1b8a7c-2d4e-4f6a-9b8c-1d2e3f4a5b6c";
@@ -336,10 +365,12 @@ fn unknown_paths_are_404_and_wrong_methods_405_with_allow() {
 fn airbyte_rejecting_the_config_is_422_with_its_message_and_no_secret(d: Dialect) {
     let fake = FakeAirbyte::start();
     let service = d.start(&fake, &[]);
-    fake.fail(
-        &d.call("sources/create"),
-        Fault::Status(422, json!({"message": "Invalid password 'hunter2secret' for user root", "validationErrors": []})),
-    );
+    let call = d.call("sources/create");
+    let mut refusal = airbyte_error(&call, 422, "Invalid password 'hunter2secret' for user root");
+    if d == Dialect::Config {
+        refusal["validationErrors"] = json!([]);
+    }
+    fake.fail(&call, Fault::Status(422, refusal));
     let body =
         r#"{"name":"n","type":"mysql","config":{"username":"root","password":"hunter2secret"}}"#;
 
@@ -355,6 +386,10 @@ fn airbyte_rejecting_the_config_is_422_with_its_message_and_no_secret(d: Dialect
         "the password is masked, the user name (no secret) is kept: {detail}"
     );
     assert!(!answer.text.contains("hunter2secret"));
+    assert!(
+        !detail.contains("not understood"),
+        "Airbyte's message, not its problem type's constant text: {detail}"
+    );
 }
 
 fn airbyte_schema_validation_failure_is_422(d: Dialect) {
@@ -364,9 +399,18 @@ fn airbyte_schema_validation_failure_is_422(d: Dialect) {
         "/datasource",
         r#"{"name":"n","type":"mysql","config":{"port":"3306"}}"#,
     );
-    assert!(answer
-        .problem(422)
-        .contains("$.port: string found, integer expected"));
+    let detail = answer.problem(422);
+    // The Config API's message, and the public API's `data.message`, which keeps only what
+    // follows the Config API's first `Errors: ` (the field is then read from the text alone).
+    let said = match d {
+        Dialect::Config => "Airbyte rejected sources/create: The provided configuration does not fulfill the specification. Errors: json schema validation failed",
+        Dialect::Public => "Airbyte rejected POST /sources: json schema validation failed",
+    };
+    assert!(detail.starts_with(said), "{detail}");
+    assert!(
+        detail.contains("$.port: string found, integer expected"),
+        "{detail}"
+    );
     assert_eq!(
         answer.json()["errors"],
         json!([{"field": "config.port", "message": "string found, integer expected"}]),
@@ -408,40 +452,56 @@ fn airbyte_faults_on_every_call_map_to_gateway_statuses_and_the_service_recovers
             ("DEFINITIONS_TTL_SECS", "0"),
         ],
     );
-    let faults = [
-        (
-            Fault::Status(500, json!({"message": "NullPointerException"})),
-            502,
-            "HTTP 500: NullPointerException",
-        ),
-        (Fault::Html(503), 502, "HTTP 503"),
-        (
-            Fault::Status(
-                400,
-                json!({"type": "about:blank", "title": "Bad Request", "status": 400, "detail": "bad"}),
+    // Each call's faults; a 500 in the error body of that call's API: the public API's problem
+    // explains itself in `data.message`, not in its constant `detail`.
+    let faults = |call: &str| {
+        let mut faults = vec![
+            (
+                Fault::Status(500, airbyte_error(call, 500, "NullPointerException")),
+                502,
+                "HTTP 500: NullPointerException",
             ),
-            502,
-            "HTTP 400: bad",
-        ),
-        (
-            Fault::Status(401, json!({})),
-            502,
-            "refused the service's credentials",
-        ),
-        (Fault::InvalidJson, 502, "could not be read"),
-        (Fault::WrongShape, 502, "could not be read"),
-        (Fault::EmptyBody, 502, "could not be read"),
-        (Fault::CloseMidAnswer, 502, "could not be read"),
-        (Fault::Slow(Duration::from_millis(2500)), 504, "within 1 s"),
-    ];
-    for (call, path) in calls(d) {
-        for (fault, status, expected) in &faults {
-            fake.fail(&call, fault.clone());
+            (Fault::Html(503), 502, "HTTP 503"),
+            (
+                Fault::Status(
+                    400,
+                    json!({"type": "about:blank", "title": "Bad Request", "status": 400, "detail": "bad"}),
+                ),
+                502,
+                "HTTP 400: bad",
+            ),
+            (
+                Fault::Status(401, json!({})),
+                502,
+                "refused the service's credentials",
+            ),
+            (Fault::InvalidJson, 502, "could not be read"),
+            (Fault::WrongShape, 502, "could not be read"),
+            (Fault::EmptyBody, 502, "could not be read"),
+            (Fault::CloseMidAnswer, 502, "could not be read"),
+            (Fault::Slow(Duration::from_millis(2500)), 504, "within 1 s"),
+        ];
+        if call.contains(' ') {
+            // A body that fails the public API's bean validation: no problem object, an error id.
+            faults.push((
+                Fault::Status(
+                    400,
+                    json!({"errorId": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f"}),
+                ),
+                502,
+                "HTTP 400",
+            ));
+        }
+        faults
+    };
+    let run = |call: &str, path: &str| {
+        for (fault, status, expected) in faults(call) {
+            fake.fail(call, fault.clone());
             let body = body_for(&fake, path);
             let answer = service.post(path, &body);
-            let detail = answer.problem(*status);
+            let detail = answer.problem(status);
             assert!(
-                names_call(d, &call, &detail) || *status == 502 && detail.contains("HTTP"),
+                names_call(d, call, &detail) || status == 502 && detail.contains("HTTP"),
                 "{call} {fault:?}: {detail}"
             );
             assert!(
@@ -455,6 +515,16 @@ fn airbyte_faults_on_every_call_map_to_gateway_statuses_and_the_service_recovers
                 "after {fault:?} on {call} the next request works: {}",
                 answer.text
             );
+        }
+    };
+    for (call, path) in calls(d) {
+        run(&call, path);
+    }
+    if d.is_public() {
+        // An Airbyte before 1.6 lists definitions only with `GET /connector_definitions`.
+        fake.set_public_definitions_listing(false);
+        for path in ["/datasource", "/sink"] {
+            run("GET connector_definitions", path);
         }
     }
 }
@@ -518,11 +588,12 @@ fn no_secret_reaches_any_log_line_at_trace(d: Dialect) {
         }
         ids.push(answer.json()["id"].as_str().unwrap().to_string());
     }
+    let create = d.call("sources/create");
     fake.fail(
-        &d.call("sources/create"),
+        &create,
         Fault::Status(
             422,
-            json!({"message": format!("bad password {}", secrets[0])}),
+            airbyte_error(&create, 422, &format!("bad password {}", secrets[0])),
         ),
     );
     let failed = service.request(
@@ -590,14 +661,17 @@ fn airbyte_faults_on_the_other_calls_map_the_same_way(d: Dialect) {
         .as_str()
         .unwrap()
         .to_string();
-    let faults = [
-        (Fault::Status(500, json!({"message": "boom"})), 502),
-        (Fault::Html(503), 502),
-        (Fault::InvalidJson, 502),
-        (Fault::EmptyBody, 502),
-        (Fault::CloseMidAnswer, 502),
-        (Fault::Slow(Duration::from_millis(2500)), 504),
-    ];
+    // Each call's faults, a 500 in the error body of that call's API.
+    let faults = |call: &str| {
+        [
+            (Fault::Status(500, airbyte_error(call, 500, "boom")), 502),
+            (Fault::Html(503), 502),
+            (Fault::InvalidJson, 502),
+            (Fault::EmptyBody, 502),
+            (Fault::CloseMidAnswer, 502),
+            (Fault::Slow(Duration::from_millis(2500)), 504),
+        ]
+    };
     // (call, method, path, body); deletes are last, on throwaway resources.
     let reads: Vec<(&str, &str, String, Option<String>)> = vec![
         ("sources/get", "GET", format!("/datasource/{source}"), None),
@@ -673,7 +747,7 @@ fn airbyte_faults_on_the_other_calls_map_the_same_way(d: Dialect) {
     ];
     for (call, method, path, body) in &reads {
         let call = &d.call(call);
-        for (fault, status) in &faults {
+        for (fault, status) in &faults(call) {
             fake.fail(call, fault.clone());
             // Tokens live 5 s and are replaced a minute before expiry: every call asks for one.
             let headers = [("Content-Type", "application/json")];
@@ -694,7 +768,8 @@ fn airbyte_faults_on_the_other_calls_map_the_same_way(d: Dialect) {
         ("destinations/delete", "/sink"),
         ("connections/delete", "/ingestion"),
     ] {
-        for (fault, status) in &faults {
+        let call = &d.call(call);
+        for (fault, status) in &faults(call) {
             let id = match kind {
                 "/datasource" => service.create(kind, MYSQL_SOURCE),
                 "/sink" => service.create(kind, S3_SINK),
@@ -708,7 +783,7 @@ fn airbyte_faults_on_the_other_calls_map_the_same_way(d: Dialect) {
                     .unwrap()
                     .to_string(),
             };
-            fake.fail(&d.call(call), fault.clone());
+            fake.fail(call, fault.clone());
             service
                 .request("DELETE", &format!("{kind}/{id}"), None, &[])
                 .problem(*status);

@@ -57,6 +57,31 @@ fn started(fake: &FakeAirbyte, service: &Service) -> (String, i64) {
     (id, job)
 }
 
+/// Airbyte's error answer to `call` (the fake's name for it) with `message`, as the API of that
+/// call says it: the Config API's `{message}`, or the public API's problem object, whose `detail`
+/// is its type's constant text and whose explanation is in `data.message` (contract_public.txt,
+/// PROBLEMS). A Config API call the public dialect makes beside it answers as the Config API.
+fn airbyte_error(call: &str, status: u16, message: &str) -> Value {
+    if !call.contains(' ') {
+        return json!({ "message": message });
+    }
+    let (title, anchor, detail) = match status {
+        409 => ("try-again-later", "#try-again-later", "Please try again later."),
+        _ => (
+            "unexpected-problem",
+            "",
+            "An unexpected problem has occurred. If this is an error that needs to be addressed, please submit a pull request or github issue.",
+        ),
+    };
+    json!({
+        "status": status,
+        "type": format!("https://reference.airbyte.com/reference/errors{anchor}"),
+        "title": title,
+        "detail": detail,
+        "data": { "message": message },
+    })
+}
+
 fn a_sync_starts_a_job_and_says_where_to_watch_it(d: Dialect) {
     let fake = FakeAirbyte::start();
     let service = d.start(&fake, &[]);
@@ -83,6 +108,27 @@ fn a_sync_starts_a_job_and_says_where_to_watch_it(d: Dialect) {
     assert_eq!(job["endedAt"], Value::Null);
     assert_eq!(job["failure"], Value::Null);
     assert!(job["createdAt"].as_str().unwrap().ends_with('Z'), "{job}");
+    // A running job has no counts yet in either API.
+    for count in [
+        "recordsEmitted",
+        "bytesEmitted",
+        "recordsCommitted",
+        "bytesCommitted",
+    ] {
+        assert_eq!(job[count], Value::Null, "{count}: {job}");
+    }
+    match d {
+        Dialect::Config => {
+            assert!(job["startedAt"].is_string(), "{job}");
+            assert!(job["updatedAt"].is_string(), "{job}");
+        }
+        // The public API's job has no start of running, and says when it was last updated only
+        // once it has ended (`lastUpdatedAt`).
+        Dialect::Public => {
+            assert_eq!(job["startedAt"], Value::Null, "{job}");
+            assert_eq!(job["updatedAt"], Value::Null, "{job}");
+        }
+    }
     assert_eq!(
         fake.calls(),
         d.calls(&["connections/get", "connections/sync"])
@@ -134,14 +180,22 @@ fn a_409_without_a_running_job_is_the_client_s_409(d: Dialect) {
     let fake = FakeAirbyte::start();
     let service = d.start(&fake, &[]);
     let id = ingestion(&service);
+    fake.clear_requests();
+    let call = d.call("connections/sync");
+    let running = format!("A sync is already running for: {id}");
     fake.fail(
-        &d.call("connections/sync"),
-        Fault::Status(409, json!({"message": "A sync is already running"})),
+        &call,
+        Fault::Status(409, airbyte_error(&call, 409, &running)),
     );
     let detail = sync(&service, &id).problem(409);
     assert!(
         detail.contains("none of the ingestion's recent jobs is running"),
         "{detail}"
+    );
+    assert_eq!(
+        fake.calls(),
+        d.calls(&["connections/get", "connections/sync", "jobs/list"]),
+        "the running job was looked for"
     );
 }
 
@@ -278,6 +332,13 @@ fn a_failed_job_says_why_and_never_what_airbyte_keeps_to_itself(d: Dialect) {
     };
     assert_eq!(job["failure"], why);
     assert!(job["endedAt"].is_string(), "{job}");
+    assert!(job["updatedAt"].is_string(), "{job}");
+    let (attempts, started) = match d {
+        Dialect::Config => (json!(1), job["startedAt"].is_string()),
+        Dialect::Public => (json!(null), job["startedAt"].is_null()),
+    };
+    assert_eq!(job["attempts"], attempts, "{job}");
+    assert!(started, "{job}");
     assert_eq!(fake.calls(), d.calls(&["connections/get", "jobs/get"]));
     // The job's internal message, stack trace and logs quote a secret: none of it gets out.
     for path in [
@@ -317,9 +378,31 @@ fn one_ingestion_s_path_never_shows_another_s_job(d: Dialect) {
         )
         .problem(404);
     assert!(!fake.calls().contains(&d.call("jobs/cancel")));
-    service
-        .get(&format!("/ingestion/{other}/jobs/999999"))
-        .problem(404);
+
+    // A job Airbyte does not have: the public API answers 409 `Job is not currently running`
+    // for it (contract_public.txt, GET /jobs/{jobId}), which is the client's 404 as on the
+    // Config API.
+    for method in ["GET", "DELETE"] {
+        fake.clear_requests();
+        let detail = service
+            .request(
+                method,
+                &format!("/ingestion/{other}/jobs/999999"),
+                None,
+                &[],
+            )
+            .problem(404);
+        assert!(detail.contains("999999"), "{method}: {detail}");
+        assert_eq!(
+            fake.calls(),
+            d.calls(&["connections/get", "jobs/get"]),
+            "{method}: Airbyte was asked, and nothing was cancelled"
+        );
+    }
+    if d.is_public() {
+        let asked = fake.requests().into_iter().last().unwrap();
+        assert_eq!(asked.path, "jobs/999999", "the job asked for by its id");
+    }
     let detail = service
         .get(&format!("/ingestion/{other}/jobs/twelve"))
         .problem(400);
@@ -415,13 +498,66 @@ fn an_ingestion_shows_its_latest_job(d: Dialect) {
     );
     let job_id = sync(&service, &id).json()["id"].as_i64().unwrap();
     fake.finish_job(job_id, JobEnd::Succeeded);
+    fake.clear_requests();
 
     let shown = service.get(&format!("/ingestion/{id}")).json();
 
-    assert_eq!(shown["latestJob"]["id"], job_id);
-    assert_eq!(shown["latestJob"]["status"], "succeeded");
-    assert_eq!(shown["latestJob"]["recordsCommitted"], 120);
+    let latest = &shown["latestJob"];
+    assert_eq!(latest["id"], job_id);
+    assert_eq!(latest["status"], "succeeded");
+    assert_eq!(latest["failure"], Value::Null);
+    assert_eq!(
+        (&latest["recordsCommitted"], &latest["bytesCommitted"]),
+        (&json!(120), &json!(4096))
+    );
+    for time in ["createdAt", "updatedAt", "endedAt"] {
+        assert!(latest[time].is_string(), "{time}: {latest}");
+    }
     assert_eq!(shown["latestSyncJobStatus"], "succeeded");
+    match d {
+        Dialect::Config => {
+            assert_eq!(latest["attempts"], 1);
+            assert!(latest["startedAt"].is_string(), "{latest}");
+            assert_eq!(
+                (&latest["recordsEmitted"], &latest["bytesEmitted"]),
+                (&json!(120), &json!(4096))
+            );
+            assert_eq!(
+                fake.calls(),
+                [
+                    "connections/get",
+                    "jobs/get_last_replication_job",
+                    "jobs/list"
+                ]
+            );
+            assert_eq!(
+                fake.last_body("jobs/get_last_replication_job"),
+                json!({"connectionId": id})
+            );
+        }
+        // The public API's job says only its committed counts (`rowsSynced`, `bytesSynced`): no
+        // attempts, no start of running, nothing emitted.
+        Dialect::Public => {
+            for unsaid in ["attempts", "startedAt", "recordsEmitted", "bytesEmitted"] {
+                assert_eq!(latest[unsaid], Value::Null, "{unsaid}: {latest}");
+            }
+            assert_eq!(
+                fake.calls(),
+                ["GET connections/{id}", "GET jobs", "GET jobs"]
+            );
+            // The latest sync's status is the newest of the connection's sync jobs; the latest
+            // job the newest of any type.
+            let requests = fake.requests();
+            let (sync_jobs, any_job) = (&requests[1], &requests[2]);
+            for list in [sync_jobs, any_job] {
+                assert_eq!(list.query_value("connectionId"), Some(id.as_str()));
+                assert_eq!(list.query_value("orderBy"), Some("createdAt|DESC"));
+                assert_eq!(list.query_value("limit"), Some("1"));
+            }
+            assert_eq!(sync_jobs.query_value("jobType"), Some("sync"));
+            assert_eq!(any_job.query_value("jobType"), None);
+        }
+    }
 }
 
 fn patch(service: &Service, id: &str, body: &str) -> support::Answer {
@@ -663,14 +799,17 @@ fn airbyte_faults_on_the_job_calls_map_to_gateway_statuses_and_the_service_recov
         ],
     );
     let id = ingestion(&service);
-    let faults = [
-        (Fault::Status(500, json!({"message": "boom"})), 502),
-        (Fault::Html(503), 502),
-        (Fault::InvalidJson, 502),
-        (Fault::EmptyBody, 502),
-        (Fault::CloseMidAnswer, 502),
-        (Fault::Slow(Duration::from_millis(2500)), 504),
-    ];
+    // Each call's faults, a 500 in the error body of that call's API.
+    let faults = |call: &str| {
+        [
+            (Fault::Status(500, airbyte_error(call, 500, "boom")), 502),
+            (Fault::Html(503), 502),
+            (Fault::InvalidJson, 502),
+            (Fault::EmptyBody, 502),
+            (Fault::CloseMidAnswer, 502),
+            (Fault::Slow(Duration::from_millis(2500)), 504),
+        ]
+    };
     let job_id = sync(&service, &id).json()["id"].as_i64().unwrap();
     fake.finish_job(job_id, JobEnd::Succeeded);
     let cases: Vec<(String, &str, String, Option<&str>)> = vec![
@@ -708,7 +847,7 @@ fn airbyte_faults_on_the_job_calls_map_to_gateway_statuses_and_the_service_recov
     ];
     let headers = [("Content-Type", "application/json")];
     for (call, method, path, body) in &cases {
-        for (fault, status) in &faults {
+        for (fault, status) in &faults(call) {
             fake.fail(call, fault.clone());
             let detail = service
                 .request(method, path, *body, &headers)
@@ -723,8 +862,10 @@ fn airbyte_faults_on_the_job_calls_map_to_gateway_statuses_and_the_service_recov
             );
         }
     }
-    for (fault, status) in &faults {
-        fake.fail(&d.call("connections/sync"), fault.clone());
+    // The sync and the cancel are calls of the same API: the same error bodies.
+    let (sync_call, cancel_call) = (d.call("connections/sync"), d.call("jobs/cancel"));
+    for (fault, status) in &faults(&sync_call) {
+        fake.fail(&sync_call, fault.clone());
         sync(&service, &id).problem(*status);
         fake.heal();
         // A slow sync still starts in Airbyte after the service gave up: the retry then finds it
@@ -737,7 +878,7 @@ fn airbyte_faults_on_the_job_calls_map_to_gateway_statuses_and_the_service_recov
         );
         let running = again.json()["id"].as_i64().unwrap();
 
-        fake.fail(&d.call("jobs/cancel"), fault.clone());
+        fake.fail(&cancel_call, fault.clone());
         let path = format!("/ingestion/{id}/jobs/{running}");
         service.request("DELETE", &path, None, &[]).problem(*status);
         fake.heal();
@@ -783,7 +924,14 @@ fn a_refresh_the_config_api_beside_refuses_is_501(d: Dialect) {
                 answer.json()["type"],
                 "urn:airbyte-wrapper:problem:airbyte-capability-missing"
             );
-            assert!(!fake.calls().contains(&"PATCH connections/{id}".to_string()));
+            assert_eq!(
+                fake.calls(),
+                ["GET connections/{id}", "sources/discover_schema"],
+                "the Config API beside was asked for the diff, and nothing was saved"
+            );
+            let discovery = fake.last_body("sources/discover_schema");
+            assert_eq!(discovery["connectionId"], id.as_str());
+            assert_eq!(discovery["disable_cache"], true);
         }
     }
 }
