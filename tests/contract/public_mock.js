@@ -1,17 +1,29 @@
 // A copy of Airbyte's public API spec prepared for a request-validating mock, as
 // ../shared/airbyte/config.mock.yaml is of the Config API's: `node public_mock.js IN OUT`.
 //
-// Requests are validated against the spec as it is; only what a mock answers with changes:
+// Only what a mock needs changes; requests are validated against the rest as published:
+// - Realistic examples for the answers the service reads, in place of the spec's own, which are
+//   partial (a created source's id alone, a job with a UUID `id` where the schema has an integer
+//   `jobId`, a workspace list whose `data` is one object, an access token without the required
+//   `token_type` and `expires_in`) and so not answers a real Airbyte gives; Prism answers an example
+//   that breaks its schema with a 500. The schemas' own examples are dropped, since Prism prefers
+//   them. The examples: workspaces, the MySQL and S3 definitions with their real ids, a source, a
+//   destination, streams, a connection between them, a job, and a token that is a JWT expiring in
+//   2100, so that one token serves the whole run.
+// - `format: UUID` is `format: uuid`: formats are case-sensitive in JSON Schema, so Prism's
+//   random answers (`-d`) would otherwise carry ids that are not UUIDs, which no client can use.
 // - A `$ref` to a component the document does not have (the schema `DataplaneCreateResponseBody`,
 //   the response `ForbiddenResponse`) is an empty one: Prism refuses to load a document with a
 //   dangling reference; no call of the service's uses them.
-// - `format: UUID` is `format: uuid`: formats are case-sensitive in JSON Schema, so Prism's
-//   random answers (`-d`) would otherwise carry ids that are not UUIDs, which no client can use.
-// - Realistic examples for the answers the service reads, in place of the spec's own, which are
-//   partial (a created source's id alone, a job with a UUID `id` where the schema has an integer
-//   `jobId`, a workspace list whose `data` is one object) and so not answers a real Airbyte gives;
-//   the schemas' own examples are dropped, since Prism prefers them: workspaces, the MySQL and S3 definitions
-//   with their real ids, a source, a destination, streams, a connection between them, a job.
+// - `MapperConfiguration`'s `oneOf` is an `anyOf`, as in config.mock.yaml: its alternatives overlap
+//   (every hashing configuration is also a field-filtering one, which requires only `targetField`),
+//   so a valid mapper matches two and fails a `oneOf`. And `RowFilteringOperationNot.conditions`
+//   loses its `minItems: 1`: Prism's generator ends the recursive row filter with an empty list.
+//   Prism's random connections (`-d`) carry mappers, and without these two about half of them
+//   broke their own schema, which Prism answers with a 500 instead. The service sends no mappers,
+//   so its requests meet the same rules.
+// The token request's schema is kept as it is, though its `required` names `grant_type` where the
+// property is `grant-type`: the service sends both spellings, which the document accepts.
 "use strict";
 const fs = require("fs");
 const yaml = require("js-yaml");
@@ -42,6 +54,16 @@ const spec = yaml.load(fs.readFileSync(input, "utf8"));
   }
 })(spec);
 
+const mapper = spec.components.schemas.MapperConfiguration;
+if (mapper && mapper.oneOf) {
+  mapper.anyOf = mapper.oneOf;
+  delete mapper.oneOf;
+}
+const not = spec.components.schemas.RowFilteringOperationNot;
+if (not && not.properties && not.properties.conditions) {
+  delete not.properties.conditions.minItems;
+}
+
 for (const schema of Object.values(spec.components.schemas)) {
   delete schema.example;
 }
@@ -70,10 +92,14 @@ const connection = {
   configurations: { streams: [{ name: "users", namespace: "shop", syncMode: "full_refresh_overwrite", cursorField: [], primaryKey: [["id"]] }] },
 };
 const job = { jobId: 1234, status: "running", jobType: "sync", startTime: "2024-12-04T10:00:00Z", connectionId: CONNECTION };
+// A JWT (unsigned: nothing checks it) whose `exp` is 2100-01-01.
+const base64url = (value) => Buffer.from(JSON.stringify(value)).toString("base64url");
+const TOKEN = `${base64url({ alg: "HS256", typ: "JWT" })}.${base64url({ sub: "contract", exp: 4102444800 })}.c2lnbmF0dXJl`;
 const definitions = (items) => ({ data: items, next: "", previous: "" });
 const page = (items) => ({ data: items, next: "", previous: "" });
 
 const examples = {
+  "post /applications/token": { access_token: TOKEN, token_type: "Bearer", expires_in: 900 },
   "get /workspaces": page([{ workspaceId: WORKSPACE, name: "Default Workspace", dataResidency: "auto", notifications: {} }]),
   "get /workspaces/{workspaceId}/definitions/sources": definitions([
     { id: MYSQL, name: "MySQL", dockerRepository: "airbyte/source-mysql", dockerImageTag: "3.11.1" },

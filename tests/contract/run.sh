@@ -8,12 +8,39 @@
 #   v1.6.0    config_v1.6.0.mock.yaml (still has /workspaces/list), static answers
 #   dynamic   both documents again with `-d`: every answer is a random body the spec allows
 #   public, public-v1.6.0
-#             the service speaking Airbyte's public API (AIRBYTE_API=public) to a Prism of
-#             public_api.yaml (or public_api_v1.6.0.yaml), and, for what the public API cannot do
-#             (checks, previews, specs, schema refreshes), to a second Prism of the matching Config
-#             API document as AIRBYTE_CONFIG_API_URL. The public document is first prepared as
-#             tests/contract/public_mock.js says (realistic answers, `format: uuid`); requests are
-#             validated against it as published.
+#             the service speaking Airbyte's public API (AIRBYTE_API=public, with client
+#             credentials, so that it makes the token call too) to a Prism of public_api.yaml (or
+#             public_api_v1.6.0.yaml), and, for what the public API cannot do (checks, previews,
+#             connector specs, schema refreshes), to a second Prism of the matching Config API
+#             document as AIRBYTE_CONFIG_API_URL=http://127.0.0.1:PORT2/v1. Prism serves the public
+#             document's paths at its root (the path of its `servers` URL, https://api.airbyte.com/v1,
+#             is no prefix there: /v1/health is a 404), so AIRBYTE_BASE_URL=http://127.0.0.1:PORT.
+#             The public document has bugs that stop a mock; tests/contract/public_mock.js copies it
+#             into the work directory with these fixes and no others:
+#             - the 200 examples of the calls the service makes are realistic answers (the MySQL and
+#               S3 definitions with their real ids, a source, a destination, streams, a connection
+#               between them, a job, a token): the published ones are partial or break their own
+#               schema (a job with a UUID `id` where JobResponse has the int64 `jobId`, a token
+#               without the required `token_type` and `expires_in`), and Prism answers an example
+#               that breaks its schema with a 500;
+#             - `format: UUID` is `format: uuid`: formats are case-sensitive, and random ids would
+#               not be UUIDs;
+#             - the two `$ref`s to components the document lacks (DataplaneCreateResponseBody,
+#               ForbiddenResponse) are empty ones: Prism refuses to load the document otherwise;
+#             - MapperConfiguration's `oneOf` is an `anyOf` (its alternatives overlap, as in
+#               config.mock.yaml), and RowFilteringOperationNot's `conditions` has no `minItems: 1`
+#               (Prism's generator ends the recursive row filter with an empty list): otherwise
+#               half the random connections break their own schema, and Prism answers them 500.
+#             Requests are validated against the rest as published (the service sends no mappers,
+#             so the last fix loosens nothing it sends). ApplicationTokenRequestWithGrant's
+#             `required` names `grant_type` where the property is `grant-type`; that is kept: the
+#             service sends both spellings, so the document as published must accept its token call.
+#             The Config API's document is served as published but for one line: its calls'
+#             security is `[{}]` (no credentials) though it declares `bearerAuth`, and Prism answers a
+#             call that carries a token with 401; the copy requires `bearerAuth` instead, so that a
+#             call beside the public API without the token would fail as well.
+#             The static answers are those of the Config scenarios but for the job routes: 200
+#             where the Config API's mock has a 404 (see public_static_scenario).
 #   public-dynamic, public-dynamic-v1.6.0
 #             the same with `-d` on both Prisms.
 #
@@ -152,10 +179,15 @@ start_prism() {
 
 # start_prism_of NAME SPEC_PATH ROOT PROBE [PRISM FLAGS...]: a Prism of the document at SPEC_PATH,
 # whose API is served at ROOT (/v1 for the Config API's paths, none for the public API's), and
-# whose POST PROBE with `{}` breaks the spec (the self-check).
+# whose POST PROBE with `{}` breaks the spec (the self-check; with PROBE_AUTH as its Authorization
+# header when set, for a document that requires one).
 start_prism_of() {
     local scenario=$1 spec=$2 root=$3 probe_path=$4
     shift 4
+    local auth=()
+    if [ -n "${PROBE_AUTH:-}" ]; then
+        auth=(-H "Authorization: $PROBE_AUTH")
+    fi
     local port
     port=$(free_port)
     PRISM_LOG="$WORK/prism-$scenario.log"
@@ -169,7 +201,7 @@ start_prism_of() {
     # would prove nothing.
     local before probe deadline=$((SECONDS + 10))
     before=$(wc -l <"$PRISM_LOG")
-    probe=$(curl -s -o /dev/null -D - -X POST -H 'Content-Type: application/json' -d '{}' \
+    probe=$(curl -s -o /dev/null -D - -X POST -H 'Content-Type: application/json' "${auth[@]}" -d '{}' \
         "$PRISM_URL$probe_path" | tr -d '\r' | grep -ci '^sl-violations:' || true)
     until [ -n "$(violations "$PRISM_LOG" "$((before + 1))")" ] || [ "$SECONDS" -ge "$deadline" ]; do
         sleep 0.1
@@ -327,12 +359,25 @@ start_public() {
     shift 3
     local mock="$WORK/$scenario.${public_spec%.yaml}.mock.yaml"
     node tests/contract/public_mock.js "$SPEC_DIR/$public_spec" "$mock"
-    start_prism_of "$scenario-config" "$SPEC_DIR/$config_spec" /v1 /sources/create "$@"
+    # The Config API's document declares `bearerAuth` but lists only `{}` (no credentials) as the
+    # security of its calls, so Prism answers every call that carries a token with 401 ("Invalid
+    # security scheme used"). The copy beside the public API's requires the bearer token instead, as
+    # an install with authentication does: the token must reach the Config API too.
+    local companion="$WORK/$scenario.${config_spec%.yaml}.bearer.yaml"
+    awk 'top { top = 0; if ($0 == "- {}") { print "- bearerAuth: []"; replaced++; next } }
+        { print } /^security:$/ { top = 1 } END { exit replaced != 1 }' \
+        "$SPEC_DIR/$config_spec" >"$companion" || {
+        echo "error: $config_spec has no top-level 'security: [{}]' to replace with bearerAuth" >&2
+        exit 2
+    }
+    PROBE_AUTH="Bearer self-check" start_prism_of "$scenario-config" "$companion" /v1 /sources/create "$@"
     COMPANION_PID=$PRISM_PID COMPANION_LOG=$PRISM_LOG COMPANION_FROM=$PRISM_FROM COMPANION_URL=$PRISM_URL
     start_prism_of "$scenario" "$mock" "" /sources "$@"
     SERVICE_LOG="$WORK/service-$scenario.log"
+    # Client credentials: the token call (`POST /applications/token`) is validated too, and every
+    # other call to either Prism then carries the token.
     start_service "$SERVICE_LOG" "$PRISM_URL" AIRBYTE_API=public AIRBYTE_CONFIG_API_URL="$COMPANION_URL" \
-        DEFINITIONS_TTL_SECS=3600
+        AIRBYTE_CLIENT_ID=contract-client AIRBYTE_CLIENT_SECRET=contract-secret DEFINITIONS_TTL_SECS=3600
     grep -q "Airbyte's public API at $PRISM_URL (the Config API at $COMPANION_URL" "$SERVICE_LOG" ||
         fail "the start-up line does not say which APIs: $(grep 'listening on' "$SERVICE_LOG")"
 }
@@ -352,6 +397,12 @@ public_static_scenario() {
     echo "  public API calls: $calls"
     if [ "$calls" != "$expected_calls" ]; then
         fail "the service made other public API calls than expected: $expected_calls"
+    fi
+    # One token for the whole run: it is a JWT that expires in 2100.
+    local tokens
+    tokens=$(tail -n "+$PRISM_FROM" "$PRISM_LOG" | grep -c '\[HTTP SERVER\] post /applications/token .*Request received' || true)
+    if [ "$tokens" != 1 ]; then
+        fail "the service asked for $tokens tokens, not 1"
     fi
     calls=$(prism_calls "$COMPANION_LOG" "$COMPANION_FROM")
     echo "  Config API calls: $calls"
@@ -503,7 +554,7 @@ drive_randomly() {
 # service asks for /workspaces/list first and falls back on its 404.
 CALLS="post /v1/source_definitions/list_for_workspace, post /v1/source_definition_specifications/get, post /v1/sources/create, post /v1/destination_definitions/list_for_workspace, post /v1/destination_definition_specifications/get, post /v1/destinations/create, post /v1/sources/discover_schema, post /v1/connections/create, post /v1/connections/get, post /v1/jobs/get_last_replication_job, post /v1/jobs/list, post /v1/connections/sync, post /v1/jobs/get, post /v1/connections/update, post /v1/scheduler/sources/check_connection, post /v1/scheduler/destinations/check_connection, post /v1/scheduler/sources/discover_schema, post /v1/sources/get, post /v1/sources/update, post /v1/destinations/get, post /v1/destinations/check_connection_for_update, post /v1/destinations/update"
 # The calls of a public static scenario: to the public API, and to the Config API beside it.
-PUBLIC_CALLS="get /health, get /workspaces, get /workspaces/{id}/definitions/sources, post /sources, get /workspaces/{id}/definitions/destinations, post /destinations, get /streams, post /connections, get /connections/{id}, get /jobs, post /jobs, get /jobs/{id}, delete /jobs/{id}, patch /connections/{id}, get /sources/{id}, put /sources/{id}, get /destinations/{id}, put /destinations/{id}"
+PUBLIC_CALLS="post /applications/token, get /health, get /workspaces, get /workspaces/{id}/definitions/sources, post /sources, get /workspaces/{id}/definitions/destinations, post /destinations, get /streams, post /connections, get /connections/{id}, get /jobs, post /jobs, get /jobs/{id}, delete /jobs/{id}, patch /connections/{id}, get /sources/{id}, put /sources/{id}, get /destinations/{id}, put /destinations/{id}"
 BESIDE_CALLS="post /v1/source_definition_specifications/get, post /v1/destination_definition_specifications/get, post /v1/sources/discover_schema, post /v1/scheduler/sources/check_connection, post /v1/scheduler/destinations/check_connection, post /v1/scheduler/sources/discover_schema, post /v1/destinations/check_connection_for_update"
 for scenario in ${CONTRACT_SCENARIOS:-current v1.6.0 dynamic dynamic-v1.6.0 public public-v1.6.0 public-dynamic public-dynamic-v1.6.0}; do
     case $scenario in
