@@ -141,9 +141,21 @@ fn rfc3339(seconds: Option<i64>) -> Option<String> {
 /// refuses because a sync is already running (the client asked for a sync, and one is running).
 pub fn sync(app: &App, id: &str) -> Result<Reply, ApiError> {
     let id = input::path_id(id)?;
-    stored_ingestion(app, id)?;
+    let connection = stored_ingestion(app, id)?;
     let (status, job) = match app.airbyte.sync_connection(id) {
         Ok(job) => (202, JobAnswer::of(job)),
+        // A paused connection is refused with the same 409 (the public API's state-conflict):
+        // no job is running then, and waiting will not help.
+        Err(Error::Status { status: 409, .. }) if connection.status == "inactive" => {
+            match running(app, id)? {
+                Some(job) => (200, job),
+                None => {
+                    return Err(ApiError::conflict(
+                        "the ingestion is paused (status inactive), and Airbyte syncs no paused connection; resume it with PATCH {\"status\": \"active\"} first",
+                    ))
+                }
+            }
+        }
         Err(Error::Status { status: 409, .. }) => (200, running_job(app, id)?),
         Err(e) => return Err(ApiError::for_id(e, INGESTION, &id)),
     };
@@ -155,6 +167,15 @@ pub fn sync(app: &App, id: &str) -> Result<Reply, ApiError> {
 /// The job Airbyte refused a second sync for: the newest of the ingestion's jobs that has not
 /// ended. Only when there is none is the refusal the client's 409.
 fn running_job(app: &App, id: Uuid) -> Result<JobAnswer, ApiError> {
+    running(app, id)?.ok_or_else(|| {
+        ApiError::conflict(
+            "Airbyte refused to start a sync because one is running, but none of the ingestion's recent jobs is running; try again in a moment",
+        )
+    })
+}
+
+/// The newest of the ingestion's recent jobs that has not ended, if any.
+fn running(app: &App, id: Uuid) -> Result<Option<JobAnswer>, ApiError> {
     let query = JobQuery {
         connection_id: id,
         limit: RUNNING_LOOKUP,
@@ -162,14 +183,10 @@ fn running_job(app: &App, id: Uuid) -> Result<JobAnswer, ApiError> {
         status: None,
     };
     let jobs = app.airbyte.list_jobs(&query)?;
-    jobs.into_iter()
+    Ok(jobs
+        .into_iter()
         .find(|job| !job.has_ended())
-        .map(JobAnswer::of)
-        .ok_or_else(|| {
-            ApiError::conflict(
-                "Airbyte refused to start a sync because one is running, but none of the ingestion's recent jobs is running; try again in a moment",
-            )
-        })
+        .map(JobAnswer::of))
 }
 
 /// `GET /ingestion/{id}/jobs?limit=&offset=&status=`: the ingestion's jobs, newest first.

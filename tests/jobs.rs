@@ -935,3 +935,18 @@ fn a_refresh_the_config_api_beside_refuses_is_501(d: Dialect) {
         }
     }
 }
+
+/// A paused connection's sync is refused with a 409 by the public API (`state-conflict`), the same
+/// status as a sync that is running: the client is told it is paused, not to try again later
+/// (found by the helper that reviewed the public suites).
+#[test]
+fn a_paused_ingestion_s_sync_is_not_said_to_be_running() {
+    let fake = FakeAirbyte::start();
+    let service = Dialect::Public.start(&fake, &[]);
+    let id = ingestion(&service);
+    assert_eq!(patch(&service, &id, r#"{"status":"inactive"}"#).status, 200);
+    let detail = sync(&service, &id).problem(409);
+    assert!(!detail.contains("one is running"), "{detail}");
+    assert!(detail.contains("paused"), "{detail}");
+    assert!(detail.contains(r#"PATCH {"status": "active"}"#), "{detail}");
+}
