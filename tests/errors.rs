@@ -5,7 +5,8 @@ mod support;
 
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::json;
+use support::fake_airbyte::error_body;
 use support::{Dialect, FakeAirbyte, Fault, Service, MYSQL_SOURCE, S3_SINK};
 
 // Airbyte's faults, once per API (`config::...`, `public::...`); the client's own mistakes,
@@ -35,35 +36,6 @@ fn names_call(d: Dialect, call: &str, detail: &str) -> bool {
             None => detail.contains(call),
         },
     }
-}
-
-/// Airbyte's error answer to `call` (the fake's name for it) with `message`, as the API of that
-/// call says it: the Config API's `{message}`, or the public API's problem object, whose `detail`
-/// is its type's constant text and whose explanation is in `data.message` (contract_public.txt,
-/// PROBLEMS). A Config API call the public dialect makes beside it answers as the Config API.
-fn airbyte_error(call: &str, status: u16, message: &str) -> Value {
-    if !call.contains(' ') {
-        return json!({ "message": message });
-    }
-    let (title, anchor, detail) = match status {
-        422 => (
-            "unprocessable-entity",
-            "#unprocessable-entity",
-            "The body of the request was not understood",
-        ),
-        _ => (
-            "unexpected-problem",
-            "",
-            "An unexpected problem has occurred. If this is an error that needs to be addressed, please submit a pull request or github issue.",
-        ),
-    };
-    json!({
-        "status": status,
-        "type": format!("https://reference.airbyte.com/reference/errors{anchor}"),
-        "title": title,
-        "detail": detail,
-        "data": { "message": message },
-    })
 }
 
 const UUID_A: &str = "3f1b8a7c-2d4e-4f6a-9b8c-1d2e3f4a5b6c";
@@ -366,7 +338,7 @@ fn airbyte_rejecting_the_config_is_422_with_its_message_and_no_secret(d: Dialect
     let fake = FakeAirbyte::start();
     let service = d.start(&fake, &[]);
     let call = d.call("sources/create");
-    let mut refusal = airbyte_error(&call, 422, "Invalid password 'hunter2secret' for user root");
+    let mut refusal = error_body(&call, 422, "Invalid password 'hunter2secret' for user root");
     if d == Dialect::Config {
         refusal["validationErrors"] = json!([]);
     }
@@ -457,7 +429,7 @@ fn airbyte_faults_on_every_call_map_to_gateway_statuses_and_the_service_recovers
     let faults = |call: &str| {
         let mut faults = vec![
             (
-                Fault::Status(500, airbyte_error(call, 500, "NullPointerException")),
+                Fault::Status(500, error_body(call, 500, "NullPointerException")),
                 502,
                 "HTTP 500: NullPointerException",
             ),
@@ -593,7 +565,7 @@ fn no_secret_reaches_any_log_line_at_trace(d: Dialect) {
         &create,
         Fault::Status(
             422,
-            airbyte_error(&create, 422, &format!("bad password {}", secrets[0])),
+            error_body(&create, 422, &format!("bad password {}", secrets[0])),
         ),
     );
     let failed = service.request(
@@ -664,7 +636,7 @@ fn airbyte_faults_on_the_other_calls_map_the_same_way(d: Dialect) {
     // Each call's faults, a 500 in the error body of that call's API.
     let faults = |call: &str| {
         [
-            (Fault::Status(500, airbyte_error(call, 500, "boom")), 502),
+            (Fault::Status(500, error_body(call, 500, "boom")), 502),
             (Fault::Html(503), 502),
             (Fault::InvalidJson, 502),
             (Fault::EmptyBody, 502),

@@ -8,7 +8,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use support::fake_airbyte::{stream, JobEnd, SECRET_IN_INTERNALS};
+use support::fake_airbyte::{error_body, stream, JobEnd, SECRET_IN_INTERNALS};
 use support::{Dialect, FakeAirbyte, Fault, Service, MYSQL_SOURCE, S3_SINK};
 
 dialects!(
@@ -55,31 +55,6 @@ fn started(fake: &FakeAirbyte, service: &Service) -> (String, i64) {
     let job = answer.json()["id"].as_i64().unwrap();
     fake.clear_requests();
     (id, job)
-}
-
-/// Airbyte's error answer to `call` (the fake's name for it) with `message`, as the API of that
-/// call says it: the Config API's `{message}`, or the public API's problem object, whose `detail`
-/// is its type's constant text and whose explanation is in `data.message` (contract_public.txt,
-/// PROBLEMS). A Config API call the public dialect makes beside it answers as the Config API.
-fn airbyte_error(call: &str, status: u16, message: &str) -> Value {
-    if !call.contains(' ') {
-        return json!({ "message": message });
-    }
-    let (title, anchor, detail) = match status {
-        409 => ("try-again-later", "#try-again-later", "Please try again later."),
-        _ => (
-            "unexpected-problem",
-            "",
-            "An unexpected problem has occurred. If this is an error that needs to be addressed, please submit a pull request or github issue.",
-        ),
-    };
-    json!({
-        "status": status,
-        "type": format!("https://reference.airbyte.com/reference/errors{anchor}"),
-        "title": title,
-        "detail": detail,
-        "data": { "message": message },
-    })
 }
 
 fn a_sync_starts_a_job_and_says_where_to_watch_it(d: Dialect) {
@@ -183,10 +158,7 @@ fn a_409_without_a_running_job_is_the_client_s_409(d: Dialect) {
     fake.clear_requests();
     let call = d.call("connections/sync");
     let running = format!("A sync is already running for: {id}");
-    fake.fail(
-        &call,
-        Fault::Status(409, airbyte_error(&call, 409, &running)),
-    );
+    fake.fail(&call, Fault::Status(409, error_body(&call, 409, &running)));
     let detail = sync(&service, &id).problem(409);
     assert!(
         detail.contains("none of the ingestion's recent jobs is running"),
@@ -802,7 +774,7 @@ fn airbyte_faults_on_the_job_calls_map_to_gateway_statuses_and_the_service_recov
     // Each call's faults, a 500 in the error body of that call's API.
     let faults = |call: &str| {
         [
-            (Fault::Status(500, airbyte_error(call, 500, "boom")), 502),
+            (Fault::Status(500, error_body(call, 500, "boom")), 502),
             (Fault::Html(503), 502),
             (Fault::InvalidJson, 502),
             (Fault::EmptyBody, 502),

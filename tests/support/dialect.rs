@@ -54,8 +54,6 @@ const PUBLIC_CALLS: &[(&str, Option<&str>)] = &[
 ];
 
 impl Dialect {
-    pub const ALL: [Dialect; 2] = [Dialect::Config, Dialect::Public];
-
     /// `AIRBYTE_BASE_URL` for this API on `fake`.
     pub fn base_url(self, fake: &FakeAirbyte) -> String {
         match self {

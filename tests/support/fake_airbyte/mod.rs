@@ -59,6 +59,7 @@ pub use actors::stream;
 pub use checks::CheckEnd;
 pub use definitions::{catalog, definition};
 pub use jobs::{JobEnd, SECRET_IN_INTERNALS};
+pub use replies::error_body;
 pub use specs::MASK;
 
 pub const WORKSPACE_ID: &str = "f1ae8c33-3f7f-4d53-9a7b-2f5d2a4f6d11";

@@ -66,6 +66,29 @@ const ERRORS: &str = "https://reference.airbyte.com/reference/errors";
 
 /// A problem object of kind `title` (`resource-not-found`, ...) with this `data`.
 pub(super) fn problem_with(status: u16, title: &str, data: Value) -> Reply {
+    answer(status, problem_body(status, title, data))
+}
+
+/// Airbyte's error answer to `call` (the fake's name for it) with `message`, for a test's
+/// [`super::Fault::Status`], as the API of that call says it: the Config API's `{message}`, or the
+/// public API's problem object of the kind its status has (409 `try-again-later`, 422
+/// `unprocessable-entity`, else `unexpected-problem`), the explanation in `data.message`. A Config
+/// API call the public dialect makes beside it answers as the Config API.
+pub fn error_body(call: &str, status: u16, message: &str) -> Value {
+    if !call.contains(' ') {
+        return json!({ "message": message });
+    }
+    let title = match status {
+        409 => "try-again-later",
+        422 => "unprocessable-entity",
+        _ => "unexpected-problem",
+    };
+    problem_body(status, title, json!({ "message": message }))
+}
+
+/// The body of a problem object of kind `title`: its type, title and detail are the kind's
+/// constants.
+fn problem_body(status: u16, title: &str, data: Value) -> Value {
     let (anchor, detail) = match title {
         "resource-not-found" => ("#resource-not-found", "The requested resource could not be found."),
         "try-again-later" => ("#try-again-later", "Please try again later."),
@@ -76,10 +99,7 @@ pub(super) fn problem_with(status: u16, title: &str, data: Value) -> Reply {
         "service-unavailable" => ("", "The server is currently unable to handle the request."),
         _ => ("", "An unexpected problem has occurred. If this is an error that needs to be addressed, please submit a pull request or github issue."),
     };
-    answer(
-        status,
-        json!({ "status": status, "type": format!("{ERRORS}{anchor}"), "title": title, "detail": detail, "data": data }),
-    )
+    json!({ "status": status, "type": format!("{ERRORS}{anchor}"), "title": title, "detail": detail, "data": data })
 }
 
 /// A problem object of kind `title` whose explanation is `message` (`data.message`).
