@@ -238,16 +238,11 @@ pub fn merge_kept(old: &[Value], mut new: Vec<Value>) -> Vec<Value> {
 /// `new` as a connection's catalog: streams that stay keep their selection and sync modes (as far
 /// as the stream still supports them), removed ones go, new ones are selected only with
 /// `select_new`. 422 when that would leave nothing selected.
-pub fn merge(old: &[Value], mut new: Vec<Value>, select_new: bool) -> Result<Vec<Value>, ApiError> {
+pub fn merge(old: &[Value], new: Vec<Value>, select_new: bool) -> Result<Vec<Value>, ApiError> {
+    let mut new = merge_kept(old, new);
     for item in &mut new {
-        let before = old.iter().find(|o| key(o) == key(item));
-        let selected = match before {
-            Some(before) => {
-                if let (Some(config), Some(item)) = (before.get("config"), item.as_object_mut()) {
-                    item.insert("config".into(), config.clone());
-                }
-                is_selected(before)
-            }
+        let selected = match old.iter().find(|o| key(o) == key(item)) {
+            Some(before) => is_selected(before),
             None => select_new,
         };
         configure(item, selected);

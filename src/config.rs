@@ -380,11 +380,10 @@ impl AirbyteApi {
     /// The Config API beside a public API at `public_url`: `/api/v1` in place of
     /// `/api/public/v1` on a self-managed install, Cloud's for `api.airbyte.com`.
     pub fn config_api_beside(public_url: &str) -> String {
-        let lower = public_url.to_ascii_lowercase();
         if let Some(root) = public_url.strip_suffix("/api/public/v1") {
             return format!("{root}/api/v1");
         }
-        if lower.contains("://api.airbyte.com") {
+        if Self::is_cloud(public_url) {
             return "https://cloud.airbyte.com/api/v1".to_string();
         }
         // A public API at another path: the same host's /api/v1, the layout of a self-managed install.
