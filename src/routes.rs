@@ -280,16 +280,25 @@ fn idempotent(
 /// The route a path belongs to (`/sink/{id}` for `/sink/3f1b...`); `{...}` is any non-empty
 /// segment.
 fn pattern(path: &str) -> Option<&'static (&'static str, &'static str, bool)> {
-    ROUTES.iter().find(|(p, _, _)| {
-        let (mut expected, mut segments) = (p.split('/'), path.split('/'));
-        loop {
-            match (expected.next(), segments.next()) {
-                (None, None) => return true,
-                (Some(e), Some(s)) if e == s || (e.starts_with('{') && !s.is_empty()) => {}
-                _ => return false,
-            }
+    ROUTES.iter().find(|(p, _, _)| matches(p, path))
+}
+
+/// Whether `path` is one of `pattern`'s paths. Compared a piece at a time rather than segment by
+/// segment: every request is matched against the table, and most patterns differ from its path
+/// in their first bytes.
+fn matches(mut pattern: &str, mut path: &str) -> bool {
+    while let Some((literal, rest)) = pattern.split_once('{') {
+        let Some(after) = path.strip_prefix(literal) else {
+            return false;
+        };
+        let segment = after.find('/').unwrap_or(after.len());
+        if segment == 0 {
+            return false;
         }
-    })
+        path = &after[segment..];
+        pattern = rest.split_once('}').map_or("", |(_, rest)| rest);
+    }
+    pattern == path
 }
 
 /// The route a path belongs to, as a metrics label: one of [`ROUTES`], or `unmatched`.
@@ -405,5 +414,18 @@ mod tests {
         assert_eq!(label("/sink/"), "unmatched");
         assert_eq!(label("/sink/a/b"), "unmatched");
         assert_eq!(label("/elsewhere"), "unmatched");
+        for (path, route) in [
+            ("/ingestion/a/jobs/b", "/ingestion/{id}/jobs/{jobId}"),
+            ("/ingestion/a/jobs/", "unmatched"),
+            ("/ingestion//jobs/b", "unmatched"),
+            ("/ingestion/a/jobsx/b", "unmatched"),
+            ("/ingestion/a/sync", "/ingestion/{id}/sync"),
+            ("/ingestion/a/sync/", "unmatched"),
+            ("/datasource/check", "/datasource/check"),
+            ("/datasourcex", "unmatched"),
+            ("", "unmatched"),
+        ] {
+            assert_eq!(label(path), route, "{path}");
+        }
     }
 }
