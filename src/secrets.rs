@@ -153,29 +153,34 @@ fn key_of<'p>(segment: &'p Segment<'_>) -> Option<&'p str> {
     }
 }
 
+/// Words that make a configuration key a secret's wherever they appear in it, in any case.
+const SECRET_WORDS: [&str; 8] = [
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "credential",
+    "private",
+    "apikey",
+    "access_key",
+];
+
 /// Whether a configuration key names a secret by its look: the fallback for what a spec does not
-/// mark.
+/// mark. Every key of every answer's configuration is looked at, so the key is read once, and a
+/// word is compared only where the key holds its first letter.
 fn looks_secret(key: &str) -> bool {
-    let named = [
-        "password",
-        "passwd",
-        "secret",
-        "token",
-        "credential",
-        "private",
-        "apikey",
-        "access_key",
-    ];
     let key = key.as_bytes();
-    let contains = |part: &str| {
-        key.windows(part.len())
-            .any(|w| w.eq_ignore_ascii_case(part.as_bytes()))
+    let word_at = |at: usize| {
+        let first = key[at].to_ascii_lowercase();
+        SECRET_WORDS.iter().any(|word| {
+            word.as_bytes()[0] == first
+                && key[at..]
+                    .get(..word.len())
+                    .is_some_and(|k| k.eq_ignore_ascii_case(word.as_bytes()))
+        })
     };
-    let ends_with = |part: &str| {
-        key.len() >= part.len()
-            && key[key.len() - part.len()..].eq_ignore_ascii_case(part.as_bytes())
-    };
-    named.into_iter().any(contains) || key.eq_ignore_ascii_case(b"key") || ends_with("_key")
+    let ends_with_key = key.len() >= 4 && key[key.len() - 4..].eq_ignore_ascii_case(b"_key");
+    key.eq_ignore_ascii_case(b"key") || ends_with_key || (0..key.len()).any(word_at)
 }
 
 /// A configuration as an answer writes it: a field the spec marks secret shows the mask whatever
@@ -191,10 +196,12 @@ pub struct Masked<'a> {
 
 impl<'a> Serialize for Masked<'a> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let by_spec = self.node.is_some_and(|n| n.secret) && !self.value.is_null();
-        let by_name = self.key.is_some_and(looks_secret)
-            && matches!(self.value, Value::String(_) | Value::Number(_));
-        if by_spec || by_name {
+        let by_spec = || self.node.is_some_and(|n| n.secret) && !self.value.is_null();
+        let by_name = || {
+            matches!(self.value, Value::String(_) | Value::Number(_))
+                && self.key.is_some_and(looks_secret)
+        };
+        if by_spec() || by_name() {
             return serializer.serialize_str(MASK);
         }
         let inner = |value: &'a Value, node: Option<&'a Node>, key: Option<&'a str>| Masked {
@@ -528,5 +535,45 @@ mod tests {
         }
         let fields = SecretFields::from_spec(&deep);
         assert!(!fields.is_secret(std::iter::repeat_n(Some("a"), 101)));
+    }
+
+    #[test]
+    fn keys_look_secret_by_their_words_in_any_case_and_place() {
+        for key in [
+            "password",
+            "DB_PASSWORD",
+            "passwd",
+            "client_secret",
+            "accessToken",
+            "credentials_json",
+            "Private_Key",
+            "apiKey",
+            "aws_access_key_id",
+            "key",
+            "KEY",
+            "ssh_key",
+            "tokens",
+        ] {
+            assert!(looks_secret(key), "{key}");
+        }
+        for key in [
+            "",
+            "k",
+            "ke",
+            "keys",
+            "keyboard",
+            "host",
+            "port",
+            "username",
+            "bucket_name",
+            "monkey",
+            "pass",
+            "secre",
+            "acces_key_id",
+            "tok",
+            "_ke",
+        ] {
+            assert!(!looks_secret(key), "{key}");
+        }
     }
 }
