@@ -137,18 +137,15 @@ fn init_logging(filter: &str) {
         .filter_module("ureq", LevelFilter::Warn)
         .filter_module("ureq_proto", LevelFilter::Warn)
         .filter_module("rustls", LevelFilter::Warn)
+        // `TIMESTAMP LEVEL TARGET: MESSAGE`, written into env_logger's buffer piece by piece: one
+        // line per request (the access log) is worth no intermediate strings.
         .format(|out, record| {
             let now = time::OffsetDateTime::now_utc();
-            let ts = now
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default();
-            writeln!(
-                out,
-                "{ts} {:<5} {}: {}",
-                record.level(),
-                record.target(),
-                record.args()
-            )
+            now.format_into(out, &time::format_description::well_known::Rfc3339)
+                .map_err(std::io::Error::other)?;
+            write!(out, " {:<5} {}: ", record.level().as_str(), record.target())?;
+            out.write_fmt(*record.args())?;
+            out.write_all(b"\n")
         })
         .init();
     std::panic::set_hook(Box::new(|panic| {
