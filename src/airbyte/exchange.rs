@@ -80,7 +80,10 @@ impl Call {
 
     /// The same call with a JSON body.
     pub fn with_body(mut self, body: &impl Serialize) -> Call {
-        self.body = Some(serde_json::to_vec(body).expect("request bodies always serialize"));
+        // Room for a typical request from the start (serde_json's own 128 bytes are grown twice).
+        let mut bytes = Vec::with_capacity(512);
+        serde_json::to_writer(&mut bytes, body).expect("request bodies always serialize");
+        self.body = Some(bytes);
         self
     }
 }
