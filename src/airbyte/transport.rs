@@ -56,21 +56,14 @@ impl Resolver for LoopbackAwareResolver {
         config: &ureq::config::Config,
         timeout: NextTimeout,
     ) -> Result<ResolvedSocketAddrs, ureq::Error> {
-        let host = uri
-            .host()
-            .unwrap_or("")
-            .trim_end_matches('.')
-            .to_ascii_lowercase();
+        let host = uri.host().unwrap_or("").trim_end_matches('.');
         let https = uri.scheme_str() == Some("https");
         let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
         let mut addresses = self.empty();
-        if let Ok(ip) = host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<IpAddr>()
-        {
+        let literal = host.trim_start_matches('[').trim_end_matches(']');
+        if let Ok(ip) = literal.parse::<IpAddr>() {
             addresses.push(SocketAddr::new(ip, port));
-        } else if host == "localhost" || host.ends_with(".localhost") {
+        } else if is_localhost(host) {
             addresses.push(SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
             addresses.push(SocketAddr::from((Ipv6Addr::LOCALHOST, port)));
         } else {
@@ -78,6 +71,14 @@ impl Resolver for LoopbackAwareResolver {
         }
         Ok(addresses)
     }
+}
+
+/// `localhost` or a name below it, in any case.
+fn is_localhost(host: &str) -> bool {
+    let host = host.as_bytes();
+    let below = host.len() > ".localhost".len()
+        && host[host.len() - ".localhost".len()..].eq_ignore_ascii_case(b".localhost");
+    host.eq_ignore_ascii_case(b"localhost") || below
 }
 
 /// TLS for `https://`, as ureq's own `RustlsConnector` makes it (same provider, protocol versions
@@ -374,6 +375,7 @@ mod tests {
         for (url, address) in [
             ("http://10.1.2.3:8001/api/v1", "10.1.2.3:8001"),
             ("http://[fd00::1]/api", "[fd00::1]:80"),
+            ("http://[FD00::A]/api", "[fd00::a]:80"),
         ] {
             let found = resolver
                 .resolve(&url.parse().unwrap(), &config, NextTimeout::default())
