@@ -48,6 +48,9 @@ pub struct SecretFields {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct Node {
     secret: bool,
+    /// Whether the field's name looks like a secret's ([`looks_secret`]), found once with the
+    /// spec rather than for every answer that shows the field.
+    named_secret: bool,
     children: BTreeMap<String, Node>,
 }
 
@@ -63,7 +66,10 @@ impl Node {
             for (name, property) in properties {
                 self.children
                     .entry(name.clone())
-                    .or_default()
+                    .or_insert_with(|| Node {
+                        named_secret: looks_secret(name),
+                        ..Node::default()
+                    })
                     .read(property, depth + 1);
             }
         }
@@ -199,7 +205,10 @@ impl<'a> Serialize for Masked<'a> {
         let by_spec = || self.node.is_some_and(|n| n.secret) && !self.value.is_null();
         let by_name = || {
             matches!(self.value, Value::String(_) | Value::Number(_))
-                && self.key.is_some_and(looks_secret)
+                && match self.node {
+                    Some(node) => node.named_secret,
+                    None => self.key.is_some_and(looks_secret),
+                }
         };
         if by_spec() || by_name() {
             return serializer.serialize_str(MASK);
@@ -353,6 +362,8 @@ mod tests {
             "properties": {
                 "host": { "type": "string" },
                 "password": { "type": "string", "airbyte_secret": true },
+                // Not marked, but named like a secret.
+                "access_token": { "type": "string" },
                 "tunnel_method": { "type": "object", "oneOf": [
                     { "properties": { "tunnel_method": { "const": "NO_TUNNEL" } } },
                     { "properties": { "ssh_key": { "type": "string", "airbyte_secret": true } } },
@@ -404,7 +415,8 @@ mod tests {
                 json!({
                     "credentials_json": { "secret_access_key": "abc", "auth_type": "key" },
                     "tunnel": [{ "ssh_private_key": "-----BEGIN", "ssh_key": "k", "tunnel_method": "SSH_KEY_AUTH" }],
-                    "api_token": 12345, "Private_Key_Id": 7, "monkey": "not a secret"
+                    "api_token": 12345, "Private_Key_Id": 7, "monkey": "not a secret",
+                    "access_token": "t", "host": "h"
                 }),
             );
             assert_eq!(
@@ -412,7 +424,8 @@ mod tests {
                 json!({
                     "credentials_json": { "secret_access_key": MASK, "auth_type": "key" },
                     "tunnel": [{ "ssh_private_key": MASK, "ssh_key": MASK, "tunnel_method": "SSH_KEY_AUTH" }],
-                    "api_token": MASK, "Private_Key_Id": MASK, "monkey": "not a secret"
+                    "api_token": MASK, "Private_Key_Id": MASK, "monkey": "not a secret",
+                    "access_token": MASK, "host": "h"
                 })
             );
         }
