@@ -510,8 +510,11 @@ impl<S: Socket> Wire<S> {
         }
     }
 
-    fn timed_out(&self, part: &str) -> Failure {
-        let within = match self.request_timeout {
+    /// PATCH(airbyte-wrapper): the 408 for a `part` that did not arrive within `request_timeout`.
+    /// Made only when it happens: built ahead of every body, its two `format!`s were 1% of a
+    /// request's instructions.
+    fn timed_out(request_timeout: Option<Duration>, part: &str) -> Failure {
+        let within = match request_timeout {
             Some(t) => format!(" within {} s", t.as_secs_f64()),
             None => String::new(),
         };
@@ -544,7 +547,9 @@ impl<S: Socket> Wire<S> {
             match self.fill(deadline) {
                 Ok(0) => return Err(self.ended_early(self.is_empty(), "head")),
                 Ok(_) => {}
-                Err(e) if is_timeout(&e) => return Err(self.timed_out("head")),
+                Err(e) if is_timeout(&e) => {
+                    return Err(Self::timed_out(self.request_timeout, "head"))
+                }
                 Err(_) => return Err(Failure::Gone),
             }
         }
@@ -557,10 +562,9 @@ impl<S: Socket> Wire<S> {
         max: u64,
         deadline: Option<Instant>,
     ) -> Result<Vec<u8>, Failure> {
-        let timed_out = self.timed_out("body");
-        let reading_closed = self.reading_closed;
+        let (request_timeout, reading_closed) = (self.request_timeout, self.reading_closed);
         let ended = |e: io::Error| match e {
-            e if is_timeout(&e) => timed_out,
+            e if is_timeout(&e) => Self::timed_out(request_timeout, "body"),
             e if e.kind() == ErrorKind::UnexpectedEof && !reading_closed => {
                 ended_early(false, "body")
             }
