@@ -4,7 +4,7 @@
 //! the same for every call.
 
 use std::borrow::Cow;
-use std::io;
+use std::io::{self, Read};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,6 +20,9 @@ use crate::metrics::Metrics;
 
 /// Largest Airbyte answer read, in bytes. Definition lists of large installs run to megabytes.
 const MAX_ANSWER_BYTES: u64 = 64 << 20;
+
+/// The most room made for an answer before its bytes arrive.
+const PRESIZE_AT_MOST: u64 = 1 << 20;
 
 /// The HTTP methods Airbyte's APIs use: the Config API `POST` (and `GET /health`), the public
 /// API all five.
@@ -258,11 +261,19 @@ impl Exchange {
         };
         let mut response = sent.map_err(|e| self.failure(call, e))?;
         let status = response.status().as_u16();
+        // Read into room for the length Airbyte declares (up to a bound, since that is only a
+        // claim until the bytes arrive): grown from nothing, a small answer took six reads through
+        // ureq's readers.
+        let declared = response.body().content_length().unwrap_or(0);
+        let mut body = Vec::with_capacity(declared.min(PRESIZE_AT_MOST) as usize);
         let body = response
             .body_mut()
             .with_config()
             .limit(MAX_ANSWER_BYTES)
-            .read_to_vec();
+            .reader()
+            .read_to_end(&mut body)
+            .map(|_| body)
+            .map_err(ureq::Error::from);
         let body = match body {
             Ok(body) => body,
             // An error answer's body is only its explanation: without it, the status says enough.
