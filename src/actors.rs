@@ -65,7 +65,7 @@ pub struct Prepared<'a> {
     pub name: Option<String>,
     pub config: &'a RawValue,
     pub workspace: Uuid,
-    pub definition: Definition,
+    pub definition: Arc<Definition>,
     pub secrets: Arc<SecretFields>,
 }
 
@@ -375,7 +375,7 @@ fn stored(app: &App, kind: Kind, actor: &Actor) -> Reply {
 fn answer<'a>(
     kind: Kind,
     actor: &'a Actor,
-    repository: &str,
+    repository: &'a str,
     secrets: &'a SecretFields,
 ) -> ActorAnswer<'a> {
     ActorAnswer {
@@ -394,7 +394,7 @@ struct ActorAnswer<'a> {
     id: Uuid,
     name: &'a str,
     #[serde(rename = "type")]
-    type_name: String,
+    type_name: Cow<'a, str>,
     workspace_id: Uuid,
     definition_id: Uuid,
     config: Masked<'a>,
@@ -403,17 +403,18 @@ struct ActorAnswer<'a> {
 /// `mysql` for `airbyte/source-mysql`; the whole repository for other connectors; where the
 /// repository is not known, the type Airbyte names the actor by (the public API's), else the
 /// definition id.
-fn connector_type(kind: Kind, repository: &str, actor: &Actor) -> String {
+fn connector_type<'a>(kind: Kind, repository: &'a str, actor: &'a Actor) -> Cow<'a, str> {
     if repository.is_empty() {
         return match &actor.connector {
-            Some(named) if !named.is_empty() => named.clone(),
-            _ => actor.definition_id.to_string(),
+            Some(named) if !named.is_empty() => Cow::Borrowed(named),
+            _ => Cow::Owned(actor.definition_id.to_string()),
         };
     }
-    repository
-        .strip_prefix(kind.repository_prefix())
-        .unwrap_or(repository)
-        .to_string()
+    Cow::Borrowed(
+        repository
+            .strip_prefix(kind.repository_prefix())
+            .unwrap_or(repository),
+    )
 }
 
 /// The docker repository of a definition, or empty when it is not in the definition list (from

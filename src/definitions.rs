@@ -7,6 +7,7 @@
 //! is indexed by every name a client may use, so that finding a type costs the same with 6000
 //! definitions as with 60.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -53,7 +54,8 @@ pub struct Directory {
 /// One kind's definitions, as Airbyte listed them, and where to find each by the names a client
 /// may use (all but the id in ASCII lower case). Where names repeat, the first definition wins.
 pub struct DefinitionIndex {
-    definitions: Vec<Definition>,
+    /// Shared with the requests that resolved them, so that resolving one copies no strings.
+    definitions: Vec<Arc<Definition>>,
     by_id: HashMap<Uuid, usize>,
     /// The connector name (`mysql`) and the full docker repository.
     by_repository: HashMap<String, usize>,
@@ -64,7 +66,7 @@ pub struct DefinitionIndex {
 impl DefinitionIndex {
     /// The definition with this id.
     pub fn get(&self, id: Uuid) -> Option<&Definition> {
-        self.by_id.get(&id).map(|&i| &self.definitions[i])
+        self.by_id.get(&id).map(|&i| &*self.definitions[i])
     }
 
     pub fn new(definitions: Vec<Definition>, kind: Kind) -> DefinitionIndex {
@@ -81,7 +83,7 @@ impl DefinitionIndex {
             by_name.entry(d.name.to_ascii_lowercase()).or_insert(i);
         }
         DefinitionIndex {
-            definitions,
+            definitions: definitions.into_iter().map(Arc::new).collect(),
             by_id,
             by_repository,
             by_name,
@@ -90,15 +92,19 @@ impl DefinitionIndex {
 
     /// The definition `type_name` names: an id, a connector name, a docker repository or a
     /// display name; case-insensitive, surrounding spaces ignored.
-    fn find(&self, type_name: &str) -> Option<&Definition> {
+    fn find(&self, type_name: &str) -> Option<&Arc<Definition>> {
         let wanted = type_name.trim();
         let index = match Uuid::parse_str(wanted) {
             Ok(id) => self.by_id.get(&id),
             Err(_) => {
-                let wanted = wanted.to_ascii_lowercase();
+                // Lowered into a copy only when it has capitals: most types arrive lower case.
+                let wanted = match wanted.bytes().any(|b| b.is_ascii_uppercase()) {
+                    true => Cow::Owned(wanted.to_ascii_lowercase()),
+                    false => Cow::Borrowed(wanted),
+                };
                 self.by_repository
-                    .get(&wanted)
-                    .or_else(|| self.by_name.get(&wanted))
+                    .get(&*wanted)
+                    .or_else(|| self.by_name.get(&*wanted))
             }
         };
         index.map(|&i| &self.definitions[i])
@@ -149,7 +155,7 @@ impl Directory {
         kind: Kind,
         workspace: Uuid,
         type_name: &str,
-    ) -> Result<Definition, ApiError> {
+    ) -> Result<Arc<Definition>, ApiError> {
         let cached = self.fetch(client, kind, workspace, self.ttl)?;
         if let Some(found) = cached.index.find(type_name) {
             return Ok(found.clone());
@@ -163,7 +169,7 @@ impl Directory {
         };
         match index.find(type_name) {
             Some(found) => Ok(found.clone()),
-            None => Err(unknown_type(&index.definitions, kind, type_name)),
+            None => Err(unknown_type(&index, kind, type_name)),
         }
     }
 
@@ -265,7 +271,8 @@ fn slug(definition: &Definition, kind: Kind) -> &str {
     }
 }
 
-fn unknown_type(definitions: &[Definition], kind: Kind, type_name: &str) -> ApiError {
+fn unknown_type(index: &DefinitionIndex, kind: Kind, type_name: &str) -> ApiError {
+    let definitions = &index.definitions;
     let wanted = type_name.trim().to_ascii_lowercase();
     let mut ranked: Vec<(usize, &str)> = definitions
         .iter()
@@ -375,7 +382,11 @@ mod tests {
 
     #[test]
     fn unknown_type_suggests_the_closest() {
-        let e = unknown_type(&sources(), Kind::Source, "mysq");
+        let e = unknown_type(
+            &DefinitionIndex::new(sources(), Kind::Source),
+            Kind::Source,
+            "mysq",
+        );
         assert_eq!(e.status, 422);
         assert!(
             e.detail
@@ -383,7 +394,11 @@ mod tests {
             "{}",
             e.detail
         );
-        let e = unknown_type(&[], Kind::Destination, "s3");
+        let e = unknown_type(
+            &DefinitionIndex::new(Vec::new(), Kind::Destination),
+            Kind::Destination,
+            "s3",
+        );
         assert!(
             e.detail.contains("no destination connectors"),
             "{}",
@@ -398,7 +413,11 @@ mod tests {
             def(2, "Prefix only", "airbyte/source-"),
             def(3, "Oracle", "airbyte/source-oracle"),
         ];
-        let e = unknown_type(&defs, Kind::Source, "mysql");
+        let e = unknown_type(
+            &DefinitionIndex::new(defs.clone(), Kind::Source),
+            Kind::Source,
+            "mysql",
+        );
         assert_eq!(
             e.detail,
             "unknown source type 'mysql'; closest known types: 'oracle'"
@@ -416,7 +435,11 @@ mod tests {
         let many: Vec<Definition> = (0..20)
             .map(|i| def(i, "x", &format!("airbyte/source-db{i}")))
             .collect();
-        let e = unknown_type(&many, Kind::Source, "db");
+        let e = unknown_type(
+            &DefinitionIndex::new(many, Kind::Source),
+            Kind::Source,
+            "db",
+        );
         assert_eq!(e.detail.matches('\'').count() / 2, 1 + SUGGESTIONS);
     }
 
