@@ -88,14 +88,16 @@ pub fn path_of(target: &str) -> &str {
 
 /// `application/json`, or any `application/*+json`, with or without parameters.
 fn is_json(content_type: &str) -> bool {
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"))
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    let is = |at: usize, text: &str| {
+        essence
+            .get(at..at + text.len())
+            .is_some_and(|part| part.eq_ignore_ascii_case(text))
+    };
+    let structured = essence.len() >= "application/+json".len()
+        && is(0, "application/")
+        && is(essence.len() - "+json".len(), "+json");
+    essence.eq_ignore_ascii_case("application/json") || structured
 }
 
 /// The bytes a JSON answer starts with room for: a create's answer fits.
@@ -158,6 +160,8 @@ mod tests {
         assert!(!is_json("text/plain"));
         assert!(!is_json("application/x-www-form-urlencoded"));
         assert!(!is_json("application/jsonx"));
+        assert!(is_json("APPLICATION/VND.API+JSON"));
+        assert!(!is_json("text/x+json"));
         assert!(!is_json(""));
     }
 }
