@@ -1,6 +1,8 @@
 //! Reading and checking request bodies. Every rejection is a 400 whose detail names the field and
 //! what was expected. Values are never quoted back: a body may carry secrets.
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use time::format_description::well_known::Rfc3339;
@@ -206,7 +208,11 @@ pub fn string(field: &str, raw: Option<&RawValue>, max: usize) -> Result<String,
             json_type(raw)
         ))
     };
-    let value: String = serde_json::from_str(raw.get()).map_err(|_| wrong())?;
+    // Borrowed from the body unless it has escapes to decode.
+    let value: Cow<str> = match serde_json::from_str::<&str>(raw.get()) {
+        Ok(plain) => Cow::Borrowed(plain),
+        Err(_) => Cow::Owned(serde_json::from_str::<String>(raw.get()).map_err(|_| wrong())?),
+    };
     let value = value.trim();
     if value.is_empty() {
         return Err(ApiError::invalid(format!(
