@@ -69,20 +69,14 @@ pub fn for_each_scalar<'a>(
 ) {
     match raw.get().as_bytes().first() {
         Some(b'{') => {
-            let Ok(Entries(entries)) = serde_json::from_str::<Entries<'a>>(raw.get()) else {
-                return;
-            };
-            for (key, value) in entries {
+            for (key, value) in members(raw).unwrap_or_default() {
                 path.push(Segment::Key(key));
                 for_each_scalar(value, path, visit);
                 path.pop();
             }
         }
         Some(b'[') => {
-            let Ok(items) = serde_json::from_str::<Vec<&'a RawValue>>(raw.get()) else {
-                return;
-            };
-            for (i, item) in items.into_iter().enumerate() {
+            for (i, item) in items(raw).unwrap_or_default().into_iter().enumerate() {
                 path.push(Segment::Index(i));
                 for_each_scalar(item, path, visit);
                 path.pop();
@@ -92,30 +86,76 @@ pub fn for_each_scalar<'a>(
     }
 }
 
+/// An object's members in document order, each value left raw and each key borrowed from the
+/// text unless it has escapes; `None` when `raw` is not an object.
+pub fn members(raw: &RawValue) -> Option<Vec<(Cow<'_, str>, &RawValue)>> {
+    let text = raw.get();
+    text.starts_with('{')
+        .then(|| serde_json::from_str::<Members>(text).ok())
+        .flatten()
+        .map(|Members(members)| members)
+}
+
+/// An array's items in order, each left raw; `None` when `raw` is not an array.
+pub fn items(raw: &RawValue) -> Option<Vec<&RawValue>> {
+    let text = raw.get();
+    text.starts_with('[')
+        .then(|| serde_json::from_str(text).ok())
+        .flatten()
+}
+
 /// An object's members in order, each value left raw.
-struct Entries<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+struct Members<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
 
-impl<'de> Deserialize<'de> for Entries<'de> {
+impl<'de> Deserialize<'de> for Members<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct EntriesVisitor;
+        struct MembersVisitor;
 
-        impl<'de> Visitor<'de> for EntriesVisitor {
-            type Value = Entries<'de>;
+        impl<'de> Visitor<'de> for MembersVisitor {
+            type Value = Members<'de>;
 
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a JSON object")
             }
 
-            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Entries<'de>, M::Error> {
-                let mut entries = Vec::new();
-                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-                    entries.push((key, map.next_value::<&'de RawValue>()?));
+            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Members<'de>, M::Error> {
+                let mut members = Vec::with_capacity(map.size_hint().unwrap_or(8));
+                while let Some(Key(key)) = map.next_key()? {
+                    members.push((key, map.next_value::<&'de RawValue>()?));
                 }
-                Ok(Entries(entries))
+                Ok(Members(members))
             }
         }
 
-        deserializer.deserialize_map(EntriesVisitor)
+        deserializer.deserialize_map(MembersVisitor)
+    }
+}
+
+/// An object's key, borrowed from the text when it has no escapes (serde's own `Cow<str>` always
+/// copies).
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+
+            fn visit_borrowed_str<E>(self, key: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(key)))
+            }
+
+            fn visit_str<E>(self, key: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(key.to_string())))
+            }
+        }
+
+        deserializer.deserialize_str(KeyVisitor)
     }
 }
 
@@ -152,6 +192,30 @@ mod tests {
                 ("n", "12345678901234567890123"),
             ]
         );
+    }
+
+    #[test]
+    fn members_keep_their_order_and_borrow_plain_keys() {
+        let raw: &RawValue =
+            serde_json::from_str(r#"{"b":1,"a\u0041":[2],"c":{"d":null}}"#).unwrap();
+        let found = members(raw).unwrap();
+        let found: Vec<(&str, bool, &str)> = found
+            .iter()
+            .map(|(k, v)| (k.as_ref(), matches!(k, Cow::Borrowed(_)), v.get()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("b", true, "1"),
+                ("aA", false, "[2]"),
+                ("c", true, r#"{"d":null}"#)
+            ]
+        );
+        assert!(members(&RawValue::from_string("[1]".into()).unwrap()).is_none());
+        let array = RawValue::from_string(r#"[1, "x", {}]"#.into()).unwrap();
+        let found: Vec<&str> = items(&array).unwrap().iter().map(|i| i.get()).collect();
+        assert_eq!(found, ["1", r#""x""#, "{}"]);
+        assert!(items(&RawValue::from_string("{}".into()).unwrap()).is_none());
     }
 
     #[test]
