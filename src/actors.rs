@@ -240,7 +240,12 @@ pub fn patch(app: &App, kind: Kind, id: &str, body: &[u8], check: bool) -> Resul
         None => serde_json::from_str("{}").expect("an empty object is JSON"),
     };
     let redactor = || secrets.redactor(sent);
-    let mut config = actor.config.clone();
+    // Parsed only here, to be changed: every other answer writes the stored text as it came.
+    let mut config: Value = serde_json::from_str(actor.config.get()).map_err(|_| {
+        ApiError::bad_gateway(format!(
+            "the {noun}'s stored configuration holds a number this service cannot read, so it cannot be changed here; change it in Airbyte"
+        ))
+    })?;
     if let Some((_, patch)) = &change.config {
         merge(&mut config, patch, &mut vec![Segment::Key("config".into())])?;
     }

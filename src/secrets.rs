@@ -123,11 +123,10 @@ impl SecretFields {
     }
 
     /// `config` as an answer shows it: every secret masked.
-    pub fn masked<'a>(&'a self, config: &'a Value) -> Masked<'a> {
+    pub fn masked<'a>(&'a self, config: &'a RawValue) -> Masked<'a> {
         Masked {
             value: config,
             node: Some(&self.root),
-            fields: self,
             key: None,
         }
     }
@@ -191,20 +190,24 @@ fn looks_secret(key: &str) -> bool {
 
 /// A configuration as an answer writes it: a field the spec marks secret shows the mask whatever
 /// its value (unless it is null), a field whose key looks secret when it is a string or a number.
-/// Masking happens as it is serialised, so no answer can forget it.
+/// Masking happens as it is serialised, so no answer can forget it. The configuration stays the
+/// text Airbyte sent: objects and arrays are read a level at a time as they are written, keys
+/// borrowed, and every other value is written as it came, numbers included.
 pub struct Masked<'a> {
-    value: &'a Value,
+    value: &'a RawValue,
     /// Where `value` sits in the spec, while it is in it.
     node: Option<&'a Node>,
-    fields: &'a SecretFields,
     key: Option<&'a str>,
 }
 
-impl<'a> Serialize for Masked<'a> {
+impl Serialize for Masked<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let by_spec = || self.node.is_some_and(|n| n.secret) && !self.value.is_null();
+        let text = self.value.get();
+        let by_spec = || self.node.is_some_and(|n| n.secret) && text != "null";
         let by_name = || {
-            matches!(self.value, Value::String(_) | Value::Number(_))
+            let scalar =
+                text.starts_with(['"', '-']) || text.starts_with(|c: char| c.is_ascii_digit());
+            scalar
                 && match self.node {
                     Some(node) => node.named_secret,
                     None => self.key.is_some_and(looks_secret),
@@ -213,26 +216,28 @@ impl<'a> Serialize for Masked<'a> {
         if by_spec() || by_name() {
             return serializer.serialize_str(MASK);
         }
-        let inner = |value: &'a Value, node: Option<&'a Node>, key: Option<&'a str>| Masked {
-            value,
-            node,
-            fields: self.fields,
-            key,
-        };
-        match self.value {
-            Value::Object(map) => {
-                let mut out = serializer.serialize_map(Some(map.len()))?;
-                for (key, value) in map {
-                    let node = self.node.and_then(|n| n.children.get(key));
-                    out.serialize_entry(key, &inner(value, node, Some(key)))?;
-                }
-                out.end()
+        if let Some(members) = json::members(self.value) {
+            let mut out = serializer.serialize_map(Some(members.len()))?;
+            for (key, value) in &members {
+                let node = self.node.and_then(|n| n.children.get(key.as_ref()));
+                let masked = Masked {
+                    value,
+                    node,
+                    key: Some(key),
+                };
+                out.serialize_entry(key, &masked)?;
             }
-            Value::Array(items) => {
-                serializer.collect_seq(items.iter().map(|item| inner(item, self.node, self.key)))
-            }
-            other => other.serialize(serializer),
+            return out.end();
         }
+        if let Some(items) = json::items(self.value) {
+            let masked = items.iter().map(|value| Masked {
+                value,
+                node: self.node,
+                key: self.key,
+            });
+            return serializer.collect_seq(masked);
+        }
+        self.value.serialize(serializer)
     }
 }
 
@@ -379,6 +384,7 @@ mod tests {
     }
 
     fn masked(fields: &SecretFields, config: Value) -> Value {
+        let config = serde_json::value::to_raw_value(&config).unwrap();
         serde_json::to_value(fields.masked(&config)).unwrap()
     }
 

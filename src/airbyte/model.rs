@@ -8,6 +8,7 @@
 //! as it gave it, and `catalog.rs` chooses streams and sync modes on that shape. The public API's
 //! dialect translates its stream properties and stream configurations to and from it.
 
+use serde_json::value::RawValue;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -23,14 +24,15 @@ pub struct Definition {
 }
 
 /// A stored source or destination.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Actor {
     pub id: Uuid,
     pub workspace_id: Uuid,
     pub definition_id: Uuid,
     pub name: String,
-    /// The configuration as Airbyte stored it, secrets masked by Airbyte.
-    pub config: Value,
+    /// The configuration as Airbyte stored it, secrets masked by Airbyte: its text, which an
+    /// answer masks again as it writes it, and a change parses.
+    pub config: Box<RawValue>,
     /// The connector's type as Airbyte names it (`mysql`), where it says (the public API).
     pub connector: Option<String>,
 }

@@ -54,7 +54,7 @@ pub(super) struct ActorRead {
     pub name: String,
     /// The configuration as Airbyte stored it, secrets masked by Airbyte.
     #[serde(rename = "connectionConfiguration")]
-    pub config: Value,
+    pub config: Box<RawValue>,
 }
 
 impl From<ActorRead> for Actor {

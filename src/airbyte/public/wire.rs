@@ -144,7 +144,7 @@ pub(super) fn actor(
         config: f
             .value("configuration")
             .filter(|c| c.is_object())
-            .cloned()
+            .and_then(|c| serde_json::value::to_raw_value(c).ok())
             .ok_or_else(|| Fields::missing("configuration", "an object"))?,
         connector: match id_field {
             "sourceId" => f.optional_text("sourceType")?,
