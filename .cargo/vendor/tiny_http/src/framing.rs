@@ -114,12 +114,26 @@ impl HeadScanner {
                 return Err(bare("CR"));
             }
             if b != b'\n' {
-                if i + 1 - self.line_start > MAX_LINE_BYTES {
-                    return Err(self.too_long());
+                // PATCH(airbyte-wrapper): the bytes up to the next CR or LF (none of which can be
+                // a bare CR or LF) are taken at once rather than one turn of this loop each,
+                // which cost more than parsing the head; the limits are judged at the first byte
+                // over them, as before.
+                let ordinary = match b {
+                    b'\r' => 0,
+                    _ => buf[i + 1..]
+                        .iter()
+                        .position(|&c| c == b'\r' || c == b'\n')
+                        .unwrap_or(buf.len() - i - 1),
+                };
+                let last = i + ordinary;
+                let line_over_at = self.line_start + MAX_LINE_BYTES;
+                match (last >= line_over_at, last >= MAX_HEAD_BYTES) {
+                    (true, true) if line_over_at <= MAX_HEAD_BYTES => return Err(self.too_long()),
+                    (_, true) => return Err(head_too_large()),
+                    (true, false) => return Err(self.too_long()),
+                    (false, false) => {}
                 }
-                if i + 1 > MAX_HEAD_BYTES {
-                    return Err(head_too_large());
-                }
+                self.scanned = last + 1;
                 continue;
             }
             if i == 0 || buf[i - 1] != b'\r' {
