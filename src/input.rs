@@ -113,32 +113,26 @@ struct Scan {
 /// parser recurses on hostile input and no number is passed on that nobody can read.
 fn scan(body: &[u8]) -> Scan {
     let mut found = Scan::default();
-    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    let mut depth = 0usize;
     let mut number: Option<usize> = None;
-    for (i, &b) in body.iter().enumerate() {
-        if in_string {
-            match (escaped, b) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
+    let mut i = 0;
+    while i < body.len() {
+        let b = body[i];
+        i += 1;
         match (number, b) {
             (Some(_), b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-') => continue,
             (Some(start), _) => {
-                found.huge_number |= overflows(&body[start..i]);
+                found.huge_number |= overflows(&body[start..i - 1]);
                 number = None;
             }
             (None, b'0'..=b'9' | b'-') => {
-                number = Some(i);
+                number = Some(i - 1);
                 continue;
             }
             (None, _) => {}
         }
         match b {
-            b'"' => in_string = true,
+            b'"' => i = after_string(body, i),
             b'[' | b'{' => {
                 depth += 1;
                 if depth > MAX_DEPTH {
@@ -154,6 +148,24 @@ fn scan(body: &[u8]) -> Scan {
         found.huge_number |= overflows(&body[start..]);
     }
     found
+}
+
+/// Where the string whose text begins at `at` (just past its opening quote) ends: past its
+/// closing quote, or at the body's end. Most of a body is strings, so their bytes are searched for
+/// the two that matter rather than looked at one turn of a loop each.
+fn after_string(body: &[u8], mut at: usize) -> usize {
+    while let Some(found) = body
+        .get(at..)
+        .and_then(|rest| rest.iter().position(|&b| b == b'"' || b == b'\\'))
+    {
+        let special = at + found;
+        if body[special] == b'"' {
+            return special + 1;
+        }
+        // A backslash: the byte after it is escaped, whatever it is.
+        at = special + 2;
+    }
+    body.len()
 }
 
 /// Whether a number's text overflows a 64-bit float. Only a number with an exponent or of more
@@ -352,6 +364,22 @@ mod tests {
     struct Body<'a> {
         #[serde(borrow)]
         name: Option<&'a RawValue>,
+    }
+
+    #[test]
+    fn the_scan_skips_strings_and_finds_depth_and_huge_numbers() {
+        let deep = |n: usize| "[".repeat(n) + &"]".repeat(n);
+        let scan_of = |text: &str| scan(text.as_bytes());
+        assert_eq!(scan_of(&deep(MAX_DEPTH)), Scan::default());
+        assert!(scan_of(&deep(MAX_DEPTH + 1)).too_deep);
+        // Brackets, quotes and numbers inside strings are text, escaped quotes included.
+        let quoted = format!(r#"{{"a":"{}\"1e400\\","b":1}}"#, "[".repeat(100));
+        assert_eq!(scan_of(&quoted), Scan::default());
+        assert!(scan_of(r#"{"a":"x\\","b":1e400}"#).huge_number);
+        assert!(scan_of(r#"{"a":"\"","b":[1e400]}"#).huge_number);
+        assert!(scan_of("1e400").huge_number, "a number at the very end");
+        assert_eq!(scan_of(r#"{"a":"unterminated [[["#), Scan::default());
+        assert_eq!(scan_of(r#"{"a":"ends in a backslash \"#), Scan::default());
     }
 
     fn detail<T: std::fmt::Debug>(r: Result<T, ApiError>) -> String {
