@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::json;
+use ureq::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use ureq::http::HeaderValue;
 
 use super::credentials::{Credentials, TokenRequest};
 use super::error::{invalid_in, message_in, Error};
@@ -235,7 +237,7 @@ impl Exchange {
                     request = request.config().timeout_global(Some(timeout)).build();
                 }
                 match authorization {
-                    Some(value) => request.header("Authorization", value.expose()).call(),
+                    Some(value) => request.header(AUTHORIZATION, value.expose()).call(),
                     None => request.call(),
                 }
             }
@@ -249,11 +251,12 @@ impl Exchange {
                     request = request.config().timeout_global(Some(timeout)).build();
                 }
                 if let Some(value) = authorization {
-                    request = request.header("Authorization", value.expose());
+                    request = request.header(AUTHORIZATION, value.expose());
                 }
+                // The header as ureq's own types: from strings, it parses both on every call.
                 match &call.body {
                     Some(bytes) => request
-                        .header("Content-Type", "application/json")
+                        .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
                         .send(bytes),
                     None => request.send_empty(),
                 }
