@@ -5,6 +5,7 @@ use std::sync::mpsc::Receiver;
 
 use std::io::Result as IoResult;
 use std::io::{self, Cursor, Read, Write};
+use std::rc::Rc;
 
 use std::fs::File;
 
@@ -73,20 +74,24 @@ impl FromStr for TransferEncoding {
 /// PATCH(airbyte-wrapper): the `Date` header's value for now, formatted once a second per thread
 /// (hyper caches it the same way) instead of on every answer: it was over 1% of a warm request's
 /// instructions. A connection's thread answers many requests, each in the second it is written.
-fn http_date_now() -> String {
+fn http_date_now() -> Rc<str> {
     use std::cell::RefCell;
     use std::time::UNIX_EPOCH;
     thread_local! {
-        static CACHED: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
+        static CACHED: RefCell<Option<(u64, Rc<str>)>> = const { RefCell::new(None) };
     }
     let now = SystemTime::now();
     let second = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     CACHED.with(|cached| {
         let mut cached = cached.borrow_mut();
-        if cached.0 != second {
-            *cached = (second, HttpDate::from(now).to_string());
+        match &*cached {
+            Some((at, date)) if *at == second => date.clone(),
+            _ => {
+                let date: Rc<str> = HttpDate::from(now).to_string().into();
+                *cached = Some((second, date.clone()));
+                date
+            }
         }
-        cached.1.clone()
     })
 }
 
@@ -98,9 +103,9 @@ fn http_date_now() -> String {
 /// are, without a `Header` (two allocations each) made for them.
 fn message_head(
     status_code: &StatusCode,
-    first: &[(&str, &str)],
+    first: &[Option<(&str, &str)>],
     headers: &[Header],
-    last: &[(&str, &str)],
+    last: &[Option<(&str, &str)>],
     capacity: usize,
 ) -> Vec<u8> {
     let mut head = Vec::with_capacity(capacity);
@@ -113,7 +118,9 @@ fn message_head(
     let own = headers
         .iter()
         .map(|h| (h.field.as_str().as_str(), h.value.as_str()));
-    for (field, value) in first.iter().copied().chain(own).chain(last.iter().copied()) {
+    let first = first.iter().flatten().copied();
+    let last = last.iter().flatten().copied();
+    for (field, value) in first.chain(own).chain(last) {
         head.extend_from_slice(field.as_bytes());
         head.extend_from_slice(b": ");
         head.extend_from_slice(value.as_bytes());
@@ -373,52 +380,55 @@ where
 
         // PATCH(airbyte-wrapper): `Server` and `Date` unless the response has them, written ahead
         // of the response's own headers, as before; `Content-Length` or `Transfer-Encoding` and
-        // `Connection` after them.
+        // `Connection` after them. None of them is made a `Header`, nor held in a `Vec`.
         let date = match self.headers.iter().any(|h| h.field.equiv("Date")) {
             true => None,
             false => Some(http_date_now()),
         };
-        let mut first: Vec<(&str, &str)> = Vec::with_capacity(2);
-        if !self.headers.iter().any(|h| h.field.equiv("Server")) {
-            first.push(("Server", "tiny-http (Rust)"));
-        }
-        if let Some(date) = &date {
-            first.push(("Date", date));
-        }
+        let server = match self.headers.iter().any(|h| h.field.equiv("Server")) {
+            true => None,
+            false => Some(("Server", "tiny-http (Rust)")),
+        };
+        let first = [server, date.as_deref().map(|date| ("Date", date))];
 
         // if the transfer encoding is identity, the content length must be known ; therefore if
         // we don't know it, we buffer the entire response first here
         // while this is an expensive operation, it is only ever needed for clients using HTTP 1.0
-        let (mut reader, data_length): (Box<dyn Read>, _) =
-            match (self.data_length, transfer_encoding) {
-                (Some(l), _) => (Box::new(self.reader), Some(l)),
-                (None, TransferEncoding::Identity) if !bodiless => {
-                    let mut buf = Vec::new();
-                    self.reader.read_to_end(&mut buf)?;
-                    let l = buf.len();
-                    (Box::new(Cursor::new(buf)), Some(l))
-                }
-                _ => (Box::new(self.reader), None),
-            };
+        let mut buffered = None;
+        let data_length = match (self.data_length, transfer_encoding) {
+            (Some(l), _) => Some(l),
+            (None, TransferEncoding::Identity) if !bodiless => {
+                let mut buf = Vec::new();
+                self.reader.read_to_end(&mut buf)?;
+                let l = buf.len();
+                buffered = Some(Cursor::new(buf));
+                Some(l)
+            }
+            _ => None,
+        };
+        // PATCH(airbyte-wrapper): borrowed, not boxed again (a `ResponseBox`'s reader is boxed).
+        let mut reader: &mut dyn Read = match &mut buffered {
+            Some(buffered) => buffered,
+            None => &mut self.reader,
+        };
 
         let do_not_send_body = do_not_send_body || bodiless;
 
         // preparing headers for transfer
         let length = data_length.unwrap_or(0).to_string();
-        let mut last: Vec<(&str, &str)> = Vec::with_capacity(2);
-        match transfer_encoding {
-            _ if bodiless => {}
-            TransferEncoding::Chunked => last.push(("Transfer-Encoding", "chunked")),
-            TransferEncoding::Identity => last.push(("Content-Length", &length)),
-        }
+        let framing = match transfer_encoding {
+            _ if bodiless => None,
+            TransferEncoding::Chunked => Some(("Transfer-Encoding", "chunked")),
+            TransferEncoding::Identity => Some(("Content-Length", length.as_str())),
+        };
         let connection = match (http_version, keep_alive) {
             (HTTPVersion(1, 0), true) => "keep-alive",
             (_, false) => "close",
             (_, true) => "",
         };
-        if !connection.is_empty() && self.status_code.0 >= 200 {
-            last.push(("Connection", connection));
-        }
+        let connection = (!connection.is_empty() && self.status_code.0 >= 200)
+            .then_some(("Connection", connection));
+        let last = [framing, connection];
 
         // The body is read into the head's buffer when it leaves in the same write.
         let one_write = matches!(transfer_encoding, TransferEncoding::Identity)
