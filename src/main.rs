@@ -142,9 +142,7 @@ fn init_logging(filter: &str) {
         // is some twenty pieces. Every request writes one (the access log).
         .format(|out, record| {
             let mut line = Vec::with_capacity(192);
-            let now = time::OffsetDateTime::now_utc();
-            now.format_into(&mut line, &time::format_description::well_known::Rfc3339)
-                .map_err(std::io::Error::other)?;
+            timestamp(&mut line)?;
             writeln!(
                 line,
                 " {:<5} {}: {}",
@@ -159,6 +157,40 @@ fn init_logging(filter: &str) {
         let location = panic.location().map(|l| l.to_string()).unwrap_or_default();
         error!("panic at {location}");
     }));
+}
+
+/// Writes the time now as a log line starts with it: RFC 3339 in UTC, to the nanosecond
+/// (`2026-12-05T12:39:51.626728168Z`). The date and time of day are formatted once a second per
+/// thread and the nanoseconds as a number: every request writes a line (the access log).
+fn timestamp(line: &mut Vec<u8>) -> std::io::Result<()> {
+    use std::cell::RefCell;
+    use std::time::{SystemTime, UNIX_EPOCH};
+    thread_local! {
+        /// A second since the epoch, and its `YYYY-MM-DDTHH:MM:SS`.
+        static SECOND: RefCell<(u64, Vec<u8>)> = const { RefCell::new((0, Vec::new())) };
+    }
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    SECOND.with(|second| {
+        let (at, text) = &mut *second.borrow_mut();
+        if text.is_empty() || *at != now.as_secs() {
+            let moment = i64::try_from(now.as_secs())
+                .ok()
+                .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
+                .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+            text.clear();
+            moment
+                .format_into(text, &time::format_description::well_known::Rfc3339)
+                .map_err(std::io::Error::other)?;
+            // Whole seconds end in `Z`, which the nanoseconds go before.
+            text.pop();
+            *at = now.as_secs();
+        }
+        line.extend_from_slice(text);
+        Ok::<_, std::io::Error>(())
+    })?;
+    write!(line, ".{:09}Z", now.subsec_nanos())
 }
 
 fn help() -> String {
