@@ -17,9 +17,9 @@ use super::model::{
 use super::{Airbyte, Error, Kind, Timeouts};
 use crate::config::AirbyteApi;
 use wire::{
-    ActorCreate, ActorList, ActorRead, ActorUpdate, CheckRead, ConnectionCreated, ConnectionRead,
-    DefinitionList, DiscoverRead, Empty, HealthRead, JobInfoRead, JobOptionalRead, JobReadList,
-    SpecificationRead, WorkspaceList,
+    ActorCreate, ActorCreated, ActorList, ActorRead, ActorUpdate, CheckRead, ConnectionCreated,
+    ConnectionRead, DefinitionList, DiscoverRead, Empty, HealthRead, JobInfoRead, JobOptionalRead,
+    JobReadList, SpecificationRead, WorkspaceList,
 };
 
 /// The default organization of a self-managed Airbyte install (used to list workspaces on
@@ -187,10 +187,10 @@ impl Airbyte for ConfigApi {
             name: Some(name),
             config,
         };
-        let read: ActorRead = self
+        let created: ActorCreated = self
             .exchange
             .run(&self.post(names(kind).create_call, &body))?;
-        Ok(read.into())
+        Ok(created.into_actor(workspace, definition))
     }
 
     /// `POST /sources/get` / `POST /destinations/get`.
