@@ -633,17 +633,6 @@ fn airbyte_faults_on_the_other_calls_map_the_same_way(d: Dialect) {
         .as_str()
         .unwrap()
         .to_string();
-    // Each call's faults, a 500 in the error body of that call's API.
-    let faults = |call: &str| {
-        [
-            (Fault::Status(500, error_body(call, 500, "boom")), 502),
-            (Fault::Html(503), 502),
-            (Fault::InvalidJson, 502),
-            (Fault::EmptyBody, 502),
-            (Fault::CloseMidAnswer, 502),
-            (Fault::Slow(Duration::from_millis(2500)), 504),
-        ]
-    };
     // (call, method, path, body); deletes are last, on throwaway resources.
     let reads: Vec<(&str, &str, String, Option<String>)> = vec![
         ("sources/get", "GET", format!("/datasource/{source}"), None),
@@ -719,7 +708,7 @@ fn airbyte_faults_on_the_other_calls_map_the_same_way(d: Dialect) {
     ];
     for (call, method, path, body) in &reads {
         let call = &d.call(call);
-        for (fault, status) in &faults(call) {
+        for (fault, status) in &Fault::matrix(call) {
             fake.fail(call, fault.clone());
             // Tokens live 5 s and are replaced a minute before expiry: every call asks for one.
             let headers = [("Content-Type", "application/json")];
@@ -741,7 +730,7 @@ fn airbyte_faults_on_the_other_calls_map_the_same_way(d: Dialect) {
         ("connections/delete", "/ingestion"),
     ] {
         let call = &d.call(call);
-        for (fault, status) in &faults(call) {
+        for (fault, status) in &Fault::matrix(call) {
             let id = match kind {
                 "/datasource" => service.create(kind, MYSQL_SOURCE),
                 "/sink" => service.create(kind, S3_SINK),

@@ -5,8 +5,6 @@
 
 mod support;
 
-use std::time::Duration;
-
 use serde_json::{json, Value};
 use support::fake_airbyte::{error_body, stream, JobEnd, SECRET_IN_INTERNALS};
 use support::{Dialect, FakeAirbyte, Fault, Service, MYSQL_SOURCE, S3_SINK};
@@ -771,17 +769,6 @@ fn airbyte_faults_on_the_job_calls_map_to_gateway_statuses_and_the_service_recov
         ],
     );
     let id = ingestion(&service);
-    // Each call's faults, a 500 in the error body of that call's API.
-    let faults = |call: &str| {
-        [
-            (Fault::Status(500, error_body(call, 500, "boom")), 502),
-            (Fault::Html(503), 502),
-            (Fault::InvalidJson, 502),
-            (Fault::EmptyBody, 502),
-            (Fault::CloseMidAnswer, 502),
-            (Fault::Slow(Duration::from_millis(2500)), 504),
-        ]
-    };
     let job_id = sync(&service, &id).json()["id"].as_i64().unwrap();
     fake.finish_job(job_id, JobEnd::Succeeded);
     let cases: Vec<(String, &str, String, Option<&str>)> = vec![
@@ -819,7 +806,7 @@ fn airbyte_faults_on_the_job_calls_map_to_gateway_statuses_and_the_service_recov
     ];
     let headers = [("Content-Type", "application/json")];
     for (call, method, path, body) in &cases {
-        for (fault, status) in &faults(call) {
+        for (fault, status) in &Fault::matrix(call) {
             fake.fail(call, fault.clone());
             let detail = service
                 .request(method, path, *body, &headers)
@@ -836,7 +823,7 @@ fn airbyte_faults_on_the_job_calls_map_to_gateway_statuses_and_the_service_recov
     }
     // The sync and the cancel are calls of the same API: the same error bodies.
     let (sync_call, cancel_call) = (d.call("connections/sync"), d.call("jobs/cancel"));
-    for (fault, status) in &faults(&sync_call) {
+    for (fault, status) in &Fault::matrix(&sync_call) {
         fake.fail(&sync_call, fault.clone());
         sync(&service, &id).problem(*status);
         fake.heal();

@@ -116,6 +116,23 @@ pub enum Fault {
     Slow(Duration),
 }
 
+impl Fault {
+    /// The faults every Airbyte call of the service is tried under, each with the status the
+    /// service must answer: a 500 in the error body of `call`'s API, an HTML 503, a body that is
+    /// not JSON, an empty body, a connection closed mid-answer (502 each), and an answer later
+    /// than a suite's one-second `AIRBYTE_TIMEOUT_SECS` (504).
+    pub fn matrix(call: &str) -> [(Fault, u16); 6] {
+        [
+            (Fault::Status(500, error_body(call, 500, "boom")), 502),
+            (Fault::Html(503), 502),
+            (Fault::InvalidJson, 502),
+            (Fault::EmptyBody, 502),
+            (Fault::CloseMidAnswer, 502),
+            (Fault::Slow(Duration::from_millis(2500)), 504),
+        ]
+    }
+}
+
 /// What the fake requires of callers.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Auth {
