@@ -19,7 +19,7 @@ use crate::airbyte::{Airbyte, Definition, Kind};
 use crate::error::ApiError;
 use crate::secrets::SecretFields;
 use crate::sync::lock;
-use crate::text::truncate;
+use crate::text::{holds_at, truncate};
 
 /// How many near matches an unknown-type answer suggests.
 const SUGGESTIONS: usize = 5;
@@ -262,12 +262,13 @@ struct Fetched {
 
 /// The short connector name clients use: `mysql` for `airbyte/source-mysql`.
 fn slug(definition: &Definition, kind: Kind) -> &str {
-    let repo = definition.docker_repository.as_str();
-    match repo.get(..kind.repository_prefix().len()) {
-        Some(prefix) if prefix.eq_ignore_ascii_case(kind.repository_prefix()) => {
-            &repo[prefix.len()..]
-        }
-        _ => repo,
+    let (repo, prefix) = (
+        definition.docker_repository.as_str(),
+        kind.repository_prefix(),
+    );
+    match holds_at(repo, 0, prefix) {
+        true => &repo[prefix.len()..],
+        false => repo,
     }
 }
 

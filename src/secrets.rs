@@ -21,6 +21,7 @@ use serde_json::Value;
 
 use crate::error::ApiError;
 use crate::json::{self, Path, Segment};
+use crate::text::{ends_with_any_case, holds_at};
 
 /// What Airbyte shows in place of a secret, and what the service shows too.
 pub const MASK: &str = "**********";
@@ -174,18 +175,15 @@ const SECRET_WORDS: [&str; 8] = [
 /// mark. Every key of every answer's configuration is looked at, so the key is read once, and a
 /// word is compared only where the key holds its first letter.
 fn looks_secret(key: &str) -> bool {
-    let key = key.as_bytes();
     let word_at = |at: usize| {
-        let first = key[at].to_ascii_lowercase();
-        SECRET_WORDS.iter().any(|word| {
-            word.as_bytes()[0] == first
-                && key[at..]
-                    .get(..word.len())
-                    .is_some_and(|k| k.eq_ignore_ascii_case(word.as_bytes()))
-        })
+        let first = key.as_bytes()[at].to_ascii_lowercase();
+        SECRET_WORDS
+            .iter()
+            .any(|word| word.as_bytes()[0] == first && holds_at(key, at, word))
     };
-    let ends_with_key = key.len() >= 4 && key[key.len() - 4..].eq_ignore_ascii_case(b"_key");
-    key.eq_ignore_ascii_case(b"key") || ends_with_key || (0..key.len()).any(word_at)
+    key.eq_ignore_ascii_case("key")
+        || ends_with_any_case(key, "_key")
+        || (0..key.len()).any(word_at)
 }
 
 /// A configuration as an answer writes it: a field the spec marks secret shows the mask whatever

@@ -1,4 +1,5 @@
-//! Text for messages: cut to a readable length, listed with quotes.
+//! Text for messages: cut to a readable length, listed with quotes; and the one way names are
+//! compared with ASCII letters in either case (media types, host names, configuration keys).
 
 /// Cuts `s` to at most `max` characters, on a character boundary, marking the cut.
 pub fn truncate(s: &str, max: usize) -> String {
@@ -17,6 +18,18 @@ pub fn quote_list(names: &[&str]) -> String {
         .join(", ")
 }
 
+/// Whether `text` holds `part` from byte `at` on, ASCII letters in either case.
+pub fn holds_at(text: &str, at: usize, part: &str) -> bool {
+    text.as_bytes()
+        .get(at..at.saturating_add(part.len()))
+        .is_some_and(|found| found.eq_ignore_ascii_case(part.as_bytes()))
+}
+
+/// Whether `text` ends with `suffix`, ASCII letters in either case.
+pub fn ends_with_any_case(text: &str, suffix: &str) -> bool {
+    text.len() >= suffix.len() && holds_at(text, text.len() - suffix.len(), suffix)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -25,6 +38,19 @@ mod tests {
     fn truncate_marks_the_cut_on_a_char_boundary() {
         assert_eq!(truncate("héllo", 2), "hé…");
         assert_eq!(truncate("hi", 5), "hi");
+    }
+
+    #[test]
+    fn parts_are_found_in_either_case_and_never_past_the_end() {
+        assert!(holds_at("Application/JSON", 0, "application/"));
+        assert!(holds_at("a_Key", 1, "_key"));
+        assert!(!holds_at("a_Key", 2, "_key"));
+        assert!(!holds_at("ab", usize::MAX, "x"));
+        assert!(holds_at("é", 2, ""));
+        assert!(ends_with_any_case("db.LOCALHOST", ".localhost"));
+        assert!(ends_with_any_case("_KEY", "_key"));
+        assert!(!ends_with_any_case("key", "_key"));
+        assert!(!ends_with_any_case("monkey", "_key"));
     }
 
     #[test]

@@ -29,6 +29,7 @@ use ureq::unversioned::transport::{
 };
 
 use super::error::CertificateProblem;
+use crate::text::ends_with_any_case;
 
 /// An agent with `config` that resolves and connects as described above, trusting the web PKI
 /// roots and `extra_roots` for `https://`.
@@ -75,10 +76,7 @@ impl Resolver for LoopbackAwareResolver {
 
 /// `localhost` or a name below it, in any case.
 fn is_localhost(host: &str) -> bool {
-    let host = host.as_bytes();
-    let below = host.len() > ".localhost".len()
-        && host[host.len() - ".localhost".len()..].eq_ignore_ascii_case(b".localhost");
-    host.eq_ignore_ascii_case(b"localhost") || below
+    host.eq_ignore_ascii_case("localhost") || ends_with_any_case(host, ".localhost")
 }
 
 /// TLS for `https://`, as ureq's own `RustlsConnector` makes it (same provider, protocol versions
