@@ -3,6 +3,8 @@
 use serde::Serialize;
 
 use crate::error::ApiError;
+use crate::json;
+use crate::text::{ends_with_any_case, holds_at};
 
 /// One request as the router and handlers see it: complete, its body already read by the server
 /// within `MAX_BODY_BYTES` and `CLIENT_TIMEOUT_SECS`.
@@ -89,19 +91,11 @@ pub fn path_of(target: &str) -> &str {
 /// `application/json`, or any `application/*+json`, with or without parameters.
 fn is_json(content_type: &str) -> bool {
     let essence = content_type.split(';').next().unwrap_or("").trim();
-    let is = |at: usize, text: &str| {
-        essence
-            .get(at..at + text.len())
-            .is_some_and(|part| part.eq_ignore_ascii_case(text))
-    };
     let structured = essence.len() >= "application/+json".len()
-        && is(0, "application/")
-        && is(essence.len() - "+json".len(), "+json");
+        && holds_at(essence, 0, "application/")
+        && ends_with_any_case(essence, "+json");
     essence.eq_ignore_ascii_case("application/json") || structured
 }
-
-/// The bytes a JSON answer starts with room for: a create's answer fits.
-const JSON_CAPACITY: usize = 512;
 
 /// A successful answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,11 +118,7 @@ impl Reply {
     }
 
     pub fn json(status: u16, body: &impl Serialize) -> Reply {
-        // Room for a typical answer from the start: grown from serde_json's 128 bytes, it was
-        // copied twice on its way to a few hundred.
-        let mut bytes = Vec::with_capacity(JSON_CAPACITY);
-        serde_json::to_writer(&mut bytes, body).expect("reply bodies always serialize");
-        let body = bytes;
+        let body = json::to_vec(body).expect("reply bodies always serialize");
         Reply {
             status,
             content_type: "application/json",

@@ -18,6 +18,7 @@ use super::credentials::{Credentials, TokenRequest};
 use super::error::{invalid_in, message_in, Error};
 use super::transport;
 use crate::config::Secret;
+use crate::json;
 use crate::metrics::Metrics;
 
 /// Largest Airbyte answer read, in bytes. Definition lists of large installs run to megabytes.
@@ -85,10 +86,7 @@ impl Call {
 
     /// The same call with a JSON body.
     pub fn with_body(mut self, body: &impl Serialize) -> Call {
-        // Room for a typical request from the start (serde_json's own 128 bytes are grown twice).
-        let mut bytes = Vec::with_capacity(512);
-        serde_json::to_writer(&mut bytes, body).expect("request bodies always serialize");
-        self.body = Some(bytes);
+        self.body = Some(json::to_vec(body).expect("request bodies always serialize"));
         self
     }
 }
