@@ -48,11 +48,14 @@ pub struct Scalar<'a>(pub &'a RawValue);
 impl<'a> Scalar<'a> {
     /// The string it is, unescaped; `None` for numbers, booleans and null.
     pub fn as_str(&self) -> Option<String> {
-        self.0
-            .get()
-            .starts_with('"')
+        self.is_string()
             .then(|| serde_json::from_str(self.0.get()).ok())
             .flatten()
+    }
+
+    /// Whether it is a string.
+    pub fn is_string(&self) -> bool {
+        self.0.get().starts_with('"')
     }
 
     /// Whether it is a number.

@@ -203,9 +203,8 @@ impl Serialize for Masked<'_> {
         let text = self.value.get();
         let by_spec = || self.node.is_some_and(|n| n.secret) && text != "null";
         let by_name = || {
-            let scalar =
-                text.starts_with(['"', '-']) || text.starts_with(|c: char| c.is_ascii_digit());
-            scalar
+            let value = json::Scalar(self.value);
+            (value.is_string() || value.is_number())
                 && match self.node {
                     Some(node) => node.named_secret,
                     None => self.key.is_some_and(looks_secret),
@@ -214,28 +213,37 @@ impl Serialize for Masked<'_> {
         if by_spec() || by_name() {
             return serializer.serialize_str(MASK);
         }
-        if let Some(members) = json::members(self.value) {
-            let mut out = serializer.serialize_map(Some(members.len()))?;
-            for (key, value) in &members {
-                let node = self.node.and_then(|n| n.children.get(key.as_ref()));
-                let masked = Masked {
-                    value,
-                    node,
-                    key: Some(key),
+        // An object or array that cannot be read a level down (it always can: it was read whole
+        // with Airbyte's answer) shows the mask rather than its text, unmasked.
+        match text.as_bytes().first() {
+            Some(b'{') => {
+                let Some(members) = json::members(self.value) else {
+                    return serializer.serialize_str(MASK);
                 };
-                out.serialize_entry(key, &masked)?;
+                let mut out = serializer.serialize_map(Some(members.len()))?;
+                for (key, value) in &members {
+                    let node = self.node.and_then(|n| n.children.get(key.as_ref()));
+                    let masked = Masked {
+                        value,
+                        node,
+                        key: Some(key),
+                    };
+                    out.serialize_entry(key, &masked)?;
+                }
+                out.end()
             }
-            return out.end();
+            Some(b'[') => {
+                let Some(items) = json::items(self.value) else {
+                    return serializer.serialize_str(MASK);
+                };
+                serializer.collect_seq(items.iter().map(|value| Masked {
+                    value,
+                    node: self.node,
+                    key: self.key,
+                }))
+            }
+            _ => self.value.serialize(serializer),
         }
-        if let Some(items) = json::items(self.value) {
-            let masked = items.iter().map(|value| Masked {
-                value,
-                node: self.node,
-                key: self.key,
-            });
-            return serializer.collect_seq(masked);
-        }
-        self.value.serialize(serializer)
     }
 }
 
