@@ -117,16 +117,16 @@ fn scan(body: &[u8]) -> Scan {
     let mut number: Option<usize> = None;
     let mut i = 0;
     while i < body.len() {
-        let b = body[i];
+        let (at, b) = (i, body[i]);
         i += 1;
         match (number, b) {
             (Some(_), b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-') => continue,
             (Some(start), _) => {
-                found.huge_number |= overflows(&body[start..i - 1]);
+                found.huge_number |= overflows(&body[start..at]);
                 number = None;
             }
             (None, b'0'..=b'9' | b'-') => {
-                number = Some(i - 1);
+                number = Some(at);
                 continue;
             }
             (None, _) => {}
