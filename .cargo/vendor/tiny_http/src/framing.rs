@@ -126,12 +126,13 @@ impl HeadScanner {
                         .unwrap_or(buf.len() - i - 1),
                 };
                 let last = i + ordinary;
+                // The first byte over a limit decides which; the line's, when both are at once.
                 let line_over_at = self.line_start + MAX_LINE_BYTES;
-                match (last >= line_over_at, last >= MAX_HEAD_BYTES) {
-                    (true, true) if line_over_at <= MAX_HEAD_BYTES => return Err(self.too_long()),
-                    (_, true) => return Err(head_too_large()),
-                    (true, false) => return Err(self.too_long()),
-                    (false, false) => {}
+                if last >= line_over_at.min(MAX_HEAD_BYTES) {
+                    return Err(match line_over_at <= MAX_HEAD_BYTES {
+                        true => self.too_long(),
+                        false => head_too_large(),
+                    });
                 }
                 self.scanned = last + 1;
                 continue;
@@ -712,6 +713,35 @@ mod tests {
             scanner.scan(b"\x16\x03\x01\x02\x00").is_err(),
             "a TLS hello"
         );
+    }
+
+    /// PATCH(airbyte-wrapper): a head is scanned a run of bytes at a time; the refusal still names
+    /// the limit its first byte over crosses, whole or in pieces.
+    #[test]
+    fn the_limit_crossed_first_is_the_one_named() {
+        let field = |n: usize| format!("X: {}\r\n", "a".repeat(n - 5));
+        let refused = |fields: usize, last: usize| {
+            let text = format!(
+                "GET / HTTP/1.1\r\n{}{}",
+                field(7000).repeat(fields),
+                field(last)
+            );
+            let whole = HeadScanner::new().scan(text.as_bytes()).unwrap_err();
+            let mut scanner = HeadScanner::new();
+            let pieces = (1..=text.len())
+                .step_by(997)
+                .chain([text.len()])
+                .find_map(|end| scanner.scan(&text.as_bytes()[..end]).err())
+                .unwrap();
+            assert_eq!(whole.detail, pieces.detail);
+            whole.detail
+        };
+        // Lines within their limit that add up to more than a head may hold.
+        assert!(refused(9, 7000).contains("head is larger"));
+        // A long line that starts early enough crosses its own limit first...
+        assert!(refused(8, 9000).contains("header line is longer"));
+        // ...and one that starts late crosses the head's first.
+        assert!(refused(9, 9000).contains("head is larger"));
     }
 
     #[test]
