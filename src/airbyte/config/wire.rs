@@ -85,14 +85,12 @@ impl ActorCreated {
 
 impl From<ActorRead> for Actor {
     fn from(a: ActorRead) -> Actor {
-        Actor {
+        let created = ActorCreated {
             id: a.id,
-            workspace_id: a.workspace_id,
-            definition_id: a.definition_id,
             name: a.name,
             config: a.config,
-            connector: None,
-        }
+        };
+        created.into_actor(a.workspace_id, a.definition_id)
     }
 }
 
