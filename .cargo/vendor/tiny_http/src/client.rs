@@ -10,12 +10,13 @@ use std::net::{Shutdown, SocketAddr};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
 use crate::connection::Connection;
 use crate::framing::{self, BodyFraming, ChunkedDecoder, Head, HeadScanner, Refusal};
-use crate::request::{Exchange, Request};
+use crate::request::{Exchange, Paused, Request};
 use crate::response::Response;
 use crate::util::{MessagesQueue, SequentialWriterBuilder};
 use crate::{ConnectionLimits, HTTPVersion, Handler, Message};
@@ -56,21 +57,30 @@ pub(crate) struct Connections {
 }
 
 /// A connection as the registry sees it.
-struct Tracked {
+pub(crate) struct Tracked {
     socket: Arc<Connection>,
-    /// [`IDLE`], [`BUSY`] or [`CLOSED`]: whether a stop may close the connection now. A
-    /// connection claims the request that arrives on it (`IDLE` to `BUSY`), or a stop closes it
-    /// for reading (`IDLE` to `CLOSED`). Either way, a request whose bytes had arrived by then is
-    /// read, handled and answered; one that had not is never seen.
+    /// [`IDLE`], [`BUSY`], [`WAITING`] or [`CLOSED`]: whether a stop may close the connection
+    /// now. A connection claims the request that arrives on it (`IDLE` to `BUSY`), or a stop
+    /// closes it for reading (`IDLE` to `CLOSED`). Either way, a request whose bytes had arrived
+    /// by then is read, handled and answered; one that had not is never seen. PATCH(airbyte-wrapper):
+    /// a handler that pauses (`Request::pause`) marks it `WAITING` (from `BUSY`, and back); a stop
+    /// closes a `WAITING` connection for reading too (`WAITING` to `CLOSED`), which ends the pause.
     state: AtomicU8,
+    /// PATCH(airbyte-wrapper): the thread serving the connection (set when it begins), which a
+    /// stop unparks when it closes the connection while a handler pauses on it.
+    thread: OnceLock<Thread>,
 }
 
 /// Waiting for the first byte of a next request.
 const IDLE: u8 = 0;
 /// Reading or handling a request.
 const BUSY: u8 = 1;
-/// Closed for reading by a stop while idle.
+/// Closed for reading by a stop while idle or while a handler paused.
 const CLOSED: u8 = 2;
+/// PATCH(airbyte-wrapper): a handler on the connection's thread pauses (`Request::pause`).
+const WAITING: u8 = 3;
+/// The least read timeout a pause sets (`set_read_timeout` refuses zero).
+const MIN_PAUSE_WAIT: Duration = Duration::from_millis(1);
 
 impl Tracked {
     /// Marks the connection idle; `false` if a stop closed it already.
@@ -99,14 +109,164 @@ impl Tracked {
     /// Closing both sides here, as before, dropped such a request unanswered: a client that sent
     /// it on a kept-alive connection as the stop began (a proxy reusing a pooled connection) got
     /// a reset or an early close, and a proxy turns that into a 502 without retrying a `POST`.
-    fn close_if_idle(&self) {
-        if self
+    ///
+    /// A connection whose handler pauses (`WAITING`) is closed for reading the same way, which
+    /// ends a pause waiting in `peek` (it gives the end of the stream), and its thread is
+    /// unparked, which ends a pause sleeping in `park_timeout`; the handler answers at once, with
+    /// `Connection: close` (the server is draining by then).
+    fn close_for_stop(&self) {
+        let closed = self
             .state
-            .compare_exchange(IDLE, CLOSED, Ordering::SeqCst, Ordering::SeqCst)
-            .is_ok()
-        {
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |state| {
+                matches!(state, IDLE | WAITING).then_some(CLOSED)
+            });
+        if let Ok(was) = closed {
             let _ = self.socket.shutdown(Shutdown::Read);
+            if was == WAITING {
+                if let Some(thread) = self.thread.get() {
+                    thread.unpark();
+                }
+            }
         }
+    }
+
+    /// Whether a stop has closed the connection for reading.
+    fn closed_by_stop(&self) -> bool {
+        self.state.load(Ordering::SeqCst) == CLOSED
+    }
+
+    /// PATCH(airbyte-wrapper): `Request::pause` for a request of this connection (see there).
+    ///
+    /// `BUSY` to `WAITING` and the draining flag are each written by one side and read by the
+    /// other, all `SeqCst`: the stop sets the flag, then closes a `WAITING` connection; the pause
+    /// marks it `WAITING`, then reads the flag. So a stop that begins as the pause does is seen by
+    /// one of them at least: the flag by the pause, or `WAITING` by the stop, whose
+    /// `shutdown(Read)` and unpark then end the wait whichever it is in (an unpark before the
+    /// park makes the park return at once).
+    pub(crate) fn pause(&self, timeout: Duration, draining: &AtomicBool) -> Paused {
+        if draining.load(Ordering::SeqCst) {
+            return Paused::Stopping;
+        }
+        // Only the connection's thread, while its handler runs, may pause on the connection: the
+        // connection is then `BUSY` and read by nobody else. A request held past its handler, or
+        // a request of another connection, sleeps unwatched.
+        let own_thread = self
+            .thread
+            .get()
+            .is_some_and(|t| t.id() == thread::current().id());
+        if !own_thread {
+            return pause_unwatched(timeout, draining);
+        }
+        match self
+            .state
+            .compare_exchange(BUSY, WAITING, Ordering::SeqCst, Ordering::SeqCst)
+        {
+            Ok(_) => {}
+            // Only a stop closes, and it sets the flag first.
+            Err(CLOSED) => return Paused::Stopping,
+            Err(_) => return pause_unwatched(timeout, draining),
+        }
+        // `watch` reads the flag first (after `WAITING`), and after every wake-up.
+        let paused = self.watch(Instant::now().checked_add(timeout), draining);
+        match self
+            .state
+            .compare_exchange(WAITING, BUSY, Ordering::SeqCst, Ordering::SeqCst)
+        {
+            Ok(_) => paused,
+            // A stop closed the connection for reading as the pause ended: the answer closes the
+            // connection (the flag is set), and `serve_requests` reads no more from it as a
+            // client's (`Wire::reading_closed`).
+            Err(_) if paused == Paused::Elapsed => Paused::Stopping,
+            Err(_) => paused,
+        }
+    }
+
+    /// Waits until `deadline` (none: without end) in `peek`, which returns when the client sends
+    /// a byte, closes or resets the connection, or a stop closes it for reading; the socket's read
+    /// timeout is set to what is left and put back after. Looks at the draining flag before it
+    /// waits at all and after every wake-up.
+    fn watch(&self, deadline: Option<Instant>, draining: &AtomicBool) -> Paused {
+        let Ok(read_timeout) = self.socket.read_timeout() else {
+            return park_until(deadline, draining);
+        };
+        let mut byte = [0u8; 1];
+        let mut timeout_set = false;
+        let paused = loop {
+            if draining.load(Ordering::SeqCst) {
+                break Paused::Stopping;
+            }
+            let left = match deadline {
+                None => None,
+                Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => Some(left.max(MIN_PAUSE_WAIT)),
+                    _ => break Paused::Elapsed,
+                },
+            };
+            if self.socket.set_read_timeout(left).is_err() {
+                break park_until(deadline, draining);
+            }
+            timeout_set = true;
+            match self.socket.peek(&mut byte) {
+                // The client closed (or half-closed), or a stop closed the connection for reading.
+                Ok(0) => break ended(draining),
+                // The client has sent more (a pipelined request): `peek` would return at once
+                // from now on, so sleep the rest; a stop unparks the thread.
+                Ok(_) => break park_until(deadline, draining),
+                // The timeout, or a signal: the loop looks at the time left.
+                Err(e) if is_timeout(&e) || e.kind() == ErrorKind::Interrupted => {}
+                // A UNIX socket: it cannot be watched (`UnixStream::peek` is not stable).
+                Err(e) if e.kind() == ErrorKind::Unsupported => {
+                    break park_until(deadline, draining)
+                }
+                // Reset, or broken.
+                Err(_) => break ended(draining),
+            }
+        };
+        // What the connection's reader set, which it counts on (`Wire::timeout_set`).
+        if timeout_set {
+            let _ = self.socket.set_read_timeout(read_timeout);
+        }
+        paused
+    }
+}
+
+/// PATCH(airbyte-wrapper): the connection ended under a pause: closed for reading by a stop, or by
+/// the client.
+fn ended(draining: &AtomicBool) -> Paused {
+    match draining.load(Ordering::SeqCst) {
+        true => Paused::Stopping,
+        false => Paused::Gone,
+    }
+}
+
+/// PATCH(airbyte-wrapper): sleeps until `deadline` (none: without end), or until the server stops
+/// (a stop unparks the connection's thread after setting the flag; other wake-ups, spurious or
+/// left over from an earlier unpark, only make it look again).
+fn park_until(deadline: Option<Instant>, draining: &AtomicBool) -> Paused {
+    loop {
+        if draining.load(Ordering::SeqCst) {
+            return Paused::Stopping;
+        }
+        match deadline {
+            None => thread::park(),
+            Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
+                Some(left) if !left.is_zero() => thread::park_timeout(left),
+                _ => return Paused::Elapsed,
+            },
+        }
+    }
+}
+
+/// PATCH(airbyte-wrapper): `Request::pause` for a request with no connection to watch: sleeps the
+/// whole `timeout`, and tells of a stop begun before or during it only at the end.
+pub(crate) fn pause_unwatched(timeout: Duration, draining: &AtomicBool) -> Paused {
+    if draining.load(Ordering::SeqCst) {
+        return Paused::Stopping;
+    }
+    thread::sleep(timeout);
+    match draining.load(Ordering::SeqCst) {
+        true => Paused::Stopping,
+        false => Paused::Elapsed,
     }
 }
 
@@ -127,11 +287,12 @@ impl Connections {
     }
 
     /// From now on every answer closes its connection; connections waiting for a next request
-    /// are closed for reading now (a request that had arrived on one is still answered).
+    /// are closed for reading now (a request that had arrived on one is still answered), and so
+    /// are connections whose handler pauses (PATCH(airbyte-wrapper): the pause ends `Stopping`).
     pub fn drain(&self) {
         self.draining.store(true, Ordering::SeqCst);
         for tracked in lock(&self.open).values() {
-            tracked.close_if_idle();
+            tracked.close_for_stop();
         }
     }
 
@@ -159,6 +320,7 @@ impl Connections {
         let tracked = Arc::new(Tracked {
             socket: Arc::new(socket),
             state: AtomicU8::new(BUSY),
+            thread: OnceLock::new(),
         });
         lock(&self.open).insert(id, tracked.clone());
         Registration {
@@ -186,6 +348,8 @@ impl Drop for Registration {
 /// Serves one accepted connection until it closes.
 pub(crate) fn serve(registration: Registration) {
     let connections = &*registration.connections;
+    // PATCH(airbyte-wrapper): for a stop to wake a handler pausing on this thread.
+    let _ = registration.tracked.thread.set(thread::current());
     let socket = registration.tracked.socket.clone();
     // A client that has already reset the connection has no address any more; it is served as
     // far as its bytes go (this was a panic: tiny_http unwrapped the address).
@@ -244,7 +408,7 @@ fn serve_requests(
                 // already. Closed for reading, as the stop closes idle connections, the
                 // connection still answers what has arrived; it used to close unread, and the
                 // kernel reset it under that request.
-                tracked.close_if_idle();
+                tracked.close_for_stop();
             }
             if !wire.await_request() {
                 return End::Gone;
@@ -309,9 +473,19 @@ fn serve_requests(
         let request = Request::from_head(head, body, remote_addr, writers.next(), exchange);
         match &connections.dispatch {
             Dispatch::Direct(handler) => {
+                // PATCH(airbyte-wrapper): the handler may pause on this connection.
+                let request = request.watching(registration.tracked.clone());
                 // A panicking handler drops the request, which answers 500; the connection, whose
                 // state is then unknown, is closed.
                 let handled = panic::catch_unwind(AssertUnwindSafe(|| handler.handle(request)));
+                if tracked.closed_by_stop() {
+                    // PATCH(airbyte-wrapper): a stop closed the connection for reading while the
+                    // handler paused. Its answer closed the connection (the server is draining),
+                    // and the connection ends as after any closing answer; if it reads again
+                    // (a handler that kept its request unanswered), the end of the stream is the
+                    // stop's, not the client's.
+                    wire.reading_closed = true;
+                }
                 if handled.is_err() || closes.load(Ordering::SeqCst) {
                     return End::Close;
                 }

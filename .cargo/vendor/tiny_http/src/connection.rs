@@ -113,6 +113,26 @@ impl Connection {
         }
     }
 
+    /// PATCH(airbyte-wrapper): the read timeout set now, for `Request::pause` to put it back.
+    pub(crate) fn read_timeout(&self) -> std::io::Result<Option<std::time::Duration>> {
+        match self {
+            Self::Tcp(s) => s.read_timeout(),
+            #[cfg(unix)]
+            Self::Unix(s) => s.read_timeout(),
+        }
+    }
+
+    /// PATCH(airbyte-wrapper): waits, within the read timeout, until the client sends a byte,
+    /// closes or resets the connection, without taking a byte (`Request::pause` watches the
+    /// client this way). `Unsupported` on a UNIX socket: `UnixStream::peek` is not stable.
+    pub(crate) fn peek(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Self::Tcp(s) => s.peek(buf),
+            #[cfg(unix)]
+            Self::Unix(_) => Err(std::io::ErrorKind::Unsupported.into()),
+        }
+    }
+
     pub(crate) fn set_write_timeout(
         &self,
         timeout: Option<std::time::Duration>,

@@ -66,7 +66,9 @@
 //!
 //! `Server::with_handler` hands each complete request to a [`Handler`] on the thread that read it
 //! instead of a queue: no hand-off between threads, and a client that stalls holds only its own
-//! connection's thread. Bound how many requests are handled at once in the handler.
+//! connection's thread. Bound how many requests are handled at once in the handler. A handler
+//! that waits for something slow between calls sleeps with [`Request::pause`], which ends early
+//! when its client leaves or the server begins to stop ([`Paused`]).
 //!
 //! ## Handling requests
 //!
@@ -115,7 +117,7 @@ use util::MessagesQueue;
 pub use common::{HTTPVersion, Header, HeaderField, Method, StatusCode};
 pub use connection::{ConfigListenAddr, ListenAddr, Listener};
 pub use framing::Refusal;
-pub use request::Request;
+pub use request::{Paused, Request};
 pub use response::{Response, ResponseBox};
 pub use test::TestRequest;
 
@@ -423,7 +425,8 @@ impl Server {
     /// wait for a next request, and makes every answer from now on close its connection. Requests
     /// being read or handled finish, and so does a request that has already arrived on a
     /// connection being closed (on Linux: such a connection is closed for reading, and what had
-    /// arrived is still read); `wait_closed` waits for them.
+    /// arrived is still read); `wait_closed` waits for them. PATCH(airbyte-wrapper): a handler
+    /// pausing in [`Request::pause`] wakes at once, with [`Paused::Stopping`].
     pub fn drain(&self) {
         self.stop_accepting();
         self.connections.drain();

@@ -5,7 +5,9 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
+use std::time::Duration;
 
+use crate::client::{self, Tracked};
 use crate::framing::Head;
 use crate::{HTTPVersion, Header, Method, Response};
 
@@ -45,6 +47,23 @@ pub struct Request {
 
     // If Some, a message must be sent after responding
     notify_when_responded: Option<Sender<()>>,
+
+    /// PATCH(airbyte-wrapper): the connection a handler on its thread watches while it pauses;
+    /// `None` for requests queued for `recv()` and made up (`TestRequest`).
+    watch: Option<Arc<Tracked>>,
+}
+
+/// PATCH(airbyte-wrapper): how a [`Request::pause`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Paused {
+    /// The whole timeout passed.
+    Elapsed,
+    /// The client closed or reset its connection: nobody will read the answer. (A client that
+    /// only shut down its sending side, a half-close, cannot be told from one that closed
+    /// without writing to it, so it counts as gone too.)
+    Gone,
+    /// The server began to stop (`drain`): answer now; the answer closes the connection.
+    Stopping,
 }
 
 /// PATCH(airbyte-wrapper): what decides whether the answer keeps the connection open.
@@ -88,6 +107,7 @@ impl Request {
             headers: head.headers,
             exchange,
             notify_when_responded: None,
+            watch: None,
         }
     }
 
@@ -111,7 +131,14 @@ impl Request {
             headers,
             exchange: Exchange::closing(),
             notify_when_responded: None,
+            watch: None,
         }
+    }
+
+    /// PATCH(airbyte-wrapper): a request handled on its connection's thread, which may pause there.
+    pub(crate) fn watching(mut self, connection: Arc<Tracked>) -> Request {
+        self.watch = Some(connection);
+        self
     }
 
     /// Always `false`: this copy of tiny_http serves plain HTTP (TLS ends in front of it).
@@ -168,6 +195,35 @@ impl Request {
     #[inline]
     pub fn remote_addr(&self) -> Option<&SocketAddr> {
         self.remote_addr.as_ref()
+    }
+
+    /// PATCH(airbyte-wrapper): sleeps up to `timeout`, waking early when the client goes or the
+    /// server stops; for a handler that waits between calls to something slow (polling a long
+    /// job) and must neither answer a client that has left nor hold up a graceful stop.
+    ///
+    /// A request given to a [`Handler`](crate::Handler) (`Server::with_handler`) and paused on
+    /// its connection's thread while the handler runs watches its connection: the pause ends
+    /// [`Paused::Gone`] as soon as the client closes (or half-closes) or resets the connection,
+    /// and [`Paused::Stopping`] as soon as the server begins to stop (`Server::drain`), or at
+    /// once if it has begun; else [`Paused::Elapsed`] after `timeout`. Once the client has sent
+    /// more bytes than the request (pipelining its next request) the pause can no longer see the
+    /// client leave, and waits for the timeout or a stop only. A timeout too large to represent
+    /// as an instant waits for the client or a stop without end.
+    ///
+    /// Every other request (queued for `recv()`, where another thread may be reading the
+    /// connection; made up with [`TestRequest`](crate::test::TestRequest); shown to
+    /// `Handler::refuse_before_body`; paused on a thread other than its connection's)
+    /// has no connection to watch: it sleeps the whole `timeout` with `std::thread::sleep`, and
+    /// returns [`Paused::Stopping`] if the server is stopping when the pause begins or ends,
+    /// [`Paused::Elapsed`] otherwise.
+    ///
+    /// A UNIX-socket connection cannot be watched for the client (`UnixStream::peek` is not
+    /// stable): its pause ends on the timeout or a stop only.
+    pub fn pause(&self, timeout: Duration) -> Paused {
+        match &self.watch {
+            Some(connection) => connection.pause(timeout, &self.exchange.draining),
+            None => client::pause_unwatched(timeout, &self.exchange.draining),
+        }
     }
 
     /// Allows to read the body of the request.
