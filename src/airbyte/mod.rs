@@ -38,8 +38,8 @@ use uuid::Uuid;
 pub use error::{CertificateProblem, Error, InvalidInput};
 pub use kind::Kind;
 pub use model::{
-    Actor, Check, Connection, ConnectionUpdate, Definition, Discovery, Failure, Job, JobQuery,
-    JobStats, NewConnection, ENDED,
+    Actor, Attempt, Check, Connection, ConnectionUpdate, Definition, Discovery, Failure, Job,
+    JobQuery, JobStats, NewConnection, StreamName, StreamStats, ENDED,
 };
 
 use credentials::Credentials;
@@ -154,6 +154,18 @@ pub trait Airbyte: Send + Sync {
 
     /// Cancels a job; answers it as it then stands.
     fn cancel_job(&self, id: i64) -> Result<Job, Error>;
+
+    /// A job and each of its attempts; [`Error::Status`] 404 when Airbyte has no such job.
+    fn job_attempts(&self, id: i64) -> Result<(Job, Vec<Attempt>), Error>;
+
+    /// The log of attempt `number` of job `job`, line by line, as Airbyte keeps it (Airbyte masks
+    /// the secrets it knows of); [`Error::Status`] 404 when the job has no such attempt.
+    fn attempt_log(&self, job: i64, number: i64) -> Result<Vec<String>, Error>;
+
+    /// Starts a job that deletes what the connection has written, of `streams` or (none named)
+    /// of all its streams, and resets their state, so that the next sync starts over.
+    /// [`Error::Status`] 409 when Airbyte refuses because a job runs.
+    fn clear_connection(&self, connection: Uuid, streams: &[StreamName]) -> Result<Job, Error>;
 }
 
 /// The client for the Airbyte that `config` names, in the dialect of its API, recording its

@@ -118,6 +118,8 @@ pub struct Job {
     /// How many attempts it has had.
     pub attempts: Option<usize>,
     pub stats: JobStats,
+    /// What each stream moved, where the API says (`None` where it does not).
+    pub streams: Option<Vec<StreamStats>>,
     /// Why its last attempt failed, for a failed or cancelled job, when Airbyte says.
     pub failure: Option<Failure>,
 }
@@ -138,6 +140,36 @@ pub struct JobStats {
     pub bytes_emitted: Option<i64>,
     pub records_committed: Option<i64>,
     pub bytes_committed: Option<i64>,
+}
+
+/// What one stream moved in a job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamStats {
+    pub stream: StreamName,
+    pub stats: JobStats,
+}
+
+/// A stream of a connection, as Airbyte names it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct StreamName {
+    pub name: String,
+    pub namespace: Option<String>,
+}
+
+/// One try at running a job; Airbyte retries a failed sync in a new attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    /// Airbyte's number for it: 0 for a job's first attempt.
+    pub number: i64,
+    /// `running`, `failed` or `succeeded`.
+    pub status: String,
+    /// Epoch seconds.
+    pub created_at: Option<i64>,
+    pub updated_at: Option<i64>,
+    pub ended_at: Option<i64>,
+    pub stats: JobStats,
+    /// Why it failed, when it did and Airbyte says.
+    pub failure: Option<Failure>,
 }
 
 /// Which of a connection's jobs to list: one page, newest first.

@@ -5,6 +5,7 @@
 mod wire;
 
 use std::collections::HashSet;
+use std::sync::Mutex;
 
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
@@ -12,14 +13,16 @@ use uuid::Uuid;
 
 use super::exchange::{Call, Exchange};
 use super::model::{
-    Actor, Check, Connection, ConnectionUpdate, Definition, Discovery, Job, JobQuery, NewConnection,
+    Actor, Attempt, Check, Connection, ConnectionUpdate, Definition, Discovery, Job, JobQuery,
+    NewConnection, StreamName,
 };
 use super::{Airbyte, Error, Kind, Timeouts};
 use crate::config::AirbyteApi;
+use crate::sync::lock;
 use wire::{
-    ActorCreate, ActorCreated, ActorList, ActorRead, ActorUpdate, CheckRead, ConnectionCreated,
-    ConnectionRead, DefinitionList, DiscoverRead, Empty, HealthRead, JobInfoRead, JobOptionalRead,
-    JobReadList, SpecificationRead, WorkspaceList,
+    ActorCreate, ActorCreated, ActorList, ActorRead, ActorUpdate, AttemptInfoRead, CheckRead,
+    ConnectionCreated, ConnectionRead, DefinitionList, DiscoverRead, Empty, HealthRead,
+    JobInfoRead, JobOptionalRead, JobReadList, LogsRead, SpecificationRead, WorkspaceList,
 };
 
 /// The default organization of a self-managed Airbyte install (used to list workspaces on
@@ -83,11 +86,17 @@ pub(super) fn names(kind: Kind) -> &'static KindNames {
 pub(super) struct ConfigApi {
     exchange: Exchange,
     timeouts: Timeouts,
+    /// The calls of newer releases this Airbyte has answered (see [`ConfigApi::run_or`]).
+    answered: Mutex<HashSet<&'static str>>,
 }
 
 impl ConfigApi {
     pub fn new(exchange: Exchange, timeouts: Timeouts) -> ConfigApi {
-        ConfigApi { exchange, timeouts }
+        ConfigApi {
+            exchange,
+            timeouts,
+            answered: Mutex::default(),
+        }
     }
 
     /// The base URL, for messages.
@@ -115,6 +124,35 @@ impl ConfigApi {
         let body = json!({ "organizationId": DEFAULT_ORGANIZATION_ID });
         let call = self.post("workspaces/list_by_organization_id", &body);
         Ok(self.exchange.run::<WorkspaceList>(&call)?.ids())
+    }
+
+    /// `POST /jobs/get_without_logs` (Airbyte 1.0 and later), which reads the job's figures and
+    /// leaves its logs out, or `POST /jobs/get` where it is missing (404). `jobs/get` carries
+    /// every attempt's whole log and, from Airbyte 1.6, no figures.
+    fn job_info(&self, id: i64) -> Result<JobInfoRead, Error> {
+        self.run_or("jobs/get_without_logs", "jobs/get", &json!({ "id": id }))
+    }
+
+    /// Runs `call`, or `fallback` where this Airbyte does not have `call`: the calls of newer
+    /// releases and what older ones had instead. A 404 is taken for a missing call only until
+    /// `call` has answered once; from then on it is about what was asked for (an unknown job),
+    /// and costs no second call.
+    fn run_or<T: serde::de::DeserializeOwned>(
+        &self,
+        call: &'static str,
+        fallback: &'static str,
+        body: &Value,
+    ) -> Result<T, Error> {
+        match self.exchange.run(&self.post(call, body)) {
+            Err(Error::Status { status: 404, .. }) if !lock(&self.answered).contains(call) => {
+                self.exchange.run(&self.post(fallback, body))
+            }
+            Err(e) => Err(e),
+            Ok(answer) => {
+                lock(&self.answered).insert(call);
+                Ok(answer)
+            }
+        }
     }
 
     fn discover(&self, body: Value) -> Result<Discovery, Error> {
@@ -380,10 +418,9 @@ impl Airbyte for ConfigApi {
         Ok(self.exchange.run::<JobInfoRead>(&call)?.into())
     }
 
-    /// `POST /jobs/get`.
+    /// `POST /jobs/get_without_logs` (or `jobs/get`).
     fn get_job(&self, id: i64) -> Result<Job, Error> {
-        let call = self.post("jobs/get", &json!({ "id": id }));
-        Ok(self.exchange.run::<JobInfoRead>(&call)?.into())
+        Ok(self.job_info(id)?.into())
     }
 
     /// `POST /jobs/list`.
@@ -396,5 +433,48 @@ impl Airbyte for ConfigApi {
     fn cancel_job(&self, id: i64) -> Result<Job, Error> {
         let call = self.post("jobs/cancel", &json!({ "id": id }));
         Ok(self.exchange.run::<JobInfoRead>(&call)?.into())
+    }
+
+    /// `POST /jobs/get_without_logs` (or `jobs/get`).
+    fn job_attempts(&self, id: i64) -> Result<(Job, Vec<Attempt>), Error> {
+        Ok(self.job_info(id)?.with_attempts())
+    }
+
+    /// `POST /attempt/get_for_job` (Airbyte 0.50.9 and later), or the attempt's log in
+    /// `POST /jobs/get` where it is missing.
+    fn attempt_log(&self, job: i64, number: i64) -> Result<Vec<String>, Error> {
+        let body = json!({ "jobId": job, "attemptNumber": number });
+        match self
+            .exchange
+            .run::<AttemptInfoRead>(&self.post("attempt/get_for_job", &body))
+        {
+            Ok(read) => return Ok(read.logs.map(LogsRead::lines).unwrap_or_default()),
+            Err(Error::Status { status: 404, .. }) => {}
+            Err(e) => return Err(e),
+        }
+        let call = self.post("jobs/get", &json!({ "id": job }));
+        let info: JobInfoRead = self.exchange.run(&call)?;
+        info.log_of(number).ok_or_else(|| Error::Status {
+            call: call.label,
+            status: 404,
+            message: Some(format!("job {job} has no attempt {number}")),
+        })
+    }
+
+    /// `POST /connections/clear` or `/connections/clear/stream` (Airbyte 0.57.3 and later), or
+    /// `/connections/reset` and `/connections/reset/stream` where they are missing.
+    fn clear_connection(&self, connection: Uuid, streams: &[StreamName]) -> Result<Job, Error> {
+        let read: JobInfoRead = if streams.is_empty() {
+            let body = json!({ "connectionId": connection });
+            self.run_or("connections/clear", "connections/reset", &body)?
+        } else {
+            let body = wire::connection_streams_body(connection, streams);
+            self.run_or(
+                "connections/clear/stream",
+                "connections/reset/stream",
+                &body,
+            )?
+        };
+        Ok(read.into())
     }
 }

@@ -6,12 +6,14 @@
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::names;
 use crate::airbyte::model::{
-    Actor, Check, Connection, ConnectionUpdate, Definition, Discovery, Failure, Job, JobQuery,
-    JobStats, NewConnection, ENDED,
+    Actor, Attempt, Check, Connection, ConnectionUpdate, Definition, Discovery, Failure, Job,
+    JobQuery, JobStats, NewConnection, StreamName, StreamStats, ENDED,
 };
 use crate::airbyte::{Error, Kind};
 
@@ -181,7 +183,7 @@ pub(super) struct JobOptionalRead {
 }
 
 /// A job (`JobRead`): a sync, reset, refresh or clear of one connection. Only what clients are
-/// shown is read; `enabledStreams` and the per-stream stats are left unread.
+/// shown is read; `enabledStreams` is left unread.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct JobRead {
@@ -198,9 +200,11 @@ pub(super) struct JobRead {
     /// `cancelled`.
     pub status: String,
     pub aggregated_stats: Option<StatsRead>,
+    /// Filled by `jobs/get_without_logs` and `jobs/list`, not by `jobs/get` (Airbyte 1.6 and later).
+    pub stream_aggregated_stats: Option<Vec<StreamStatsRead>>,
 }
 
-/// `JobAggregatedStats`.
+/// `JobAggregatedStats`, and an attempt's `AttemptStats`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct StatsRead {
@@ -210,12 +214,89 @@ pub(super) struct StatsRead {
     pub bytes_committed: Option<i64>,
 }
 
-/// An attempt at a job (`AttemptRead`), as far as when it ended and why it failed.
+impl From<StatsRead> for JobStats {
+    fn from(s: StatsRead) -> JobStats {
+        JobStats {
+            records_emitted: s.records_emitted,
+            bytes_emitted: s.bytes_emitted,
+            records_committed: s.records_committed,
+            bytes_committed: s.bytes_committed,
+        }
+    }
+}
+
+/// `StreamStats`: what one stream moved in a job.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct StreamStatsRead {
+    pub stream_name: String,
+    pub stream_namespace: Option<String>,
+    #[serde(flatten)]
+    pub stats: StatsRead,
+}
+
+impl From<StreamStatsRead> for StreamStats {
+    fn from(s: StreamStatsRead) -> StreamStats {
+        StreamStats {
+            stream: StreamName {
+                name: s.stream_name,
+                namespace: s.stream_namespace,
+            },
+            stats: s.stats.into(),
+        }
+    }
+}
+
+/// An attempt at a job (`AttemptRead`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct AttemptRead {
+    /// The attempt's number within its job, from 0.
+    #[serde(default)]
+    pub id: i64,
+    /// `running`, `failed`, `succeeded`.
+    #[serde(default)]
+    pub status: String,
+    pub created_at: Option<i64>,
+    pub updated_at: Option<i64>,
     pub ended_at: Option<i64>,
+    pub records_synced: Option<i64>,
+    pub bytes_synced: Option<i64>,
+    pub total_stats: Option<StatsRead>,
     pub failure_summary: Option<FailureSummary>,
+}
+
+impl AttemptRead {
+    /// Its first failure, which Airbyte reports as the reason.
+    fn failure(&self) -> Option<Failure> {
+        let first = self.failure_summary.as_ref()?.failures.first()?;
+        Some(first.clone().into())
+    }
+}
+
+impl From<AttemptRead> for Attempt {
+    fn from(a: AttemptRead) -> Attempt {
+        let failure = a.failure();
+        // Older Airbyte counts an attempt's records and bytes only as `recordsSynced` and
+        // `bytesSynced`: what it committed.
+        let stats = a.total_stats.map_or_else(
+            || JobStats {
+                records_committed: a.records_synced,
+                bytes_committed: a.bytes_synced,
+                ..JobStats::default()
+            },
+            JobStats::from,
+        );
+        Attempt {
+            number: a.id,
+            status: a.status,
+            created_at: a.created_at,
+            updated_at: a.updated_at,
+            ended_at: a.ended_at,
+            stats,
+            failure,
+        }
+    }
 }
 
 /// `AttemptFailureSummary`.
@@ -251,7 +332,7 @@ impl From<FailureRead> for Failure {
 
 /// A job and its attempts, in the one shape clients see: when it ended is its last attempt's end
 /// (or its last update), why it failed its last attempt's first failure.
-pub(super) fn job(read: JobRead, attempts: Vec<AttemptRead>) -> Job {
+pub(super) fn job(read: JobRead, attempts: &[AttemptRead]) -> Job {
     let ended = ENDED.contains(&read.status.as_str());
     let ended_at = ended.then(|| {
         attempts
@@ -262,20 +343,9 @@ pub(super) fn job(read: JobRead, attempts: Vec<AttemptRead>) -> Job {
     let failure = matches!(read.status.as_str(), "failed" | "cancelled").then(|| {
         attempts
             .last()
-            .and_then(|a| a.failure_summary.as_ref())
-            .and_then(|s| s.failures.first())
-            .cloned()
-            .map(Failure::from)
+            .and_then(AttemptRead::failure)
             .unwrap_or_default()
     });
-    let stats = read
-        .aggregated_stats
-        .map_or_else(JobStats::default, |s| JobStats {
-            records_emitted: s.records_emitted,
-            bytes_emitted: s.bytes_emitted,
-            records_committed: s.records_committed,
-            bytes_committed: s.bytes_committed,
-        });
     Job {
         id: read.id,
         connection_id: read.config_id,
@@ -286,30 +356,105 @@ pub(super) fn job(read: JobRead, attempts: Vec<AttemptRead>) -> Job {
         started_at: read.started_at,
         ended_at,
         attempts: Some(attempts.len()),
-        stats,
+        stats: read
+            .aggregated_stats
+            .map(JobStats::from)
+            .unwrap_or_default(),
+        streams: read
+            .stream_aggregated_stats
+            .map(|all| all.into_iter().map(StreamStats::from).collect()),
         failure,
     }
 }
 
-/// `JobInfoRead` (`jobs/get`, `jobs/cancel`, `connections/sync`).
+/// `JobInfoRead` (`jobs/get`, `jobs/get_without_logs`, `jobs/cancel`, `connections/sync`,
+/// `connections/clear`, ...).
 #[derive(Deserialize)]
 pub(super) struct JobInfoRead {
     pub job: JobRead,
     pub attempts: Vec<AttemptInfoRead>,
 }
 
-/// `AttemptInfoRead`: the attempt, and its logs (not read).
+/// `AttemptInfoRead` (`jobs/get`'s attempts, `attempt/get_for_job`): the attempt and its log.
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub(super) struct AttemptInfoRead {
     pub attempt: AttemptRead,
+    /// Absent from `jobs/get_without_logs`.
+    pub logs: Option<LogsRead>,
+}
+
+/// An attempt's log: lines of text (`LogRead`), or structured events (`LogEvents`, Airbyte 1.2
+/// and later with `logType: structured`).
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub(super) enum LogsRead {
+    Lines {
+        #[serde(rename = "logLines")]
+        log_lines: Vec<String>,
+    },
+    Events {
+        events: Vec<LogEventRead>,
+    },
+}
+
+/// A `LogEvent`. Its `stackTrace` is not read: the service shows no stack trace.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct LogEventRead {
+    /// Epoch milliseconds.
+    pub timestamp: i64,
+    pub message: String,
+    pub level: String,
+    pub log_source: String,
+}
+
+impl LogsRead {
+    /// The log as lines of text; an event becomes `<time> <LEVEL> <source> > <message>`, as
+    /// Airbyte prints a formatted log.
+    pub fn lines(self) -> Vec<String> {
+        match self {
+            LogsRead::Lines { log_lines } => log_lines,
+            LogsRead::Events { events } => events.into_iter().map(LogEventRead::line).collect(),
+        }
+    }
+}
+
+impl LogEventRead {
+    fn line(self) -> String {
+        let time =
+            OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.timestamp) * 1_000_000)
+                .ok()
+                .and_then(|t| t.format(&Rfc3339).ok())
+                .unwrap_or_else(|| self.timestamp.to_string());
+        format!(
+            "{time} {} {} > {}",
+            self.level.to_ascii_uppercase(),
+            self.log_source,
+            self.message
+        )
+    }
 }
 
 impl From<JobInfoRead> for Job {
     fn from(info: JobInfoRead) -> Job {
-        job(
-            info.job,
-            info.attempts.into_iter().map(|a| a.attempt).collect(),
-        )
+        let attempts: Vec<AttemptRead> = info.attempts.into_iter().map(|a| a.attempt).collect();
+        job(info.job, &attempts)
+    }
+}
+
+impl JobInfoRead {
+    /// The job, and each of its attempts.
+    pub fn with_attempts(self) -> (Job, Vec<Attempt>) {
+        let attempts: Vec<AttemptRead> = self.attempts.into_iter().map(|a| a.attempt).collect();
+        let job = job(self.job, &attempts);
+        (job, attempts.into_iter().map(Attempt::from).collect())
+    }
+
+    /// The log of attempt `number`; `None` when the job has no such attempt.
+    pub fn log_of(self, number: i64) -> Option<Vec<String>> {
+        let attempt = self.attempts.into_iter().find(|a| a.attempt.id == number)?;
+        Some(attempt.logs.map(LogsRead::lines).unwrap_or_default())
     }
 }
 
@@ -332,7 +477,7 @@ impl JobReadList {
     pub fn jobs(self) -> Vec<Job> {
         self.jobs
             .into_iter()
-            .filter_map(|j| Some(job(j.job?, j.attempts)))
+            .filter_map(|j| Some(job(j.job?, &j.attempts)))
             .collect()
     }
 }
@@ -353,6 +498,18 @@ pub(super) fn jobs_list_body(query: &JobQuery<'_>) -> Value {
         body["statuses"] = json!([status]);
     }
     body
+}
+
+/// The body of `connections/clear/stream` (and `reset/stream`): `ConnectionStreamRequestBody`.
+pub(super) fn connection_streams_body(connection: Uuid, streams: &[StreamName]) -> Value {
+    let streams: Vec<Value> = streams
+        .iter()
+        .map(|s| match &s.namespace {
+            Some(namespace) => json!({ "streamName": s.name, "streamNamespace": namespace }),
+            None => json!({ "streamName": s.name }),
+        })
+        .collect();
+    json!({ "connectionId": connection, "streams": streams })
 }
 
 /// The body of `connections/update` for connection `id`: only what changes.
@@ -597,12 +754,20 @@ mod tests {
             started_at: Some(1_700_000_001),
             status: status.into(),
             aggregated_stats: stats(),
+            stream_aggregated_stats: None,
         }
     }
 
     fn failed_attempt() -> AttemptRead {
         AttemptRead {
+            id: 0,
+            status: "failed".into(),
+            created_at: Some(1_700_000_001),
+            updated_at: Some(1_700_000_050),
             ended_at: Some(1_700_000_050),
+            records_synced: Some(3),
+            bytes_synced: Some(30),
+            total_stats: None,
             failure_summary: Some(FailureSummary {
                 failures: vec![FailureRead {
                     failure_origin: Some("source".into()),
@@ -616,7 +781,7 @@ mod tests {
 
     #[test]
     fn a_failed_job_says_why_from_its_last_attempt() {
-        let j = job(read("failed"), vec![failed_attempt()]);
+        let j = job(read("failed"), &[failed_attempt()]);
         assert_eq!(j.ended_at, Some(1_700_000_050));
         assert_eq!(j.attempts, Some(1));
         assert_eq!(j.stats.records_emitted, Some(10));
@@ -627,14 +792,74 @@ mod tests {
 
     #[test]
     fn a_running_job_has_no_end_and_no_failure() {
-        let running = job(read("running"), vec![]);
+        let running = job(read("running"), &[]);
         assert_eq!((running.ended_at, running.failure), (None, None));
-        let cancelled = job(read("cancelled"), vec![]);
+        let cancelled = job(read("cancelled"), &[]);
         assert_eq!(
             cancelled.ended_at,
             Some(1_700_000_060),
             "no attempt: when it changed last"
         );
         assert_eq!(cancelled.failure, Some(Failure::default()));
+    }
+
+    #[test]
+    fn per_stream_figures_attempts_and_logs_are_read_in_both_shapes() {
+        let info: JobInfoRead = serde_json::from_value(json!({
+            "job": {"id": 9, "configType": "sync", "configId": "c", "createdAt": 1, "updatedAt": 2,
+                    "status": "failed",
+                    "streamAggregatedStats": [
+                        {"streamName": "users", "streamNamespace": "shop", "recordsEmitted": 5,
+                         "bytesEmitted": 50, "recordsCommitted": 4, "bytesCommitted": 40, "recordsRejected": 0},
+                        {"streamName": "orders", "recordsEmitted": 0, "bytesEmitted": 0,
+                         "recordsCommitted": 0, "bytesCommitted": 0}]},
+            "attempts": [
+                {"attempt": {"id": 0, "status": "failed", "createdAt": 1, "updatedAt": 2, "recordsSynced": 3, "bytesSynced": 30},
+                 "logType": "formatted", "logs": {"logLines": ["one", "two"]}},
+                {"attempt": {"id": 1, "status": "failed", "createdAt": 3, "updatedAt": 4,
+                             "totalStats": {"recordsEmitted": 5, "bytesCommitted": 40}},
+                 "logType": "structured",
+                 "logs": {"events": [{"timestamp": 1700000000123i64, "message": "Access denied", "level": "error",
+                                      "logSource": "source", "stackTrace": "at secret.Place"}]}}
+            ]
+        }))
+        .unwrap();
+        let streams = job(info.job.clone(), &[]).streams.unwrap();
+        assert_eq!(streams.len(), 2);
+        assert_eq!(streams[0].stream.namespace.as_deref(), Some("shop"));
+        assert_eq!(streams[0].stats.records_committed, Some(4));
+        assert_eq!(streams[1].stream.namespace, None);
+        let (_, attempts) = JobInfoRead {
+            job: info.job.clone(),
+            attempts: Vec::new(),
+        }
+        .with_attempts();
+        assert!(attempts.is_empty());
+        let first = Attempt::from(info.attempts[0].attempt.clone());
+        assert_eq!(
+            first.stats.records_committed,
+            Some(3),
+            "recordsSynced: what was committed"
+        );
+        assert_eq!(first.stats.records_emitted, None);
+        let second = Attempt::from(info.attempts[1].attempt.clone());
+        assert_eq!((second.number, second.stats.records_emitted), (1, Some(5)));
+        let structured = info.log_of(1).unwrap();
+        assert_eq!(
+            structured,
+            vec!["2023-11-14T22:13:20.123Z ERROR source > Access denied".to_string()],
+            "an event is one line, its stack trace left out"
+        );
+    }
+
+    #[test]
+    fn a_job_without_stream_figures_says_none_and_an_unknown_attempt_has_no_log() {
+        let info: JobInfoRead = serde_json::from_value(json!({
+            "job": {"id": 9, "configType": "sync", "configId": "c", "createdAt": 1, "updatedAt": 2, "status": "running"},
+            "attempts": [{"attempt": {"id": 0, "status": "running", "createdAt": 1, "updatedAt": 2}}]
+        }))
+        .unwrap();
+        assert_eq!(job(info.job.clone(), &[]).streams, None);
+        assert_eq!(info.log_of(3), None);
     }
 }

@@ -24,8 +24,8 @@ use uuid::Uuid;
 use super::config::ConfigApi;
 use super::exchange::{decode, Call, Exchange, Method};
 use super::model::{
-    Actor, Check, Connection, ConnectionUpdate, Definition, Discovery, Failure, Job, JobQuery,
-    NewConnection,
+    Actor, Attempt, Check, Connection, ConnectionUpdate, Definition, Discovery, Failure, Job,
+    JobQuery, NewConnection, StreamName,
 };
 use super::{Airbyte, Error, Kind, Timeouts};
 use crate::config::AirbyteApi;
@@ -94,6 +94,9 @@ const SPEC: &str =
     "the connector's spec (Config API {source,destination}_definition_specifications/get)";
 const SCHEMA_DIFF: &str =
     "a schema refresh with a diff (Config API sources/discover_schema with a connection)";
+const ATTEMPTS: &str = "a job's attempts (Config API jobs/get_without_logs)";
+const LOGS: &str = "an attempt's log (Config API attempt/get_for_job)";
+const CLEAR_STREAMS: &str = "a clear of named streams (Config API connections/clear/stream)";
 
 impl PublicApi {
     pub fn new(exchange: Exchange, config_api: ConfigApi, timeouts: Timeouts) -> PublicApi {
@@ -177,6 +180,15 @@ impl PublicApi {
             }
             other => other,
         }
+    }
+
+    /// `POST /jobs {connectionId, jobType}`.
+    fn start_job(&self, connection: Uuid, job_type: &str) -> Result<Job, Error> {
+        let body = json!({ "connectionId": connection, "jobType": job_type });
+        let call = self
+            .call(Method::Post, "POST /jobs", "jobs".into())
+            .with_body(&body);
+        self.read(&call, wire::job)
     }
 
     /// `GET /jobs` of a connection, newest first, with more of the query in `filter`.
@@ -458,11 +470,7 @@ impl Airbyte for PublicApi {
 
     /// `POST /jobs {connectionId, jobType: sync}`; 409 `try-again-later` while a sync runs.
     fn sync_connection(&self, connection: Uuid) -> Result<Job, Error> {
-        let body = json!({ "connectionId": connection, "jobType": "sync" });
-        let call = self
-            .call(Method::Post, "POST /jobs", "jobs".into())
-            .with_body(&body);
-        self.read(&call, wire::job)
+        self.start_job(connection, "sync")
     }
 
     /// `GET /jobs/{id}`.
@@ -484,5 +492,30 @@ impl Airbyte for PublicApi {
     fn cancel_job(&self, id: i64) -> Result<Job, Error> {
         let call = self.call(Method::Delete, "DELETE /jobs/{jobId}", format!("jobs/{id}"));
         self.read(&call, wire::job).map_err(job_not_found)
+    }
+
+    /// The public API's jobs have no attempts: the Config API beside.
+    fn job_attempts(&self, id: i64) -> Result<(Job, Vec<Attempt>), Error> {
+        self.beside(ATTEMPTS, |c| c.job_attempts(id))
+    }
+
+    /// The public API has no logs: the Config API beside.
+    fn attempt_log(&self, job: i64, number: i64) -> Result<Vec<String>, Error> {
+        self.beside(LOGS, |c| c.attempt_log(job, number))
+    }
+
+    /// `POST /jobs {connectionId, jobType: clear}`, or `reset` where `clear` is refused (400,
+    /// 422: releases before it); named streams through the Config API beside, since the public
+    /// API clears only whole connections.
+    fn clear_connection(&self, connection: Uuid, streams: &[StreamName]) -> Result<Job, Error> {
+        if !streams.is_empty() {
+            return self.beside(CLEAR_STREAMS, |c| c.clear_connection(connection, streams));
+        }
+        match self.start_job(connection, "clear") {
+            Err(Error::Rejected { .. } | Error::Status { status: 400, .. }) => {
+                self.start_job(connection, "reset")
+            }
+            other => other,
+        }
     }
 }

@@ -410,6 +410,7 @@ pub(super) fn job(answer: &Value) -> Result<Job, String> {
             bytes_committed: f.optional_i64("bytesSynced")?,
             ..JobStats::default()
         },
+        streams: None,
         failure: matches!(status.as_str(), "failed" | "cancelled").then(Failure::default),
         status,
     })
