@@ -17,6 +17,10 @@ pub struct App {
     pub idempotency: idempotency::Store,
     pub metrics: Arc<Metrics>,
     pub api_token: Option<Secret>,
+    /// The longest (and default) `?wait=` on a job.
+    pub max_wait: std::time::Duration,
+    /// Most bytes of an attempt's log answered.
+    pub max_log_bytes: usize,
 }
 
 impl App {
@@ -31,6 +35,8 @@ impl App {
             ),
             metrics,
             api_token: config.api_token.clone(),
+            max_wait: config.max_wait,
+            max_log_bytes: config.max_log_bytes,
         }
     }
 }

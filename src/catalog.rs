@@ -51,6 +51,21 @@ pub fn matches(item: &Value, wanted: &str) -> bool {
         .is_some_and(|ns| wanted.strip_prefix(ns).and_then(|r| r.strip_prefix('.')) == Some(name))
 }
 
+/// The 422 for streams a client named that are not there: `lacks` says where (`the source has no
+/// stream named`), then the missing names, then (up to 50 of) the streams there are.
+pub fn unknown_streams(lacks: &str, missing: &[&str], mut available: Vec<&str>) -> ApiError {
+    available.truncate(50);
+    ApiError::unprocessable(format!(
+        "{lacks} {}; available streams: {}",
+        quote_list(missing),
+        if available.is_empty() {
+            "none".to_string()
+        } else {
+            quote_list(&available)
+        }
+    ))
+}
+
 /// Marks the chosen streams selected (all of them when `wanted` is `None`) and the rest not,
 /// settling each selected stream's sync modes. Returns the catalog and the selected names.
 pub fn select_streams(
@@ -64,17 +79,12 @@ pub fn select_streams(
             .map(String::as_str)
             .collect();
         if !missing.is_empty() {
-            let mut available: Vec<&str> = streams.iter().filter_map(stream_name).collect();
-            available.truncate(50);
-            return Err(ApiError::unprocessable(format!(
-                "the source has no stream named {}; available streams: {}",
-                quote_list(&missing),
-                if available.is_empty() {
-                    "none".to_string()
-                } else {
-                    quote_list(&available)
-                }
-            )));
+            let available = streams.iter().filter_map(stream_name).collect();
+            return Err(unknown_streams(
+                "the source has no stream named",
+                &missing,
+                available,
+            ));
         }
     }
     let mut selected = Vec::new();
@@ -167,7 +177,7 @@ fn key(item: &Value) -> (Option<&str>, Option<&str>) {
     )
 }
 
-fn is_selected(item: &Value) -> bool {
+pub fn is_selected(item: &Value) -> bool {
     item.pointer("/config/selected").and_then(Value::as_bool) == Some(true)
 }
 

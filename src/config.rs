@@ -254,6 +254,18 @@ pub const MAX_CONNECTIONS: Variable = variable(
     at_least_one(),
     "client connections served at once; more are answered 503",
 );
+pub const MAX_WAIT_SECS: Variable = variable(
+    "MAX_WAIT_SECS",
+    "300",
+    Accepts::Number { min: 1, max: 3600 },
+    "longest ?wait= a client may ask for on a job, in seconds (1-3600); also its default",
+);
+pub const MAX_LOG_BYTES: Variable = variable(
+    "MAX_LOG_BYTES",
+    "1048576",
+    at_least_one(),
+    "most bytes of an attempt's log answered (its last lines)",
+);
 pub const RUST_LOG: Variable = variable(
     "RUST_LOG",
     "info",
@@ -285,6 +297,8 @@ pub const VARIABLES: &[&Variable] = &[
     &MAX_BODY_BYTES,
     &CLIENT_TIMEOUT_SECS,
     &MAX_CONNECTIONS,
+    &MAX_WAIT_SECS,
+    &MAX_LOG_BYTES,
     &RUST_LOG,
 ];
 
@@ -319,6 +333,10 @@ pub struct Config {
     pub shutdown_grace: Duration,
     pub idempotency_ttl: Duration,
     pub idempotency_max_keys: usize,
+    /// The longest (and default) `?wait=` on a job.
+    pub max_wait: Duration,
+    /// Most bytes of an attempt's log answered.
+    pub max_log_bytes: usize,
     /// The log filter, as `env_logger` understands it.
     pub log_filter: String,
 }
@@ -619,6 +637,8 @@ impl Config {
             shutdown_grace: env.seconds(&SHUTDOWN_GRACE_SECS)?,
             idempotency_ttl: env.seconds(&IDEMPOTENCY_TTL_SECS)?,
             idempotency_max_keys: env.number(&IDEMPOTENCY_MAX_KEYS)?,
+            max_wait: Duration::from_secs(env.number(&MAX_WAIT_SECS)? as u64),
+            max_log_bytes: env.number(&MAX_LOG_BYTES)?,
             log_filter: env.required(&RUST_LOG, |v| Some(v.to_string()))?,
         })
     }
@@ -777,6 +797,8 @@ mod tests {
             ("MAX_BODY_BYTES", "1000"),
             ("CLIENT_TIMEOUT_SECS", "3"),
             ("MAX_CONNECTIONS", "20"),
+            ("MAX_WAIT_SECS", "60"),
+            ("MAX_LOG_BYTES", "4096"),
             ("RUST_LOG", "debug"),
         ])
         .unwrap();
@@ -793,10 +815,12 @@ mod tests {
         assert_eq!(c.max_body_bytes, 1000);
         assert_eq!(c.client_timeout, Duration::from_secs(3));
         assert_eq!(c.max_connections, 20);
+        assert_eq!(c.max_wait, Duration::from_secs(60));
+        assert_eq!(c.max_log_bytes, 4096);
         assert_eq!(c.log_filter, "debug");
         assert_eq!(c.airbyte_api, AirbyteApi::Config);
         assert_eq!(c.config_api_url, None);
-        assert_eq!(VARIABLES.len(), 23);
+        assert_eq!(VARIABLES.len(), 25);
         for variable in VARIABLES {
             assert!(
                 variable.default.is_some() == variable.unset.is_empty(),

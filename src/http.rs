@@ -1,6 +1,9 @@
 //! The request and reply types handlers work with, independent of how the server is run.
 
+use std::time::Duration;
+
 use serde::Serialize;
+pub use tiny_http::Paused;
 
 use crate::error::ApiError;
 use crate::json;
@@ -12,6 +15,15 @@ pub struct Incoming<'a> {
     inner: &'a tiny_http::Request,
     /// The path without the query string.
     path: &'a str,
+    /// What the server does while the handler pauses; `None`: the request only sleeps.
+    seat: Option<&'a dyn Seat>,
+}
+
+/// A request's hold on the server's resources, which a handler that waits on Airbyte gives up
+/// while it pauses between calls (the server's `WORKERS` slot).
+pub trait Seat {
+    /// Gives up what the request holds, pauses it (see [`Incoming::pause`]), and takes it back.
+    fn pause(&self, request: &tiny_http::Request, timeout: Duration) -> Paused;
 }
 
 impl<'a> Incoming<'a> {
@@ -19,6 +31,25 @@ impl<'a> Incoming<'a> {
         Incoming {
             inner,
             path: path_of(inner.url()),
+            seat: None,
+        }
+    }
+
+    /// The same request, pausing through `seat`.
+    pub fn seated(self, seat: &'a dyn Seat) -> Incoming<'a> {
+        Incoming {
+            seat: Some(seat),
+            ..self
+        }
+    }
+
+    /// Waits up to `timeout` between two calls to Airbyte, holding no `WORKERS` slot meanwhile:
+    /// [`Paused::Gone`] as soon as the client has closed its connection, [`Paused::Stopping`] as
+    /// soon as the service begins to drain, [`Paused::Elapsed`] otherwise.
+    pub fn pause(&self, timeout: Duration) -> Paused {
+        match self.seat {
+            Some(seat) => seat.pause(self.inner, timeout),
+            None => self.inner.pause(timeout),
         }
     }
 
@@ -74,6 +105,11 @@ impl<'a> Incoming<'a> {
             true => Ok(()),
             false => Err(ApiError::unsupported_media_type(content_type)),
         }
+    }
+
+    /// The body as sent (empty when there was none).
+    pub fn body(&self) -> &'a [u8] {
+        self.inner.body()
     }
 
     /// The body of a JSON request: 415 unless it is declared as JSON.

@@ -9,7 +9,8 @@
 //! 3. [`server`] (the HTTP server, generic over what it serves) beside the handlers: [`actors`]
 //!    (`/datasource`, `/sink`: create, read, change, delete), [`checks`] and [`streams`] (a
 //!    configuration tried out before anything is created; they read it as [`actors`] does),
-//!    [`ingestion`] (which shows its jobs through [`jobs`]), [`jobs`], [`health`], [`openapi`].
+//!    [`ingestion`] (which shows its jobs through [`jobs`]), [`jobs`], [`attempts`] (a job's
+//!    attempts and logs, found through [`jobs`]), [`health`], [`openapi`].
 //! 4. [`app`]: what every handler shares.
 //! 5. [`definitions`] (the definition and spec cache), [`catalog`] (stream catalogs),
 //!    [`idempotency`], [`input`] (body checks), [`auth`] (the inbound token), [`http`] (the
@@ -22,6 +23,7 @@
 pub mod actors;
 pub mod airbyte;
 pub mod app;
+pub mod attempts;
 pub mod auth;
 pub mod catalog;
 pub mod checks;

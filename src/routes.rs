@@ -9,7 +9,7 @@ use crate::http::{Incoming, Reply};
 use crate::idempotency::{self, Fingerprint, Lookup};
 use crate::server::{RouteInfo, Service};
 use crate::text::{quote_list, truncate};
-use crate::{actors, checks, health, ingestion, input, jobs, openapi, streams};
+use crate::{actors, attempts, checks, health, ingestion, input, jobs, openapi, streams};
 
 /// Every route, as `(path pattern, methods, calls Airbyte)`: the source of `Allow` headers,
 /// metrics labels and which requests take a worker. `src/openapi.json` documents exactly these (a
@@ -30,9 +30,12 @@ pub const ROUTES: &[(&str, &str, bool)] = &[
     ("/ingestion", "POST", true),
     ("/ingestion/{id}", "GET, HEAD, DELETE, PATCH", true),
     ("/ingestion/{id}/sync", "POST", true),
+    ("/ingestion/{id}/clear", "POST", true),
     ("/ingestion/{id}/refresh", "POST", true),
     ("/ingestion/{id}/jobs", "GET, HEAD", true),
     ("/ingestion/{id}/jobs/{jobId}", "GET, HEAD, DELETE", true),
+    ("/ingestion/{id}/jobs/{jobId}/attempts", "GET, HEAD", true),
+    ("/ingestion/{id}/jobs/{jobId}/logs", "GET, HEAD", true),
     ("/openapi.json", "GET, HEAD", false),
 ];
 
@@ -50,6 +53,14 @@ const QUERY: &[(&str, &str, &[&str])] = &[
         &["limit", "offset", "status"],
     ),
     ("POST", "/ingestion/{id}/refresh", &["apply", "selectNew"]),
+    ("POST", "/ingestion/{id}/sync", &["wait"]),
+    ("POST", "/ingestion/{id}/clear", &["wait"]),
+    ("GET", "/ingestion/{id}/jobs/{jobId}", &["wait"]),
+    (
+        "GET",
+        "/ingestion/{id}/jobs/{jobId}/logs",
+        &["attempt", "tail"],
+    ),
 ];
 
 /// The operations that take a JSON body (415 for any other media type).
@@ -169,7 +180,12 @@ fn dispatch(app: &App, request: &Incoming<'_>) -> Result<Reply, ApiError> {
             actors::patch(app, Kind::Destination, id, body, check)
         }),
         ("POST", ["ingestion", id, "sync"]) if !id.is_empty() => {
-            idempotent(app, request, &[], || jobs::sync(app, id))
+            idempotent(app, request, &[], || jobs::sync(app, request, id))
+        }
+        ("POST", ["ingestion", id, "clear"]) if !id.is_empty() => {
+            idempotent(app, request, &[request.body()], || {
+                jobs::clear(app, request, id)
+            })
         }
         ("POST", ["ingestion", id, "refresh"]) if !id.is_empty() => {
             idempotent(app, request, &[], || ingestion::refresh(app, request, id))
@@ -185,7 +201,17 @@ fn dispatch(app: &App, request: &Incoming<'_>) -> Result<Reply, ApiError> {
             jobs::list(app, request, id)
         }
         ("GET" | "HEAD", ["ingestion", id, "jobs", job]) if !id.is_empty() && !job.is_empty() => {
-            jobs::get(app, id, job)
+            jobs::get(app, request, id, job)
+        }
+        ("GET" | "HEAD", ["ingestion", id, "jobs", job, "attempts"])
+            if !id.is_empty() && !job.is_empty() =>
+        {
+            attempts::list(app, id, job)
+        }
+        ("GET" | "HEAD", ["ingestion", id, "jobs", job, "logs"])
+            if !id.is_empty() && !job.is_empty() =>
+        {
+            attempts::log(app, request, id, job)
         }
         ("PATCH", ["ingestion", id]) if !id.is_empty() => {
             ingestion::patch(app, id, request.json_body()?)

@@ -7,6 +7,7 @@
 //! a request id, recorded in the metrics and logged once; so is every request tiny_http refuses
 //! for its framing. The server is generic over what it serves ([`Service`]).
 
+use std::cell::RefCell;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
@@ -17,7 +18,7 @@ use tiny_http::{Header, Refusal, Request, Response, ResponseBox};
 use uuid::Uuid;
 
 use crate::error::ApiError;
-use crate::http::{path_of, Incoming, Reply};
+use crate::http::{path_of, Incoming, Paused, Reply, Seat};
 use crate::metrics::Metrics;
 use crate::sync::lock;
 
@@ -150,6 +151,43 @@ struct GateState {
 /// One of the gate's slots, until dropped.
 struct Slot<'a>(&'a Gate);
 
+/// A request's place at the gate: a slot while its handler runs, none while it pauses.
+struct Place<'a> {
+    gate: &'a Gate,
+    slot: RefCell<Option<Slot<'a>>>,
+}
+
+impl<'a> Place<'a> {
+    fn new(gate: &'a Gate) -> Place<'a> {
+        Place {
+            gate,
+            slot: RefCell::new(None),
+        }
+    }
+
+    fn enter(&self) {
+        let slot = self.gate.enter();
+        *self.slot.borrow_mut() = Some(slot);
+    }
+
+    fn leave(&self) {
+        self.slot.borrow_mut().take();
+    }
+}
+
+impl Seat for Place<'_> {
+    /// Gives the slot back for the pause, so that a request waiting on a job never holds one a
+    /// create needs, and takes one again before the handler calls Airbyte.
+    fn pause(&self, request: &Request, timeout: Duration) -> Paused {
+        let held = self.slot.borrow_mut().take().is_some();
+        let paused = request.pause(timeout);
+        if held {
+            self.enter();
+        }
+        paused
+    }
+}
+
 impl Gate {
     fn new(limit: usize) -> Gate {
         Gate {
@@ -197,12 +235,16 @@ impl tiny_http::Handler for Endpoint {
         let started = Instant::now();
         let _in_flight = self.metrics.start_request();
         let request_id = request_id(&request);
-        let incoming = Incoming::new(&request);
+        let place = Place::new(&self.gate);
+        let incoming = Incoming::new(&request).seated(&place);
         let route = self.service.route_of(incoming.path());
         let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
-            let _slot = route.calls_airbyte.then(|| self.gate.enter());
+            if route.calls_airbyte {
+                place.enter();
+            }
             self.service.handle(&incoming)
         }));
+        place.leave();
         let result = outcome.unwrap_or_else(|_| {
             error!("request {request_id} failed: its handler panicked");
             Err(ApiError::internal())

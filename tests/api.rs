@@ -728,7 +728,7 @@ fn every_documented_operation_is_routed() {
             operations += 1;
         }
     }
-    assert_eq!(operations, 39);
+    assert_eq!(operations, 44);
 }
 
 #[test]

@@ -6,7 +6,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::json;
-use support::fake_airbyte::error_body;
+use support::fake_airbyte::{error_body, FAULT_TIMEOUTS};
 use support::{Dialect, FakeAirbyte, Fault, Service, MYSQL_SOURCE, S3_SINK};
 
 // Airbyte's faults, once per API (`config::...`, `public::...`); the client's own mistakes,
@@ -418,11 +418,7 @@ fn airbyte_faults_on_every_call_map_to_gateway_statuses_and_the_service_recovers
     let fake = FakeAirbyte::start();
     let service = d.start(
         &fake,
-        &[
-            ("AIRBYTE_TIMEOUT_SECS", "1"),
-            ("AIRBYTE_DISCOVER_TIMEOUT_SECS", "1"),
-            ("DEFINITIONS_TTL_SECS", "0"),
-        ],
+        &[&FAULT_TIMEOUTS[..], &[("DEFINITIONS_TTL_SECS", "0")]].concat(),
     );
     // Each call's faults; a 500 in the error body of that call's API: the public API's problem
     // explains itself in `data.message`, not in its constant `detail`.
@@ -616,11 +612,10 @@ fn airbyte_faults_on_the_other_calls_map_the_same_way(d: Dialect) {
     let service = d.start(
         &fake,
         &[
-            ("AIRBYTE_TIMEOUT_SECS", "1"),
-            ("AIRBYTE_DISCOVER_TIMEOUT_SECS", "1"),
-            ("AIRBYTE_CLIENT_ID", "id"),
-            ("AIRBYTE_CLIENT_SECRET", "s"),
-        ],
+            &FAULT_TIMEOUTS[..],
+            &[("AIRBYTE_CLIENT_ID", "id"), ("AIRBYTE_CLIENT_SECRET", "s")],
+        ]
+        .concat(),
     );
     let source = service.create("/datasource", MYSQL_SOURCE);
     let sink = service.create("/sink", S3_SINK);

@@ -6,8 +6,8 @@
 mod support;
 
 use serde_json::{json, Value};
-use support::fake_airbyte::{error_body, stream, JobEnd, SECRET_IN_INTERNALS};
-use support::{Dialect, FakeAirbyte, Fault, Service, MYSQL_SOURCE, S3_SINK};
+use support::fake_airbyte::{error_body, stream, JobEnd, FAULT_TIMEOUTS, SECRET_IN_INTERNALS};
+use support::{new_ingestion, syncing, Dialect, FakeAirbyte, Fault, Service};
 
 dialects!(
     a_sync_starts_a_job_and_says_where_to_watch_it,
@@ -31,34 +31,14 @@ dialects!(
     a_refresh_the_config_api_beside_refuses_is_501,
 );
 
-/// A source, a sink and an ingestion between them; the ingestion's id.
-fn ingestion(service: &Service) -> String {
-    let source = service.create("/datasource", MYSQL_SOURCE);
-    let sink = service.create("/sink", S3_SINK);
-    service.create(
-        "/ingestion",
-        &json!({"sourceId": source, "sinkId": sink}).to_string(),
-    )
-}
-
 fn sync(service: &Service, id: &str) -> support::Answer {
     service.request("POST", &format!("/ingestion/{id}/sync"), None, &[])
-}
-
-/// An ingestion with a sync running; its id and the job's. The fake's record starts after it.
-fn started(fake: &FakeAirbyte, service: &Service) -> (String, i64) {
-    let id = ingestion(service);
-    let answer = sync(service, &id);
-    assert_eq!(answer.status, 202, "{}", answer.text);
-    let job = answer.json()["id"].as_i64().unwrap();
-    fake.clear_requests();
-    (id, job)
 }
 
 fn a_sync_starts_a_job_and_says_where_to_watch_it(d: Dialect) {
     let fake = FakeAirbyte::start();
     let service = d.start(&fake, &[]);
-    let id = ingestion(&service);
+    let id = new_ingestion(&service);
     fake.clear_requests();
 
     let answer = sync(&service, &id);
@@ -118,7 +98,7 @@ fn a_sync_starts_a_job_and_says_where_to_watch_it(d: Dialect) {
 fn a_sync_while_one_runs_answers_the_running_job(d: Dialect) {
     let fake = FakeAirbyte::start();
     let service = d.start(&fake, &[]);
-    let (id, job_id) = started(&fake, &service);
+    let (id, job_id) = syncing(&fake, &service);
 
     let answer = sync(&service, &id);
 
@@ -152,7 +132,7 @@ fn a_sync_while_one_runs_answers_the_running_job(d: Dialect) {
 fn a_409_without_a_running_job_is_the_client_s_409(d: Dialect) {
     let fake = FakeAirbyte::start();
     let service = d.start(&fake, &[]);
-    let id = ingestion(&service);
+    let id = new_ingestion(&service);
     fake.clear_requests();
     let call = d.call("connections/sync");
     let running = format!("A sync is already running for: {id}");
@@ -181,8 +161,8 @@ fn syncing_an_unknown_ingestion_is_404(d: Dialect) {
 fn an_idempotency_key_on_a_sync_starts_one_job(d: Dialect) {
     let fake = FakeAirbyte::start();
     let service = d.start(&fake, &[]);
-    let id = ingestion(&service);
-    let other = ingestion(&service);
+    let id = new_ingestion(&service);
+    let other = new_ingestion(&service);
     fake.clear_requests();
     let key = [("Idempotency-Key", "sync-1")];
     let path = format!("/ingestion/{id}/sync");
@@ -205,7 +185,7 @@ fn an_idempotency_key_on_a_sync_starts_one_job(d: Dialect) {
 fn jobs_are_listed_newest_first_a_page_at_a_time_and_by_status(d: Dialect) {
     let fake = FakeAirbyte::start();
     let service = d.start(&fake, &[]);
-    let id = ingestion(&service);
+    let id = new_ingestion(&service);
     let mut ids = Vec::new();
     for end in [
         JobEnd::Succeeded,
@@ -268,7 +248,7 @@ fn jobs_are_listed_newest_first_a_page_at_a_time_and_by_status(d: Dialect) {
 fn the_jobs_of_an_unknown_ingestion_are_404_and_of_a_new_one_empty(d: Dialect) {
     let fake = FakeAirbyte::start();
     let service = d.start(&fake, &[]);
-    let id = ingestion(&service);
+    let id = new_ingestion(&service);
     let answer = service.get(&format!("/ingestion/{id}/jobs"));
     assert_eq!(answer.status, 200, "{}", answer.text);
     assert_eq!(answer.json(), json!({"items": []}));
@@ -280,7 +260,7 @@ fn the_jobs_of_an_unknown_ingestion_are_404_and_of_a_new_one_empty(d: Dialect) {
 fn a_failed_job_says_why_and_never_what_airbyte_keeps_to_itself(d: Dialect) {
     let fake = FakeAirbyte::start();
     let service = d.start(&fake, &[]);
-    let (id, job_id) = started(&fake, &service);
+    let (id, job_id) = syncing(&fake, &service);
     fake.finish_job(
         job_id,
         JobEnd::Failed("Access denied for user 'root'".into()),
@@ -309,7 +289,10 @@ fn a_failed_job_says_why_and_never_what_airbyte_keeps_to_itself(d: Dialect) {
     };
     assert_eq!(job["attempts"], attempts, "{job}");
     assert!(started, "{job}");
-    assert_eq!(fake.calls(), d.calls(&["connections/get", "jobs/get"]));
+    assert_eq!(
+        fake.calls(),
+        d.calls(&["connections/get", "jobs/get_without_logs"])
+    );
     // The job's internal message, stack trace and logs quote a secret: none of it gets out.
     for path in [
         format!("/ingestion/{id}/jobs/{job_id}"),
@@ -334,8 +317,8 @@ fn a_failed_job_says_why_and_never_what_airbyte_keeps_to_itself(d: Dialect) {
 fn one_ingestion_s_path_never_shows_another_s_job(d: Dialect) {
     let fake = FakeAirbyte::start();
     let service = d.start(&fake, &[]);
-    let (_, job_id) = started(&fake, &service);
-    let other = ingestion(&service);
+    let (_, job_id) = syncing(&fake, &service);
+    let other = new_ingestion(&service);
     service
         .get(&format!("/ingestion/{other}/jobs/{job_id}"))
         .problem(404);
@@ -365,7 +348,7 @@ fn one_ingestion_s_path_never_shows_another_s_job(d: Dialect) {
         assert!(detail.contains("999999"), "{method}: {detail}");
         assert_eq!(
             fake.calls(),
-            d.calls(&["connections/get", "jobs/get"]),
+            d.calls(&["connections/get", "jobs/get_without_logs"]),
             "{method}: Airbyte was asked, and nothing was cancelled"
         );
     }
@@ -382,7 +365,7 @@ fn one_ingestion_s_path_never_shows_another_s_job(d: Dialect) {
 fn a_running_job_is_cancelled_and_an_ended_one_is_409_without_asking_airbyte(d: Dialect) {
     let fake = FakeAirbyte::start();
     let service = d.start(&fake, &[]);
-    let (id, job_id) = started(&fake, &service);
+    let (id, job_id) = syncing(&fake, &service);
     let path = format!("/ingestion/{id}/jobs/{job_id}");
 
     let answer = service.request("DELETE", &path, None, &[]);
@@ -397,7 +380,7 @@ fn a_running_job_is_cancelled_and_an_ended_one_is_409_without_asking_airbyte(d: 
     assert_eq!(answer.json()["failure"]["type"], why);
     assert_eq!(
         fake.calls(),
-        d.calls(&["connections/get", "jobs/get", "jobs/cancel"])
+        d.calls(&["connections/get", "jobs/get_without_logs", "jobs/cancel"])
     );
     match d {
         Dialect::Config => assert_eq!(fake.last_body("jobs/cancel"), json!({"id": job_id})),
@@ -412,7 +395,7 @@ fn a_running_job_is_cancelled_and_an_ended_one_is_409_without_asking_airbyte(d: 
     assert!(detail.contains("cancelled"), "{detail}");
     assert_eq!(
         fake.calls(),
-        d.calls(&["connections/get", "jobs/get"]),
+        d.calls(&["connections/get", "jobs/get_without_logs"]),
         "no cancel for a job that has ended"
     );
 }
@@ -423,7 +406,7 @@ fn a_running_job_is_cancelled_and_an_ended_one_is_409_without_asking_airbyte(d: 
 fn a_deleted_ingestion_is_gone_with_its_jobs(d: Dialect) {
     let fake = FakeAirbyte::start();
     let service = d.start(&fake, &[]);
-    let (id, job_id) = started(&fake, &service);
+    let (id, job_id) = syncing(&fake, &service);
     assert_eq!(
         service
             .request("DELETE", &format!("/ingestion/{id}"), None, &[])
@@ -461,7 +444,7 @@ fn a_deleted_ingestion_is_gone_with_its_jobs(d: Dialect) {
 fn an_ingestion_shows_its_latest_job(d: Dialect) {
     let fake = FakeAirbyte::start();
     let service = d.start(&fake, &[]);
-    let id = ingestion(&service);
+    let id = new_ingestion(&service);
     assert_eq!(
         service.get(&format!("/ingestion/{id}")).json()["latestJob"],
         Value::Null
@@ -542,7 +525,7 @@ fn patch(service: &Service, id: &str, body: &str) -> support::Answer {
 fn an_ingestion_is_renamed_paused_rescheduled_and_narrowed_by_patch(d: Dialect) {
     let fake = FakeAirbyte::start();
     let service = d.start(&fake, &[]);
-    let id = ingestion(&service);
+    let id = new_ingestion(&service);
     fake.clear_requests();
 
     let answer = patch(
@@ -598,7 +581,7 @@ fn an_ingestion_is_renamed_paused_rescheduled_and_narrowed_by_patch(d: Dialect) 
 fn patch_refuses_what_it_cannot_do_and_changes_nothing(d: Dialect) {
     let fake = FakeAirbyte::start();
     let service = d.start(&fake, &[]);
-    let id = ingestion(&service);
+    let id = new_ingestion(&service);
     fake.clear_requests();
     for (body, status, says) in [
         ("{}", 400, "changes nothing"),
@@ -632,7 +615,7 @@ fn patch_refuses_what_it_cannot_do_and_changes_nothing(d: Dialect) {
 fn a_refresh_says_what_changed_and_applies_only_when_asked(d: Dialect) {
     let fake = FakeAirbyte::start();
     let service = d.start(&fake, &[]);
-    let id = ingestion(&service);
+    let id = new_ingestion(&service);
     // The source now has `refunds`, and no longer `orders`.
     fake.set_streams(vec![
         stream("users", &["full_refresh", "incremental"]),
@@ -716,7 +699,7 @@ fn a_refresh_says_what_changed_and_applies_only_when_asked(d: Dialect) {
 fn a_refresh_that_would_select_nothing_is_refused_and_saves_nothing(d: Dialect) {
     let fake = FakeAirbyte::start();
     let service = d.start(&fake, &[]);
-    let id = ingestion(&service);
+    let id = new_ingestion(&service);
     fake.set_streams(vec![stream("refunds", &["full_refresh"])]);
     fake.clear_requests();
     let detail = service
@@ -746,7 +729,7 @@ fn a_refresh_that_would_select_nothing_is_refused_and_saves_nothing(d: Dialect) 
 fn a_failed_discovery_on_refresh_is_502_with_airbyte_s_message(d: Dialect) {
     let fake = FakeAirbyte::start();
     let service = d.start(&fake, &[]);
-    let id = ingestion(&service);
+    let id = new_ingestion(&service);
     fake.fail_discovery("Could not connect to db.internal");
     let detail = service
         .request("POST", &format!("/ingestion/{id}/refresh"), None, &[])
@@ -761,14 +744,8 @@ fn a_failed_discovery_on_refresh_is_502_with_airbyte_s_message(d: Dialect) {
 /// upstream misbehaves, maps to a gateway status, and the next request succeeds.
 fn airbyte_faults_on_the_job_calls_map_to_gateway_statuses_and_the_service_recovers(d: Dialect) {
     let fake = FakeAirbyte::start();
-    let service = d.start(
-        &fake,
-        &[
-            ("AIRBYTE_TIMEOUT_SECS", "1"),
-            ("AIRBYTE_DISCOVER_TIMEOUT_SECS", "1"),
-        ],
-    );
-    let id = ingestion(&service);
+    let service = d.start(&fake, &FAULT_TIMEOUTS);
+    let id = new_ingestion(&service);
     let job_id = sync(&service, &id).json()["id"].as_i64().unwrap();
     fake.finish_job(job_id, JobEnd::Succeeded);
     let cases: Vec<(String, &str, String, Option<&str>)> = vec![
@@ -779,7 +756,7 @@ fn airbyte_faults_on_the_job_calls_map_to_gateway_statuses_and_the_service_recov
             None,
         ),
         (
-            d.call("jobs/get"),
+            d.call("jobs/get_without_logs"),
             "GET",
             format!("/ingestion/{id}/jobs/{job_id}"),
             None,
@@ -855,7 +832,7 @@ fn airbyte_faults_on_the_job_calls_map_to_gateway_statuses_and_the_service_recov
 fn a_refresh_the_config_api_beside_refuses_is_501(d: Dialect) {
     let fake = FakeAirbyte::start();
     let service = d.start(&fake, &[]);
-    let id = ingestion(&service);
+    let id = new_ingestion(&service);
     fake.config_api_reachable(false);
     fake.clear_requests();
 
@@ -902,7 +879,7 @@ fn a_refresh_the_config_api_beside_refuses_is_501(d: Dialect) {
 fn a_paused_ingestion_s_sync_is_not_said_to_be_running() {
     let fake = FakeAirbyte::start();
     let service = Dialect::Public.start(&fake, &[]);
-    let id = ingestion(&service);
+    let id = new_ingestion(&service);
     assert_eq!(patch(&service, &id, r#"{"status":"inactive"}"#).status, 200);
     let detail = sync(&service, &id).problem(409);
     assert!(!detail.contains("one is running"), "{detail}");

@@ -307,6 +307,26 @@ pub const S3_SINK: &str = r#"{
   }
 }"#;
 
+/// A source and a sink from the seed's examples, and an ingestion between them; its id.
+pub fn new_ingestion(service: &Service) -> String {
+    let source = service.create("/datasource", MYSQL_SOURCE);
+    let sink = service.create("/sink", S3_SINK);
+    service.create(
+        "/ingestion",
+        &serde_json::json!({"sourceId": source, "sinkId": sink}).to_string(),
+    )
+}
+
+/// An ingestion with a sync running: its id and the job's. The fake's record starts after it.
+pub fn syncing(fake: &FakeAirbyte, service: &Service) -> (String, i64) {
+    let id = new_ingestion(service);
+    let answer = service.request("POST", &format!("/ingestion/{id}/sync"), None, &[]);
+    assert_eq!(answer.status, 202, "{}", answer.text);
+    let job = answer.json()["id"].as_i64().unwrap();
+    fake.clear_requests();
+    (id, job)
+}
+
 /// Each stream of a Config API catalog (`syncCatalog.streams`) as `(name, selected)`.
 pub fn selection(streams: &Value) -> Vec<(&str, bool)> {
     streams

@@ -1,9 +1,16 @@
-//! Jobs: what Airbyte runs for a connection (`connections/sync`, `jobs/get`, `jobs/list`,
-//! `jobs/cancel`, `jobs/get_last_replication_job`; the public API's resets and clears start the
-//! same way as syncs). A job starts `running`; a test ends it with
+//! Jobs: what Airbyte runs for a connection (`connections/sync`, `connections/clear` and
+//! `clear/stream`, `connections/reset` and `reset/stream`, `jobs/get`, `jobs/get_without_logs`,
+//! `jobs/list`, `jobs/cancel`, `jobs/get_last_replication_job`, `attempt/get_for_job`; the public
+//! API's resets and clears start the same way as syncs). A job starts `running`; a test fails an
+//! attempt and starts the next with [`super::FakeAirbyte::retry_job`] and ends the job with
 //! [`super::FakeAirbyte::finish_job`]. Failed and cancelled attempts carry a failure summary with
-//! an internal message and a stack trace, and every answer carries logs, as Airbyte's do: none of
-//! them may reach the service's clients.
+//! an internal message and a stack trace, which may never reach the service's clients.
+//!
+//! As on Airbyte 1.6 and later, `jobs/get` carries every attempt's log and no figures, and
+//! `jobs/get_without_logs` the figures (per stream too) and no log; with
+//! [`super::FakeAirbyte::set_legacy_job_calls`] the fake is an Airbyte before 0.57 (no
+//! `get_without_logs`, `attempt/get_for_job` or clears: `jobs/get` has the figures). A log is
+//! what Airbyte writes: the connector's secrets masked.
 
 use serde_json::{json, Value};
 
@@ -39,8 +46,37 @@ pub enum JobEnd {
 /// never reaches an answer or a log line.
 pub const SECRET_IN_INTERNALS: &str = "internal-secret-hunter2";
 
+/// The lines of every attempt's log: the fake's attempt `n` logs `LOG_LINES` lines,
+/// `attempt <n> line <i>`, the last one the reason it failed when it did.
+pub const LOG_LINES: usize = 3;
+
+/// What each stream of a succeeded job moved: `users` 120 records, `orders` nothing.
+fn stream_stats() -> Value {
+    json!([
+        { "streamName": "users", "streamNamespace": "shop", "recordsEmitted": 120, "bytesEmitted": 4096,
+          "recordsCommitted": 120, "bytesCommitted": 4096, "recordsRejected": 0 },
+        { "streamName": "orders", "streamNamespace": "shop", "recordsEmitted": 0, "bytesEmitted": 0,
+          "recordsCommitted": 0, "bytesCommitted": 0, "recordsRejected": 0 },
+    ])
+}
+
+/// How a job is read: which call, and so what it carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Read {
+    /// `jobs/get` on Airbyte 1.6 and later: logs, no figures.
+    WithLogs,
+    /// `jobs/get_without_logs`, `jobs/list`: figures, no logs.
+    WithFigures,
+    /// `jobs/get` before Airbyte 0.57: both.
+    Legacy,
+}
+
 impl FakeJob {
     pub(super) fn read(&self) -> Value {
+        self.read_as(Read::WithFigures)
+    }
+
+    fn read_as(&self, how: Read) -> Value {
         let mut read = json!({
             "id": self.id,
             "configType": self.config_type,
@@ -51,29 +87,33 @@ impl FakeJob {
             "status": self.status,
             "enabledStreams": [{ "name": "users", "namespace": "shop" }],
         });
-        if self.status == "succeeded" {
+        if self.status == "succeeded" && how != Read::WithLogs {
             read["aggregatedStats"] = json!({
                 "recordsEmitted": 120, "bytesEmitted": 4096, "recordsCommitted": 120,
                 "bytesCommitted": 4096, "recordsRejected": 0
             });
+            if how == Read::WithFigures {
+                read["streamAggregatedStats"] = stream_stats();
+            }
         }
         read
     }
 
-    /// `JobInfoRead`: attempts nested in `attempt`, with logs.
-    fn info(&self) -> Value {
+    /// `JobInfoRead`: attempts nested in `attempt`, with their logs unless read `WithFigures`.
+    pub(super) fn info_as(&self, how: Read, structured: bool) -> Value {
         let attempts: Vec<Value> = self
             .attempts
             .iter()
-            .map(|attempt| {
-                json!({
-                    "attempt": attempt,
-                    "logType": "formatted",
-                    "logs": { "logLines": [format!("connecting with password {SECRET_IN_INTERNALS}")] }
-                })
+            .map(|attempt| match how {
+                Read::WithFigures => json!({ "attempt": attempt }),
+                _ => attempt_info(attempt, structured),
             })
             .collect();
-        json!({ "job": self.read(), "attempts": attempts })
+        json!({ "job": self.read_as(how), "attempts": attempts })
+    }
+
+    fn info(&self) -> Value {
+        self.info_as(Read::WithLogs, false)
     }
 
     fn is_active(&self) -> bool {
@@ -92,6 +132,23 @@ impl FakeJob {
         self.finish(status, failure, now);
     }
 
+    /// Fails the running attempt with `message` and starts the next, as Airbyte retries a sync.
+    pub fn retry(&mut self, message: &str, now: i64) {
+        if let Some(attempt) = self.attempts.last_mut() {
+            attempt["status"] = json!("failed");
+            attempt["endedAt"] = json!(now);
+            attempt["updatedAt"] = json!(now);
+            attempt["failureSummary"] = json!({
+                "failures": [failure("system_error", "source", message, true)],
+                "partialSuccess": false
+            });
+        }
+        let n = self.attempts.len();
+        self.attempts
+            .push(json!({ "id": n, "status": "running", "createdAt": now, "updatedAt": now }));
+        self.updated_at = now;
+    }
+
     fn finish(&mut self, status: &str, failure: Option<Value>, now: i64) {
         self.status = status.to_string();
         self.updated_at = now;
@@ -108,6 +165,31 @@ impl FakeJob {
                     json!({ "failures": [failure], "partialSuccess": false });
             }
         }
+    }
+}
+
+/// An `AttemptInfoRead`: the attempt and its log, as lines or as structured events.
+fn attempt_info(attempt: &Value, structured: bool) -> Value {
+    let n = attempt["id"].as_i64().unwrap_or(0);
+    let reason = attempt
+        .pointer("/failureSummary/failures/0/externalMessage")
+        .and_then(Value::as_str);
+    let mut lines: Vec<String> = (1..LOG_LINES)
+        .map(|i| format!("attempt {n} line {i}: connecting with password **********"))
+        .collect();
+    lines.push(match reason {
+        Some(reason) => format!("attempt {n} line {LOG_LINES}: {reason}"),
+        None => format!("attempt {n} line {LOG_LINES}: still going"),
+    });
+    if structured {
+        let events: Vec<Value> = lines
+            .iter()
+            .map(|line| json!({ "timestamp": 1_700_000_000_000i64, "message": line, "level": "info",
+                                "logSource": "source", "stackTrace": format!("at {SECRET_IN_INTERNALS}") }))
+            .collect();
+        json!({ "attempt": attempt, "logType": "structured", "logs": { "events": events, "version": "1" } })
+    } else {
+        json!({ "attempt": attempt, "logType": "formatted", "logs": { "logLines": lines } })
     }
 }
 
@@ -162,6 +244,37 @@ pub(super) fn start(s: &mut State, request: &Recorded, config_type: &'static str
     answer(200, info)
 }
 
+/// `connections/clear` (or `connections/reset`, `reset_connection`): all of the connection's
+/// streams.
+pub(super) fn clear(s: &mut State, request: &Recorded, config_type: &'static str) -> Reply {
+    start(s, request, config_type)
+}
+
+/// `connections/clear/stream` (or `reset/stream`): the streams named, each one the connection
+/// has; 422 without any, 404 for one it does not have.
+pub(super) fn clear_streams(s: &mut State, request: &Recorded, config_type: &'static str) -> Reply {
+    let Some(streams) = request.body.get("streams").and_then(Value::as_array) else {
+        return invalid("streams is required");
+    };
+    if let Ok(id) = connections::existing(s, request) {
+        let catalog = &s.connections[id]["syncCatalog"]["streams"];
+        for wanted in streams {
+            let Some(name) = wanted.get("streamName").and_then(Value::as_str) else {
+                return invalid("streamName is required");
+            };
+            let known = catalog.as_array().into_iter().flatten().any(|item| {
+                item["stream"]["name"] == name
+                    && item["stream"].get("namespace").and_then(Value::as_str)
+                        == wanted.get("streamNamespace").and_then(Value::as_str)
+            });
+            if !known {
+                return not_found("stream", &json!(name));
+            }
+        }
+    }
+    start(s, request, config_type)
+}
+
 /// The job the request's `id` names; else Airbyte's refusal.
 fn existing<'s>(s: &'s mut State, request: &Recorded) -> Result<&'s mut FakeJob, Reply> {
     let Some(id) = request.body.get("id").and_then(Value::as_i64) else {
@@ -173,11 +286,30 @@ fn existing<'s>(s: &'s mut State, request: &Recorded) -> Result<&'s mut FakeJob,
         .ok_or_else(|| not_found("job", &request.body["id"]))
 }
 
-/// `jobs/get`.
-pub(super) fn get(s: &mut State, request: &Recorded) -> Reply {
+/// `jobs/get` (`Read::WithLogs`, or `Read::Legacy`) and `jobs/get_without_logs`
+/// (`Read::WithFigures`).
+pub(super) fn get(s: &mut State, request: &Recorded, how: Read) -> Reply {
+    let structured = s.structured_logs;
     match existing(s, request) {
-        Ok(job) => answer(200, job.info()),
+        Ok(job) => answer(200, job.info_as(how, structured)),
         Err(refused) => refused,
+    }
+}
+
+/// `attempt/get_for_job {jobId, attemptNumber}`: the attempt and its log.
+pub(super) fn attempt_for_job(s: &State, request: &Recorded) -> Reply {
+    let (Some(job_id), Some(number)) = (
+        request.body.get("jobId").and_then(Value::as_i64),
+        request.body.get("attemptNumber").and_then(Value::as_i64),
+    ) else {
+        return invalid("jobId and attemptNumber are required");
+    };
+    let Some(job) = s.jobs.iter().find(|j| j.id == job_id) else {
+        return not_found("job", &json!(job_id));
+    };
+    match job.attempts.iter().find(|a| a["id"] == number) {
+        Some(attempt) => answer(200, attempt_info(attempt, s.structured_logs)),
+        None => not_found("attempt", &json!(number)),
     }
 }
 

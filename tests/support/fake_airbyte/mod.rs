@@ -58,7 +58,7 @@ use replies::{answer, invalid, not_found, Reply};
 pub use actors::stream;
 pub use checks::CheckEnd;
 pub use definitions::{catalog, definition};
-pub use jobs::{JobEnd, SECRET_IN_INTERNALS};
+pub use jobs::{JobEnd, LOG_LINES, SECRET_IN_INTERNALS};
 pub use replies::error_body;
 pub use specs::MASK;
 
@@ -132,6 +132,13 @@ impl Fault {
         ]
     }
 }
+
+/// The service's Airbyte timeouts for a suite that runs [`Fault::matrix`]: one second, so that its
+/// slow answer is a timeout.
+pub const FAULT_TIMEOUTS: [(&str, &str); 2] = [
+    ("AIRBYTE_TIMEOUT_SECS", "1"),
+    ("AIRBYTE_DISCOVER_TIMEOUT_SECS", "1"),
+];
 
 /// What the fake requires of callers.
 #[derive(Debug, Clone, PartialEq)]
@@ -213,6 +220,10 @@ struct State {
     connections: HashMap<String, Value>,
     last_job_status: Option<String>,
     jobs: Vec<jobs::FakeJob>,
+    /// An Airbyte before 0.57: no `jobs/get_without_logs`, `attempt/get_for_job`, clears.
+    legacy_job_calls: bool,
+    /// Attempt logs as structured events (`logType: structured`, Airbyte 1.2 and later).
+    structured_logs: bool,
     next_job_id: i64,
     /// `sources/discover_schema` calls answered.
     discoveries: usize,
@@ -259,6 +270,8 @@ impl State {
             connections: HashMap::new(),
             last_job_status: None,
             jobs: Vec::new(),
+            legacy_job_calls: false,
+            structured_logs: false,
             next_job_id: 0,
             discoveries: 0,
             created: Vec::new(),
@@ -427,6 +440,12 @@ impl FakeAirbyte {
         );
     }
 
+    /// Waits until the fake receives a request or changes, or `timeout` has passed.
+    pub fn wait_for_change(&self, timeout: Duration) {
+        let state = self.state();
+        drop(self.received.wait_timeout(state, timeout));
+    }
+
     pub fn clear_requests(&self) {
         self.state().requests.clear();
     }
@@ -533,6 +552,26 @@ impl FakeAirbyte {
         let job = s.jobs.iter_mut().find(|j| j.id == id);
         job.unwrap_or_else(|| panic!("the fake has no job {id}"))
             .end(&end, now);
+    }
+
+    /// Fails job `id`'s running attempt with `message` and starts its next attempt.
+    pub fn retry_job(&self, id: i64, message: &str) {
+        let mut s = self.state();
+        let now = s.now();
+        let job = s.jobs.iter_mut().find(|j| j.id == id);
+        job.unwrap_or_else(|| panic!("the fake has no job {id}"))
+            .retry(message, now);
+    }
+
+    /// An Airbyte before 0.57: `jobs/get_without_logs`, `attempt/get_for_job` and the clears
+    /// answer 404, `jobs/get` carries the figures, and the public `POST /jobs` refuses `clear`.
+    pub fn set_legacy_job_calls(&self, legacy: bool) {
+        self.state().legacy_job_calls = legacy;
+    }
+
+    /// Attempt logs as structured events rather than lines.
+    pub fn set_structured_logs(&self, structured: bool) {
+        self.state().structured_logs = structured;
     }
 
     /// Every job the fake holds, as `(id, connection id, status)`.
@@ -719,7 +758,22 @@ fn route(state: &Mutex<State>, req: &Recorded) -> Reply {
         ("POST", ["sources", "discover_schema"]) => actors::discover_schema(s, req),
         ("POST", ["connections", "sync"]) => jobs::sync(s, req),
         ("POST", ["connections", "update"]) => connections::update(s, req),
-        ("POST", ["jobs", "get"]) => jobs::get(s, req),
+        ("POST", ["jobs", "get"]) if s.legacy_job_calls => jobs::get(s, req, jobs::Read::Legacy),
+        ("POST", ["jobs", "get"]) => jobs::get(s, req, jobs::Read::WithLogs),
+        ("POST", ["jobs", "get_without_logs"]) if !s.legacy_job_calls => {
+            jobs::get(s, req, jobs::Read::WithFigures)
+        }
+        ("POST", ["attempt", "get_for_job"]) if !s.legacy_job_calls => {
+            jobs::attempt_for_job(s, req)
+        }
+        ("POST", ["connections", "clear"]) if !s.legacy_job_calls => jobs::clear(s, req, "clear"),
+        ("POST", ["connections", "clear", "stream"]) if !s.legacy_job_calls => {
+            jobs::clear_streams(s, req, "clear")
+        }
+        ("POST", ["connections", "reset"]) => jobs::clear(s, req, "reset_connection"),
+        ("POST", ["connections", "reset", "stream"]) => {
+            jobs::clear_streams(s, req, "reset_connection")
+        }
         ("POST", ["jobs", "list"]) => jobs::list(s, req),
         ("POST", ["jobs", "cancel"]) => jobs::cancel(s, req),
         ("POST", ["destinations", "create"]) => actors::create(s, req, Destination),

@@ -477,6 +477,7 @@ pub(super) fn create_job(s: &mut State, request: &Recorded) -> Reply {
     let config_type = match request.body["jobType"].as_str() {
         Some("sync") => "sync",
         Some("reset") => "reset_connection",
+        Some("clear") if s.legacy_job_calls => return error_id(400),
         Some("clear") => "clear",
         Some("refresh") => {
             return problem(
