@@ -123,7 +123,8 @@ const examples = {
   "get /connections/{connectionId}": connection,
   "patch /connections/{connectionId}": connection,
   "post /jobs": job,
-  "get /jobs": page([job]),
+  // The newest job listed has ended (a sync of the day before), so a clear is not refused.
+  "get /jobs": page([{ ...job, jobId: 1233, status: "succeeded", startTime: "2024-12-03T10:00:00Z", lastUpdatedAt: "2024-12-03T10:05:00Z", duration: "PT5M" }]),
   "get /jobs/{jobId}": job,
   "delete /jobs/{jobId}": { ...job, status: "cancelled", lastUpdatedAt: "2024-12-04T10:01:00Z", duration: "PT1M" },
 };

@@ -35,12 +35,13 @@
 #             so the last fix loosens nothing it sends). ApplicationTokenRequestWithGrant's
 #             `required` names `grant_type` where the property is `grant-type`; that is kept: the
 #             service sends both spellings, so the document as published must accept its token call.
-#             The Config API's document is served as published but for one line: its calls'
-#             security is `[{}]` (no credentials) though it declares `bearerAuth`, and Prism answers a
-#             call that carries a token with 401; the copy requires `bearerAuth` instead, so that a
-#             call beside the public API without the token would fail as well.
 #             The static answers are those of the Config scenarios but for the job routes: 200
-#             where the Config API's mock has a 404 (see public_static_scenario).
+#             where the Config API's mock has a 404, and a clear starts (202) where the Config
+#             API's mock has a job running (409) (see public_static_scenario). The Config API's
+#             document beside is prepared by tests/contract/companion_mock.js: the bearer token
+#             required (its calls' security is `[{}]` though it declares `bearerAuth`, and Prism
+#             answers a call that carries a token with 401), and the public mock's job as its job
+#             reads answer it, so that attempts and logs reach `attempt/get_for_job`.
 #   public-dynamic, public-dynamic-v1.6.0
 #             the same with `-d` on both Prisms.
 #
@@ -278,10 +279,13 @@ prism_calls() {
 
 # Running and watching the ingestion `$1` (static answers): each call the service makes for it is
 # one Prism validates. Prism's generated jobs belong to no real ingestion (their `configId` is a
-# placeholder), so reading or cancelling one is a 404 after `jobs/get`: `jobs/cancel` is never
-# reached here, and its body is `jobs/get`'s (`JobIdRequestBody`).
+# placeholder), so reading or cancelling one, its attempts and its log are a 404 after
+# `jobs/get_without_logs`: `jobs/cancel` and `attempt/get_for_job` are never reached here (the
+# public scenarios reach them), and `jobs/cancel`'s body is `jobs/get_without_logs`'s
+# (`JobIdRequestBody`). Its generated jobs list holds a `pending` job, so a clear is a 409 that
+# names it; the public mock's list holds an ended job, so there a clear starts (202).
 operate() {
-    local id=$1 job_status=${2:-404}
+    local id=$1 job_status=${2:-404} clear_status=${3:-409}
     call ingestion-read GET "/ingestion/$id"
     echo "  GET /ingestion/{id} $STATUS"
     expect ingestion-read 200
@@ -303,6 +307,23 @@ operate() {
     call refresh POST "/ingestion/$id/refresh?apply=true&selectNew=true"
     echo "  POST /ingestion/{id}/refresh $STATUS"
     expect refresh 200
+    call wait GET "/ingestion/$id/jobs/1?wait=1"
+    echo "  GET /ingestion/{id}/jobs/1?wait=1 $STATUS"
+    expect wait "$job_status"
+    call attempts GET "/ingestion/$id/jobs/1/attempts"
+    echo "  GET /ingestion/{id}/jobs/1/attempts $STATUS"
+    expect attempts "$job_status"
+    call logs GET "/ingestion/$id/jobs/1/logs?tail=10"
+    echo "  GET /ingestion/{id}/jobs/1/logs $STATUS"
+    expect logs "$job_status"
+    call clear POST "/ingestion/$id/clear"
+    echo "  POST /ingestion/{id}/clear $STATUS"
+    expect clear "$clear_status"
+    call clear-streams POST "/ingestion/$id/clear" '{"streams": ["users"]}'
+    echo "  POST /ingestion/{id}/clear {streams} $STATUS"
+    # The Config API's generated connection has no stream `users` (422), or its generated jobs
+    # one that has not ended (409).
+    expect clear-streams "$clear_status" 422
 }
 
 # Trying out and changing configurations (static answers): checks and a stream preview that
@@ -338,7 +359,7 @@ static_scenario() {
     start_prism "$scenario" "$spec"
     SERVICE_LOG="$WORK/service-$scenario.log"
     start_service "$SERVICE_LOG" "$PRISM_URL"
-    drive_statically 404
+    drive_statically 404 409
     local calls
     wait_until_quiet "$PRISM_LOG" 10 || true
     calls=$(prism_calls)
@@ -359,17 +380,10 @@ start_public() {
     shift 3
     local mock="$WORK/$scenario.${public_spec%.yaml}.mock.yaml"
     node tests/contract/public_mock.js "$SPEC_DIR/$public_spec" "$mock"
-    # The Config API's document declares `bearerAuth` but lists only `{}` (no credentials) as the
-    # security of its calls, so Prism answers every call that carries a token with 401 ("Invalid
-    # security scheme used"). The copy beside the public API's requires the bearer token instead, as
-    # an install with authentication does: the token must reach the Config API too.
-    local companion="$WORK/$scenario.${config_spec%.yaml}.bearer.yaml"
-    awk 'top { top = 0; if ($0 == "- {}") { print "- bearerAuth: []"; replaced++; next } }
-        { print } /^security:$/ { top = 1 } END { exit replaced != 1 }' \
-        "$SPEC_DIR/$config_spec" >"$companion" || {
-        echo "error: $config_spec has no top-level 'security: [{}]' to replace with bearerAuth" >&2
-        exit 2
-    }
+    # The Config API's document with the bearer token required and the public mock's job as its
+    # job reads answer it (companion_mock.js says why).
+    local companion="$WORK/$scenario.${config_spec%.yaml}.companion.yaml"
+    node tests/contract/companion_mock.js "$SPEC_DIR/$config_spec" "$companion"
     PROBE_AUTH="Bearer self-check" start_prism_of "$scenario-config" "$companion" /v1 /sources/create "$@"
     COMPANION_PID=$PRISM_PID COMPANION_LOG=$PRISM_LOG COMPANION_FROM=$PRISM_FROM COMPANION_URL=$PRISM_URL
     start_prism_of "$scenario" "$mock" "" /sources "$@"
@@ -390,7 +404,7 @@ public_static_scenario() {
     local scenario=$1 public_spec=$2 config_spec=$3 expected_calls=$4 expected_config_calls=$5
     echo "== contract[$scenario]: $public_spec beside $config_spec, static answers"
     start_public "$scenario" "$public_spec" "$config_spec"
-    drive_statically 200
+    drive_statically 200 202
     local calls
     wait_until_quiet "$PRISM_LOG" 10 || true
     calls=$(prism_calls)
@@ -413,9 +427,10 @@ public_static_scenario() {
     echo "contract[$scenario]: passed"
 }
 
-# drive_statically JOB_STATUS: the static scenarios' requests and the statuses they must get.
+# drive_statically JOB_STATUS CLEAR_STATUS: the static scenarios' requests and the statuses they
+# must get.
 drive_statically() {
-    local job_status=$1
+    local job_status=$1 clear_status=$2
     call readyz GET /readyz
     echo "  GET /readyz $STATUS"
     expect readyz 200
@@ -434,7 +449,7 @@ drive_statically() {
         call ingestion POST /ingestion "{\"sourceId\": \"$source_id\", \"sinkId\": \"$sink_id\", \"created\": \"2024-01-01T00:00:00Z\", \"updated\": \"2024-01-01T00:00:00Z\"}"
         echo "  POST /ingestion $STATUS"
         expect ingestion 201
-        operate "$(json_field "$WORK/ingestion.json" id)" "$job_status"
+        operate "$(json_field "$WORK/ingestion.json" id)" "$job_status" "$clear_status"
         configure "$source_id" "$sink_id"
     fi
 }
@@ -458,6 +473,22 @@ operate_randomly() {
     expect refresh 200 404 422 502
     readable refresh
     echo "POST /ingestion/{id}/refresh $STATUS" >>"$tally"
+    call job GET "/ingestion/$id/jobs/1?wait=1"
+    expect job 200 404 502
+    readable job
+    echo "GET /ingestion/{id}/jobs/1?wait=1 $STATUS" >>"$tally"
+    call attempts GET "/ingestion/$id/jobs/1/attempts"
+    expect attempts 200 404 501 502
+    readable attempts
+    echo "GET /ingestion/{id}/jobs/1/attempts $STATUS" >>"$tally"
+    call logs GET "/ingestion/$id/jobs/1/logs"
+    expect logs 200 404 501 502
+    readable logs
+    echo "GET /ingestion/{id}/jobs/1/logs $STATUS" >>"$tally"
+    call clear POST "/ingestion/$id/clear"
+    expect clear 200 202 404 409 422 502
+    readable clear
+    echo "POST /ingestion/{id}/clear $STATUS" >>"$tally"
 }
 
 # The configuration routes against random answers: any status but a 5xx of the service's own.
@@ -552,10 +583,10 @@ drive_randomly() {
 
 # The Airbyte calls of a static scenario, in the order they first appear. On a current Airbyte the
 # service asks for /workspaces/list first and falls back on its 404.
-CALLS="post /v1/source_definitions/list_for_workspace, post /v1/source_definition_specifications/get, post /v1/sources/create, post /v1/destination_definitions/list_for_workspace, post /v1/destination_definition_specifications/get, post /v1/destinations/create, post /v1/sources/discover_schema, post /v1/connections/create, post /v1/connections/get, post /v1/jobs/get_last_replication_job, post /v1/jobs/list, post /v1/connections/sync, post /v1/jobs/get, post /v1/connections/update, post /v1/scheduler/sources/check_connection, post /v1/scheduler/destinations/check_connection, post /v1/scheduler/sources/discover_schema, post /v1/sources/get, post /v1/sources/update, post /v1/destinations/get, post /v1/destinations/check_connection_for_update, post /v1/destinations/update"
+CALLS="post /v1/source_definitions/list_for_workspace, post /v1/source_definition_specifications/get, post /v1/sources/create, post /v1/destination_definitions/list_for_workspace, post /v1/destination_definition_specifications/get, post /v1/destinations/create, post /v1/sources/discover_schema, post /v1/connections/create, post /v1/connections/get, post /v1/jobs/get_last_replication_job, post /v1/jobs/list, post /v1/connections/sync, post /v1/jobs/get_without_logs, post /v1/connections/update, post /v1/scheduler/sources/check_connection, post /v1/scheduler/destinations/check_connection, post /v1/scheduler/sources/discover_schema, post /v1/sources/get, post /v1/sources/update, post /v1/destinations/get, post /v1/destinations/check_connection_for_update, post /v1/destinations/update"
 # The calls of a public static scenario: to the public API, and to the Config API beside it.
 PUBLIC_CALLS="post /applications/token, get /health, get /workspaces, get /workspaces/{id}/definitions/sources, post /sources, get /workspaces/{id}/definitions/destinations, post /destinations, get /streams, post /connections, get /connections/{id}, get /jobs, post /jobs, get /jobs/{id}, delete /jobs/{id}, patch /connections/{id}, get /sources/{id}, put /sources/{id}, get /destinations/{id}, put /destinations/{id}"
-BESIDE_CALLS="post /v1/source_definition_specifications/get, post /v1/destination_definition_specifications/get, post /v1/sources/discover_schema, post /v1/scheduler/sources/check_connection, post /v1/scheduler/destinations/check_connection, post /v1/scheduler/sources/discover_schema, post /v1/destinations/check_connection_for_update"
+BESIDE_CALLS="post /v1/source_definition_specifications/get, post /v1/destination_definition_specifications/get, post /v1/sources/discover_schema, post /v1/jobs/get_without_logs, post /v1/attempt/get_for_job, post /v1/connections/clear/stream, post /v1/scheduler/sources/check_connection, post /v1/scheduler/destinations/check_connection, post /v1/scheduler/sources/discover_schema, post /v1/destinations/check_connection_for_update"
 for scenario in ${CONTRACT_SCENARIOS:-current v1.6.0 dynamic dynamic-v1.6.0 public public-v1.6.0 public-dynamic public-dynamic-v1.6.0}; do
     case $scenario in
     current)
