@@ -26,7 +26,7 @@ build: ## Build the debug binary
 run: ## Run the service (configure with environment variables; see README)
 	$(CARGO) run --locked --release
 
-demo: ## Start a fake Airbyte and the service, send the README's three requests (DEMO_API=public: the public API)
+demo: ## Start a fake Airbyte and the service, send the README's three requests, sync and wait for it (DEMO_API=public: the public API)
 	$(CARGO) test --locked --test demo
 
 # The tiny_http fork (.cargo/vendor/tiny_http, a workspace of its own with its own Cargo.lock): its

@@ -1,11 +1,15 @@
 //! `make demo`: the fake Airbyte and the real service on free ports, and the README's three example
-//! requests sent to it, then a sync of the new ingestion and a read of its job, each answer
-//! printed. Shows the service working with no Airbyte installed. `DEMO_API=public` has it speak
-//! Airbyte's public API (the fake serves both), `config` (the default) the Config API.
+//! requests sent to it, then a sync of the new ingestion and a wait for it to end (the fake ends it
+//! while the service waits, as Airbyte would), each answer printed, and what each stream moved.
+//! Shows the service working with no Airbyte installed. `DEMO_API=public` has it speak Airbyte's
+//! public API (the fake serves both), `config` (the default) the Config API.
 
 mod support;
 
+use std::sync::Arc;
+
 use serde_json::Value;
+use support::fake_airbyte::JobEnd;
 use support::{Dialect, FakeAirbyte, Service, MYSQL_SOURCE, S3_SINK};
 
 fn show(service: &Service, path: &str, body: &str) -> Value {
@@ -51,7 +55,7 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let fake = FakeAirbyte::start();
+    let fake = Arc::new(FakeAirbyte::start());
     let service = dialect.start(&fake, &[("RUST_LOG", "warn,airbyte_wrapper=info")]);
     println!(
         "fake Airbyte at {}\nairbyte-wrapper at {}\n",
@@ -69,10 +73,53 @@ fn main() {
     let ingestion = show(&service, "/ingestion", &ingestion);
     let id = ingestion["id"].as_str().unwrap();
     let job = send(&service, "POST", &format!("/ingestion/{id}/sync"));
-    send(
+    let job_id = job["id"].as_i64().unwrap();
+    // The sync ends in Airbyte once the service has begun to wait for it.
+    let airbyte = {
+        let fake = fake.clone();
+        let read = dialect.call("jobs/get_without_logs");
+        std::thread::spawn(move || {
+            fake.wait_for_call(&read);
+            fake.finish_job(job_id, JobEnd::Succeeded);
+        })
+    };
+    let ended = send(
         &service,
         "GET",
-        &format!("/ingestion/{id}/jobs/{}", job["id"]),
+        &format!("/ingestion/{id}/jobs/{job_id}?wait=60"),
     );
-    println!("Airbyte received: {}", fake.calls().join(", "));
+    airbyte.join().unwrap();
+    println!("Airbyte received: {}\n", fake.calls().join(", "));
+    print_streams(&ended);
+}
+
+/// What each stream of the job moved, as a table (the public API does not say).
+fn print_streams(job: &Value) {
+    println!(
+        "job {} {}: what each stream moved",
+        job["id"], job["status"]
+    );
+    let Some(streams) = job["streams"].as_array() else {
+        println!("  (not given by this API: {})", job["streams"]);
+        return;
+    };
+    println!(
+        "  {:<20} {:>10} {:>10} {:>10} {:>10}",
+        "stream", "emitted", "bytes", "committed", "bytes"
+    );
+    for s in streams {
+        let name = match s["namespace"].as_str() {
+            Some(namespace) => format!("{namespace}.{}", s["name"].as_str().unwrap_or("")),
+            None => s["name"].as_str().unwrap_or("").to_string(),
+        };
+        // A JSON value's `Display` ignores widths: as text first.
+        let [records, bytes, committed, committed_bytes] = [
+            "recordsEmitted",
+            "bytesEmitted",
+            "recordsCommitted",
+            "bytesCommitted",
+        ]
+        .map(|field| s[field].to_string());
+        println!("  {name:<20} {records:>10} {bytes:>10} {committed:>10} {committed_bytes:>10}");
+    }
 }
