@@ -67,14 +67,22 @@ pub struct Metrics {
     requests: Mutex<Series>,
     airbyte: Mutex<Series>,
     in_flight: AtomicI64,
+    waiting: AtomicI64,
 }
 
-/// Marks a request in flight until dropped.
-pub struct InFlight<'a>(&'a Metrics);
+/// Counts one in a gauge until dropped.
+pub struct Counted<'a>(&'a AtomicI64);
 
-impl Drop for InFlight<'_> {
+impl<'a> Counted<'a> {
+    fn new(gauge: &'a AtomicI64) -> Counted<'a> {
+        gauge.fetch_add(1, Ordering::Relaxed);
+        Counted(gauge)
+    }
+}
+
+impl Drop for Counted<'_> {
     fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -109,9 +117,14 @@ fn status_label(status: u16) -> &'static str {
 
 impl Metrics {
     /// Counts a request as in flight for the guard's lifetime.
-    pub fn start_request(&self) -> InFlight<'_> {
-        self.in_flight.fetch_add(1, Ordering::Relaxed);
-        InFlight(self)
+    pub fn start_request(&self) -> Counted<'_> {
+        Counted::new(&self.in_flight)
+    }
+
+    /// Counts a request as waiting on a job between two reads (in flight, holding no worker
+    /// slot) for the guard's lifetime.
+    pub fn start_waiting(&self) -> Counted<'_> {
+        Counted::new(&self.waiting)
     }
 
     /// Records an answered request; `route` is a route path or `unmatched`.
@@ -178,6 +191,13 @@ impl Metrics {
             "",
             in_flight,
         );
+        gauge(
+            &mut out,
+            "waiting_requests",
+            "Requests in flight that wait on an Airbyte job between two reads of it (?wait=), holding no worker slot.",
+            "",
+            self.waiting.load(Ordering::Relaxed),
+        );
         let version = format!("{{version=\"{}\"}}", env!("CARGO_PKG_VERSION"));
         gauge(&mut out, "build_info", "The running version.", &version, 1);
         out
@@ -224,6 +244,15 @@ mod tests {
         ));
         assert!(text.contains("airbyte_wrapper_in_flight_requests 1\n"));
         assert!(text.contains("airbyte_wrapper_build_info{version=\""));
+    }
+
+    #[test]
+    fn waiting_requests_are_counted_while_they_wait() {
+        let m = Metrics::default();
+        let waiting = m.start_waiting();
+        assert!(m.render().contains("airbyte_wrapper_waiting_requests 1\n"));
+        drop(waiting);
+        assert!(m.render().contains("airbyte_wrapper_waiting_requests 0\n"));
     }
 
     #[test]

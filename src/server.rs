@@ -151,17 +151,20 @@ struct GateState {
 /// One of the gate's slots, until dropped.
 struct Slot<'a>(&'a Gate);
 
-/// A request's place at the gate: a slot while its handler runs, none while it pauses.
+/// A request's place at the gate: a slot while its handler runs, none while it pauses (counted
+/// in the metrics as waiting).
 struct Place<'a> {
     gate: &'a Gate,
     slot: RefCell<Option<Slot<'a>>>,
+    metrics: &'a Metrics,
 }
 
 impl<'a> Place<'a> {
-    fn new(gate: &'a Gate) -> Place<'a> {
+    fn new(gate: &'a Gate, metrics: &'a Metrics) -> Place<'a> {
         Place {
             gate,
             slot: RefCell::new(None),
+            metrics,
         }
     }
 
@@ -180,7 +183,9 @@ impl Seat for Place<'_> {
     /// create needs, and takes one again before the handler calls Airbyte.
     fn pause(&self, request: &Request, timeout: Duration) -> Paused {
         let held = self.slot.borrow_mut().take().is_some();
+        let waiting = self.metrics.start_waiting();
         let paused = request.pause(timeout);
+        drop(waiting);
         if held {
             self.enter();
         }
@@ -235,7 +240,7 @@ impl tiny_http::Handler for Endpoint {
         let started = Instant::now();
         let _in_flight = self.metrics.start_request();
         let request_id = request_id(&request);
-        let place = Place::new(&self.gate);
+        let place = Place::new(&self.gate, &self.metrics);
         let incoming = Incoming::new(&request).seated(&place);
         let route = self.service.route_of(incoming.path());
         let outcome = panic::catch_unwind(AssertUnwindSafe(|| {

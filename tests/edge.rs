@@ -497,6 +497,7 @@ fn metrics_count_requests_airbyte_calls_and_latency() {
         1.0,
         "the scrape itself"
     );
+    assert_eq!(get("airbyte_wrapper_waiting_requests"), 0.0);
     assert_eq!(
         get(&format!(
             r#"airbyte_wrapper_build_info{{version="{}"}}"#,

@@ -634,6 +634,20 @@ fn waiting_clients_hold_no_worker_slot_a_create_needs() {
         })
         .collect();
     wait_for_job_reads(d, &fake, 20);
+    // Each of them pauses between its reads, counted as waiting.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !service
+        .get("/metrics")
+        .text
+        .contains("airbyte_wrapper_waiting_requests 20\n")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "{}",
+            service.get("/metrics").text
+        );
+        fake.wait_for_change(Duration::from_millis(100));
+    }
 
     for _ in 0..4 {
         let started = Instant::now();
@@ -649,6 +663,11 @@ fn waiting_clients_hold_no_worker_slot_a_create_needs() {
         assert_eq!(answer.status, 200, "{}", answer.text);
         assert_eq!(answer.json()["status"], "succeeded");
     }
+    let metrics = service.get("/metrics").text;
+    assert!(
+        metrics.contains("airbyte_wrapper_waiting_requests 0\n"),
+        "{metrics}"
+    );
 }
 
 /// A client that hangs up while it waits: the service stops reading the job at once, without
