@@ -232,13 +232,13 @@ pub fn clear(app: &App, request: &Incoming<'_>, id: &str) -> Result<Reply, ApiEr
         None => Vec::new(),
     };
     if let Some(job) = running(app, id)? {
-        return Err(busy(&job));
+        return Err(busy(id, &job));
     }
     let job = match app.airbyte.clear_connection(id, &streams) {
         Ok(job) => job,
         Err(Error::Status { status: 409, .. }) => {
             return Err(match running(app, id)? {
-                Some(job) => busy(&job),
+                Some(job) => busy(id, &job),
                 None => ApiError::conflict(
                     "Airbyte refused to clear the ingestion because a job is running, but none of its recent jobs is running; try again in a moment",
                 ),
@@ -304,13 +304,14 @@ fn streams_of(connection: &Connection, named: &[String]) -> Result<Vec<StreamNam
         .collect())
 }
 
-/// The 409 for a clear under a running job, naming it and what the client can do.
-fn busy(job: &Job) -> ApiError {
-    let answer = JobAnswer::of(job.clone());
-    let location = answer.location();
+/// The 409 for a clear under job `job` of ingestion `id`, naming it and what the client can do.
+fn busy(id: Uuid, job: &Job) -> ApiError {
+    let location = format!("/ingestion/{id}/jobs/{}", job.id);
     ApiError::conflict(format!(
         "job {} ({}, {}) is running on this ingestion, and clearing under it would cancel it; wait for it to end (GET {location}?wait=300) or cancel it (DELETE {location}), then clear",
-        job.id, answer.job_type, job.status
+        job.id,
+        job_type(&job.config_type),
+        job.status
     ))
 }
 
