@@ -348,9 +348,13 @@ pub fn string_list_or_empty(
     let mut values = Vec::with_capacity(items.len());
     for (i, item) in items.into_iter().enumerate() {
         let value = string(&format!("{field}[{i}]"), Some(item), 1024)?;
-        if !values.contains(&value) {
-            values.push(value);
+        if values.contains(&value) {
+            return Err(ApiError::invalid(format!(
+                "field '{field}' names '{}' twice; name each item once",
+                truncate(&value, 100)
+            )));
         }
+        values.push(value);
     }
     Ok(Some(values))
 }
@@ -558,10 +562,15 @@ mod tests {
             assert!(t.format(&Rfc3339).is_ok(), "{edge}");
         }
         assert_eq!(
-            string_list("streams", Some(&raw(r#"["a","b","a"]"#)), 5)
+            string_list("streams", Some(&raw(r#"["a","b"]"#)), 5)
                 .unwrap()
                 .unwrap(),
             ["a", "b"]
+        );
+        // The document says `uniqueItems`: a name twice is refused, not quietly dropped.
+        assert_eq!(
+            detail(string_list("streams", Some(&raw(r#"["a","b","a"]"#)), 5)),
+            "field 'streams' names 'a' twice; name each item once"
         );
         assert_eq!(
             detail(string_list("streams", Some(&raw("[]")), 5)),

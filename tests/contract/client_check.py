@@ -6,7 +6,8 @@ would use it, against the service in front of the fake Airbyte.
 PACKAGE_DIR is the folder that holds the generated package `airbyte_wrapper_client`
 (openapi-python-client, `--meta none`). Through its typed API only, this creates the README's MySQL
 source and S3 destination (the payloads of tests/support/mod.rs) and an ingestion from their ids,
-each a 201 parsed into its model; then a source of an unknown type, whose 422 must parse into the
+each a 201 parsed into its model; runs it (a sync, a wait on its job, its attempts and its log, and
+a clear refused with a 409 while the sync runs); then a source of an unknown type, whose 422 must parse into the
 generated `Problem` model; and a HEAD of an unknown source, whose 404 (no body) must not break the
 client. The client raises on any status the document does not list for the operation.
 """
@@ -24,17 +25,25 @@ sys.path.insert(0, PACKAGE_DIR)
 
 from airbyte_wrapper_client import Client
 from airbyte_wrapper_client.api.default import (
+    clear_ingestion,
     create_destination,
     create_ingestion,
     create_source,
+    get_attempt_log,
+    get_ingestion_job,
     head_source,
+    list_job_attempts,
+    sync_ingestion,
 )
 from airbyte_wrapper_client.models import (
     Actor,
     ActorCreate,
     ActorCreateConfig,
+    AttemptList,
+    Clear,
     Ingestion,
     IngestionCreate,
+    Job,
     Problem,
 )
 
@@ -77,6 +86,48 @@ def actor(response, operation, name, type_):
     return parsed
 
 
+def operate(c, ingestion_id):
+    """A sync, a wait on its job (the fake's jobs run until a test ends them: the wait runs out),
+    the job's attempts and its last attempt's log, and a clear, refused while the sync runs."""
+    response = sync_ingestion.sync_detailed(client=c, id=ingestion_id)
+    job = response.parsed
+    check(
+        response.status_code == 202 and isinstance(job, Job),
+        f"POST /ingestion/{{id}}/sync: 202 and a Job (got {response.status_code}, {type(job).__name__})",
+    )
+    if not isinstance(job, Job):
+        return
+    response = get_ingestion_job.sync_detailed(client=c, id=ingestion_id, job_id=job.id, wait=1)
+    waited = response.parsed
+    check(
+        isinstance(waited, Job) and waited.status.value == "running",
+        f"GET /ingestion/{{id}}/jobs/{{jobId}}?wait=1: the Job, still running (got {waited!r})",
+    )
+    check(
+        response.headers.get("Retry-After") == "5",
+        f"GET ...?wait=1: Retry-After (got {response.headers.get('Retry-After')!r})",
+    )
+    response = list_job_attempts.sync_detailed(client=c, id=ingestion_id, job_id=job.id)
+    attempts = response.parsed
+    check(
+        isinstance(attempts, AttemptList) and [a.number for a in attempts.items] == [0],
+        f"GET .../attempts: one attempt, number 0 (got {attempts!r})",
+    )
+    response = get_attempt_log.sync_detailed(client=c, id=ingestion_id, job_id=job.id, tail=10)
+    check(
+        response.status_code == 200
+        and response.headers.get("Content-Type", "").startswith("text/plain")
+        and response.content.decode().endswith("\n"),
+        f"GET .../logs: 200 text/plain (got {response.status_code}, {response.content[:200]!r})",
+    )
+    response = clear_ingestion.sync_detailed(client=c, id=ingestion_id, body=Clear(streams=["users"]))
+    problem = response.parsed
+    check(
+        response.status_code == 409 and isinstance(problem, Problem) and f"job {job.id}" in problem.detail,
+        f"POST /ingestion/{{id}}/clear while the sync runs: a 409 Problem naming the job (got {response.status_code}, {problem!r})",
+    )
+
+
 client = Client(base_url=SERVICE_URL, raise_on_unexpected_status=True, timeout=30.0)
 with client as c:
     source = actor(
@@ -109,6 +160,7 @@ with client as c:
                 isinstance(ingestion.created, datetime) and bool(ingestion.streams),
                 f"POST /ingestion: .created is a datetime, .streams {ingestion.streams}",
             )
+            operate(c, ingestion.id)
 
     request_id = "client-check-unknown-type"
     response = create_source.sync_detailed(
