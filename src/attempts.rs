@@ -13,7 +13,7 @@ use crate::airbyte::{Attempt, Error};
 use crate::app::App;
 use crate::error::ApiError;
 use crate::http::{Incoming, Reply};
-use crate::jobs::{for_job, job_path, owned, rfc3339, FailureAnswer};
+use crate::jobs::{for_job, job_path, owned, query_number, rfc3339, FailureAnswer};
 
 /// Lines of a log answered by default, and at most.
 const DEFAULT_TAIL: usize = 1000;
@@ -75,12 +75,13 @@ pub fn list(app: &App, id: &str, job_id: &str) -> Result<Reply, ApiError> {
 /// `GET /ingestion/{id}/jobs/{jobId}/logs?attempt=&tail=`: the attempt's (by default the last
 /// one's) last `tail` lines, at most `MAX_LOG_BYTES` of them, as `text/plain`.
 pub fn log(app: &App, request: &Incoming<'_>, id: &str, job_id: &str) -> Result<Reply, ApiError> {
-    let tail = whole_number(request, "tail", 1, MAX_TAIL)?.unwrap_or(DEFAULT_TAIL);
-    let asked = whole_number(request, "attempt", 0, i64::MAX as usize)?;
+    let tail = query_number(request, "tail", 1..=MAX_TAIL)?.unwrap_or(DEFAULT_TAIL);
+    // Airbyte's attempt numbers are 64-bit.
+    let asked = query_number(request, "attempt", 0..=i64::MAX as usize)?.map(|n| n as i64);
     let (job_id, attempts) = attempts_of(app, id, job_id)?;
     let numbers: Vec<i64> = attempts.iter().map(|a| a.number).collect();
     let number = match asked {
-        Some(n) if numbers.contains(&(n as i64)) => n as i64,
+        Some(n) if numbers.contains(&n) => n,
         Some(n) => return Err(no_attempt(job_id, n, &numbers)),
         None => match numbers.last() {
             Some(last) => *last,
@@ -94,9 +95,7 @@ pub fn log(app: &App, request: &Incoming<'_>, id: &str, job_id: &str) -> Result<
     };
     let lines = match app.airbyte.attempt_log(job_id, number) {
         Ok(lines) => lines,
-        Err(Error::Status { status: 404, .. }) => {
-            return Err(no_attempt(job_id, number as usize, &numbers))
-        }
+        Err(Error::Status { status: 404, .. }) => return Err(no_attempt(job_id, number, &numbers)),
         Err(e) => return Err(e.into()),
     };
     let text = last_lines(&lines, tail, app.max_log_bytes);
@@ -105,7 +104,7 @@ pub fn log(app: &App, request: &Incoming<'_>, id: &str, job_id: &str) -> Result<
     Ok(reply)
 }
 
-fn no_attempt(job_id: i64, asked: usize, numbers: &[i64]) -> ApiError {
+fn no_attempt(job_id: i64, asked: i64, numbers: &[i64]) -> ApiError {
     let numbers: Vec<String> = numbers.iter().map(i64::to_string).collect();
     ApiError::unknown_id(
         &format!(
@@ -118,28 +117,6 @@ fn no_attempt(job_id: i64, asked: usize, numbers: &[i64]) -> ApiError {
         ),
         &asked.to_string(),
     )
-}
-
-/// A whole-number query parameter from `min` to `max`, if given.
-fn whole_number(
-    request: &Incoming<'_>,
-    name: &str,
-    min: usize,
-    max: usize,
-) -> Result<Option<usize>, ApiError> {
-    let Some(value) = request.query(name) else {
-        return Ok(None);
-    };
-    value
-        .parse()
-        .ok()
-        .filter(|n| (min..=max).contains(n))
-        .map(Some)
-        .ok_or_else(|| {
-            ApiError::invalid(format!(
-                "query parameter '{name}' must be a whole number from {min} to {max}"
-            ))
-        })
 }
 
 /// The last `tail` of `lines`, each ending in a newline, as many of them as fit in `max_bytes`

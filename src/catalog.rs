@@ -14,6 +14,13 @@ pub fn stream_name(item: &Value) -> Option<&str> {
     item.pointer("/stream/name").and_then(Value::as_str)
 }
 
+/// The stream's namespace, when it has one (an empty one is none).
+pub fn stream_namespace(item: &Value) -> Option<&str> {
+    item.pointer("/stream/namespace")
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty())
+}
+
 /// A stream as a client previews it: `{name, namespace, syncModes, primaryKey, cursorField}`,
 /// with `null` for a namespace, primary key or cursor field the source does not define.
 pub fn summary(item: &Value) -> Value {
@@ -25,14 +32,9 @@ pub fn summary(item: &Value) -> Value {
             .cloned()
             .unwrap_or(Value::Null)
     };
-    let namespace = stream
-        .get("namespace")
-        .filter(|n| n.as_str().is_some_and(|n| !n.is_empty()))
-        .cloned()
-        .unwrap_or(Value::Null);
     json!({
         "name": stream_name(item),
-        "namespace": namespace,
+        "namespace": stream_namespace(item),
         "syncModes": stream.get("supportedSyncModes").filter(|m| m.is_array()).cloned().unwrap_or_else(|| json!([])),
         "primaryKey": defined("sourceDefinedPrimaryKey"),
         "cursorField": defined("defaultCursorField"),

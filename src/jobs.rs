@@ -168,10 +168,11 @@ impl JobAnswer {
             ingestion_id: job.connection_id,
         }
     }
+}
 
-    fn location(&self) -> String {
-        format!("/ingestion/{}/jobs/{}", self.ingestion_id, self.id)
-    }
+/// Where a job is watched: `/ingestion/{id}/jobs/{jobId}`.
+fn location(ingestion: impl std::fmt::Display, job_id: i64) -> String {
+    format!("/ingestion/{ingestion}/jobs/{job_id}")
 }
 
 /// Airbyte's job config type as clients name it.
@@ -294,11 +295,7 @@ fn streams_of(connection: &Connection, named: &[String]) -> Result<Vec<StreamNam
         .filter_map(|s| {
             Some(StreamName {
                 name: catalog::stream_name(s)?.to_string(),
-                namespace: s
-                    .pointer("/stream/namespace")
-                    .and_then(serde_json::Value::as_str)
-                    .filter(|n| !n.is_empty())
-                    .map(str::to_string),
+                namespace: catalog::stream_namespace(s).map(str::to_string),
             })
         })
         .collect())
@@ -306,7 +303,7 @@ fn streams_of(connection: &Connection, named: &[String]) -> Result<Vec<StreamNam
 
 /// The 409 for a clear under job `job` of ingestion `id`, naming it and what the client can do.
 fn busy(id: Uuid, job: &Job) -> ApiError {
-    let location = format!("/ingestion/{id}/jobs/{}", job.id);
+    let location = location(id, job.id);
     ApiError::conflict(format!(
         "job {} ({}, {}) is running on this ingestion, and clearing under it would cancel it; wait for it to end (GET {location}?wait=300) or cancel it (DELETE {location}), then clear",
         job.id,
@@ -324,21 +321,19 @@ fn started(
     job: Job,
     wait: Option<Duration>,
 ) -> Result<Reply, ApiError> {
-    let job = match wait {
-        Some(wait) => wait_for_end(app, request, job, wait)?,
-        None => job,
-    };
+    let job = wait_for_end(app, request, job, wait)?;
     let status = if job.has_ended() { 200 } else { status };
-    let answer = JobAnswer::of(job);
-    let mut reply = job_reply(status, &answer);
-    reply.headers.push(("Location", answer.location()));
+    let location = location(&job.connection_id, job.id);
+    let mut reply = job_reply(status, job);
+    reply.headers.push(("Location", location));
     Ok(reply)
 }
 
 /// A job's answer; one that has not ended says when to ask again (`Retry-After`).
-fn job_reply(status: u16, answer: &JobAnswer) -> Reply {
-    let mut reply = Reply::json(status, answer);
-    if !crate::airbyte::ENDED.contains(&answer.status.as_str()) {
+fn job_reply(status: u16, job: Job) -> Reply {
+    let running = !job.has_ended();
+    let mut reply = Reply::json(status, &JobAnswer::of(job));
+    if running {
         reply
             .headers
             .push(("Retry-After", RETRY_AFTER_SECS.to_string()));
@@ -365,14 +360,16 @@ fn wait(app: &App, request: &Incoming<'_>) -> Result<Option<Duration>, ApiError>
     }
 }
 
-/// Reads `job` again until it has ended or `wait` is over, pausing between reads; stops at once
-/// when the client hangs up or the service begins to drain. The job as last read.
+/// Reads `job` again until it has ended or `wait` is over (none: `job` as it is), pausing between
+/// reads; stops at once when the client hangs up or the service begins to drain. The job as last
+/// read.
 fn wait_for_end(
     app: &App,
     request: &Incoming<'_>,
     mut job: Job,
-    wait: Duration,
+    wait: Option<Duration>,
 ) -> Result<Job, ApiError> {
+    let Some(wait) = wait else { return Ok(job) };
     let deadline = Instant::now() + wait;
     let mut pause = FIRST_PAUSE;
     while !job.has_ended() {
@@ -445,11 +442,7 @@ pub fn list(app: &App, request: &Incoming<'_>, id: &str) -> Result<Reply, ApiErr
 pub fn get(app: &App, request: &Incoming<'_>, id: &str, job_id: &str) -> Result<Reply, ApiError> {
     let wait = wait(app, request)?;
     let (_, job) = owned_job(app, id, job_id)?;
-    let job = match wait {
-        Some(wait) => wait_for_end(app, request, job, wait)?,
-        None => job,
-    };
-    Ok(job_reply(200, &JobAnswer::of(job)))
+    Ok(job_reply(200, wait_for_end(app, request, job, wait)?))
 }
 
 /// `DELETE /ingestion/{id}/jobs/{jobId}`: cancels the job; one that has ended is a 409 and
@@ -466,7 +459,7 @@ pub fn cancel(app: &App, id: &str, job_id: &str) -> Result<Reply, ApiError> {
         .airbyte
         .cancel_job(job_id)
         .map_err(|e| for_job(e, job_id))?;
-    Ok(job_reply(200, &JobAnswer::of(cancelled)))
+    Ok(job_reply(200, cancelled))
 }
 
 /// The job `job_id` of ingestion `id`: a job of another connection is as unknown as one Airbyte
@@ -518,13 +511,23 @@ fn number(
     default: usize,
     range: std::ops::RangeInclusive<usize>,
 ) -> Result<usize, ApiError> {
+    Ok(query_number(request, name, range)?.unwrap_or(default))
+}
+
+/// A whole-number query parameter within `range`, if given.
+pub fn query_number(
+    request: &Incoming<'_>,
+    name: &str,
+    range: std::ops::RangeInclusive<usize>,
+) -> Result<Option<usize>, ApiError> {
     let Some(value) = request.query(name) else {
-        return Ok(default);
+        return Ok(None);
     };
     value
         .parse()
         .ok()
         .filter(|n| range.contains(n))
+        .map(Some)
         .ok_or_else(|| {
             ApiError::invalid(format!(
                 "query parameter '{name}' must be a whole number from {} to {}",

@@ -86,7 +86,8 @@ pub(super) fn names(kind: Kind) -> &'static KindNames {
 pub(super) struct ConfigApi {
     exchange: Exchange,
     timeouts: Timeouts,
-    /// The calls of newer releases this Airbyte has answered (see [`ConfigApi::run_or`]).
+    /// The calls that came or went with a release that this Airbyte has answered (see
+    /// [`ConfigApi::run_if_there`]).
     answered: Mutex<HashSet<&'static str>>,
 }
 
@@ -109,14 +110,11 @@ impl ConfigApi {
     }
 
     /// `POST /workspaces/list` (Airbyte up to 1.6). `Ok(None)` when this Airbyte no longer has the
-    /// call (404, Airbyte 1.7 and later).
+    /// call (Airbyte 1.7 and later).
     fn list_workspaces(&self) -> Result<Option<Vec<Uuid>>, Error> {
         let call = Call::post_empty("workspaces/list", self.timeouts.call);
-        match self.exchange.run::<WorkspaceList>(&call) {
-            Ok(list) => Ok(Some(list.ids())),
-            Err(Error::Status { status: 404, .. }) => Ok(None),
-            Err(e) => Err(e),
-        }
+        let list: Option<WorkspaceList> = self.run_if_there(&call)?;
+        Ok(list.map(WorkspaceList::ids))
     }
 
     /// `POST /workspaces/list_by_organization_id` for the default organization (Airbyte 1.7 and later).
@@ -133,25 +131,38 @@ impl ConfigApi {
         self.run_or("jobs/get_without_logs", "jobs/get", &json!({ "id": id }))
     }
 
-    /// Runs `call`, or `fallback` where this Airbyte does not have `call`: the calls of newer
-    /// releases and what older ones had instead. A 404 is taken for a missing call only until
-    /// `call` has answered once; from then on it is about what was asked for (an unknown job),
-    /// and costs no second call.
+    /// Runs `call`; `None` where this Airbyte does not have it (404): a call that came or went
+    /// with a release. A 404 means a missing call only until `call` has answered once; from then
+    /// on it is about what was asked for (an unknown job), and costs no call to a fallback.
+    fn run_if_there<T: serde::de::DeserializeOwned>(
+        &self,
+        call: &Call,
+    ) -> Result<Option<T>, Error> {
+        match self.exchange.run(call) {
+            Ok(answer) => {
+                lock(&self.answered).insert(call.label);
+                Ok(Some(answer))
+            }
+            Err(Error::Status { status: 404, .. })
+                if !lock(&self.answered).contains(call.label) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Runs `call`, or `fallback` with the same body where this Airbyte does not have `call`
+    /// ([`ConfigApi::run_if_there`]): a call of newer releases and what older ones had instead.
     fn run_or<T: serde::de::DeserializeOwned>(
         &self,
         call: &'static str,
         fallback: &'static str,
         body: &Value,
     ) -> Result<T, Error> {
-        match self.exchange.run(&self.post(call, body)) {
-            Err(Error::Status { status: 404, .. }) if !lock(&self.answered).contains(call) => {
-                self.exchange.run(&self.post(fallback, body))
-            }
-            Err(e) => Err(e),
-            Ok(answer) => {
-                lock(&self.answered).insert(call);
-                Ok(answer)
-            }
+        match self.run_if_there(&self.post(call, body))? {
+            Some(answer) => Ok(answer),
+            None => self.exchange.run(&self.post(fallback, body)),
         }
     }
 
@@ -444,13 +455,10 @@ impl Airbyte for ConfigApi {
     /// `POST /jobs/get` where it is missing.
     fn attempt_log(&self, job: i64, number: i64) -> Result<Vec<String>, Error> {
         let body = json!({ "jobId": job, "attemptNumber": number });
-        match self
-            .exchange
-            .run::<AttemptInfoRead>(&self.post("attempt/get_for_job", &body))
-        {
-            Ok(read) => return Ok(read.logs.map(LogsRead::lines).unwrap_or_default()),
-            Err(Error::Status { status: 404, .. }) => {}
-            Err(e) => return Err(e),
+        let read: Option<AttemptInfoRead> =
+            self.run_if_there(&self.post("attempt/get_for_job", &body))?;
+        if let Some(read) = read {
+            return Ok(read.logs.map(LogsRead::lines).unwrap_or_default());
         }
         let call = self.post("jobs/get", &json!({ "id": job }));
         let info: JobInfoRead = self.exchange.run(&call)?;
