@@ -213,7 +213,7 @@ pub(super) fn sync(s: &mut State, request: &Recorded) -> Reply {
 
 /// A new running job of `config_type` (`sync`, `reset_connection`, `clear`) for the request's
 /// connection, or 409 while one of any type is running: Airbyte runs one job at a time per
-/// connection.
+/// connection. `connections/clear` and `connections/reset` are this, of all its streams.
 pub(super) fn start(s: &mut State, request: &Recorded, config_type: &'static str) -> Reply {
     let id = match connections::existing(s, request) {
         Ok(id) => id.to_string(),
@@ -242,12 +242,6 @@ pub(super) fn start(s: &mut State, request: &Recorded, config_type: &'static str
     let info = job.info();
     s.jobs.push(job);
     answer(200, info)
-}
-
-/// `connections/clear` (or `connections/reset`, `reset_connection`): all of the connection's
-/// streams.
-pub(super) fn clear(s: &mut State, request: &Recorded, config_type: &'static str) -> Reply {
-    start(s, request, config_type)
 }
 
 /// `connections/clear/stream` (or `reset/stream`): the streams named, each one the connection

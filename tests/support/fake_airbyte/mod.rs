@@ -766,11 +766,11 @@ fn route(state: &Mutex<State>, req: &Recorded) -> Reply {
         ("POST", ["attempt", "get_for_job"]) if !s.legacy_job_calls => {
             jobs::attempt_for_job(s, req)
         }
-        ("POST", ["connections", "clear"]) if !s.legacy_job_calls => jobs::clear(s, req, "clear"),
+        ("POST", ["connections", "clear"]) if !s.legacy_job_calls => jobs::start(s, req, "clear"),
         ("POST", ["connections", "clear", "stream"]) if !s.legacy_job_calls => {
             jobs::clear_streams(s, req, "clear")
         }
-        ("POST", ["connections", "reset"]) => jobs::clear(s, req, "reset_connection"),
+        ("POST", ["connections", "reset"]) => jobs::start(s, req, "reset_connection"),
         ("POST", ["connections", "reset", "stream"]) => {
             jobs::clear_streams(s, req, "reset_connection")
         }
