@@ -59,15 +59,30 @@ fn new_job(fake: &FakeAirbyte, known: usize) -> i64 {
     }
 }
 
+/// Waits (at most 20 s) until the service counts `n` requests pausing between two reads of a job.
+fn wait_for_waiting(service: &Service, fake: &FakeAirbyte, n: usize) {
+    let gauge = format!("airbyte_wrapper_waiting_requests {n}\n");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let metrics = service.get("/metrics").text;
+        if metrics.contains(&gauge) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{metrics}");
+        fake.wait_for_change(Duration::from_millis(100));
+    }
+}
+
 fn a_wait_answers_as_soon_as_the_job_ends_with_what_each_stream_moved(d: Dialect) {
     let fake = Arc::new(FakeAirbyte::start());
-    let service = d.start(&fake, &[]);
+    let service = Arc::new(d.start(&fake, &[]));
     let (id, job) = syncing(&fake, &service);
     let ender = {
-        let fake = fake.clone();
+        let (fake, service) = (fake.clone(), service.clone());
         thread::spawn(move || {
-            // The wait has read the job once, running: the job ends while the service pauses.
-            wait_for_job_reads(d, &fake, 1);
+            // The wait has read the job, running, and pauses: the job ends during the pause. (On
+            // its first read alone, the fake could still answer it ended.)
+            wait_for_waiting(&service, &fake, 1);
             fake.finish_job(job, JobEnd::Succeeded);
         })
     };
@@ -635,19 +650,7 @@ fn waiting_clients_hold_no_worker_slot_a_create_needs() {
         .collect();
     wait_for_job_reads(d, &fake, 20);
     // Each of them pauses between its reads, counted as waiting.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !service
-        .get("/metrics")
-        .text
-        .contains("airbyte_wrapper_waiting_requests 20\n")
-    {
-        assert!(
-            Instant::now() < deadline,
-            "{}",
-            service.get("/metrics").text
-        );
-        fake.wait_for_change(Duration::from_millis(100));
-    }
+    wait_for_waiting(&service, &fake, 20);
 
     for _ in 0..4 {
         let started = Instant::now();
