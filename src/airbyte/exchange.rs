@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use serde_json::json;
+use serde_json::{json, Value};
 use ureq::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use ureq::http::HeaderValue;
 
@@ -132,6 +132,20 @@ impl Exchange {
         self.metrics
             .observe_airbyte(call.label, Error::outcome(&result), started.elapsed());
         result
+    }
+
+    /// Makes `call` and reads its answer with `read`, one field at a time (see `fields.rs`); an
+    /// answer `read` cannot make sense of is [`Error::InvalidBody`].
+    pub fn read<T>(
+        &self,
+        call: &Call,
+        read: impl FnOnce(&Value) -> Result<T, String>,
+    ) -> Result<T, Error> {
+        let answer: Value = self.run(call)?;
+        read(&answer).map_err(|reason| Error::InvalidBody {
+            call: call.label,
+            reason,
+        })
     }
 
     /// The body of a 2xx answer to `call` (`null` for a 204). Kept out of line: it is the same

@@ -23,6 +23,7 @@ mod config;
 mod credentials;
 mod error;
 mod exchange;
+mod fields;
 mod kind;
 mod model;
 mod public;

@@ -20,9 +20,7 @@ use super::{Airbyte, Error, Kind, Timeouts};
 use crate::config::AirbyteApi;
 use crate::sync::lock;
 use wire::{
-    ActorCreate, ActorCreated, ActorList, ActorRead, ActorUpdate, AttemptInfoRead, CheckRead,
-    ConnectionCreated, ConnectionRead, DefinitionList, DiscoverRead, Empty, HealthRead,
-    JobInfoRead, JobOptionalRead, JobReadList, LogsRead, SpecificationRead, WorkspaceList,
+    ActorCreate, ActorCreated, ActorList, ActorRead, ActorUpdate, CheckRead, DefinitionList,
 };
 
 /// The default organization of a self-managed Airbyte install (used to list workspaces on
@@ -87,7 +85,7 @@ pub(super) struct ConfigApi {
     exchange: Exchange,
     timeouts: Timeouts,
     /// The calls that came or went with a release that this Airbyte has answered (see
-    /// [`ConfigApi::run_if_there`]).
+    /// [`ConfigApi::read_if_there`]).
     answered: Mutex<HashSet<&'static str>>,
 }
 
@@ -113,32 +111,34 @@ impl ConfigApi {
     /// call (Airbyte 1.7 and later).
     fn list_workspaces(&self) -> Result<Option<Vec<Uuid>>, Error> {
         let call = Call::post_empty("workspaces/list", self.timeouts.call);
-        let list: Option<WorkspaceList> = self.run_if_there(&call)?;
-        Ok(list.map(WorkspaceList::ids))
+        self.read_if_there(&call, wire::workspace_ids)
     }
 
     /// `POST /workspaces/list_by_organization_id` for the default organization (Airbyte 1.7 and later).
     fn list_workspaces_in_default_organization(&self) -> Result<Vec<Uuid>, Error> {
         let body = json!({ "organizationId": DEFAULT_ORGANIZATION_ID });
         let call = self.post("workspaces/list_by_organization_id", &body);
-        Ok(self.exchange.run::<WorkspaceList>(&call)?.ids())
+        self.exchange.read(&call, wire::workspace_ids)
     }
 
     /// `POST /jobs/get_without_logs` (Airbyte 1.0 and later), which reads the job's figures and
     /// leaves its logs out, or `POST /jobs/get` where it is missing (404). `jobs/get` carries
     /// every attempt's whole log and, from Airbyte 1.6, no figures.
-    fn job_info(&self, id: i64) -> Result<JobInfoRead, Error> {
-        self.run_or("jobs/get_without_logs", "jobs/get", &json!({ "id": id }))
+    fn job_info(&self, id: i64) -> Result<(Job, Vec<Attempt>), Error> {
+        let body = json!({ "id": id });
+        self.read_or("jobs/get_without_logs", "jobs/get", &body, wire::job_info)
     }
 
-    /// Runs `call`; `None` where this Airbyte does not have it (404): a call that came or went
-    /// with a release. A 404 means a missing call only until `call` has answered once; from then
-    /// on it is about what was asked for (an unknown job), and costs no call to a fallback.
-    fn run_if_there<T: serde::de::DeserializeOwned>(
+    /// Makes `call` and reads its answer with `read`; `None` where this Airbyte does not have
+    /// the call (404): a call that came or went with a release. A 404 means a missing call only
+    /// until `call` has answered once; from then on it is about what was asked for (an unknown
+    /// job), and costs no call to a fallback.
+    fn read_if_there<T>(
         &self,
         call: &Call,
+        read: impl FnOnce(&Value) -> Result<T, String>,
     ) -> Result<Option<T>, Error> {
-        match self.exchange.run(call) {
+        match self.exchange.read(call, read) {
             Ok(answer) => {
                 lock(&self.answered).insert(call.label);
                 Ok(Some(answer))
@@ -152,24 +152,38 @@ impl ConfigApi {
         }
     }
 
-    /// Runs `call`, or `fallback` with the same body where this Airbyte does not have `call`
-    /// ([`ConfigApi::run_if_there`]): a call of newer releases and what older ones had instead.
-    fn run_or<T: serde::de::DeserializeOwned>(
+    /// Makes `call`, or `fallback` with the same body where this Airbyte does not have `call`
+    /// ([`ConfigApi::read_if_there`]), and reads the answer with `read`: a call of newer
+    /// releases and what older ones had instead.
+    fn read_or<T>(
         &self,
         call: &'static str,
         fallback: &'static str,
         body: &Value,
+        read: fn(&Value) -> Result<T, String>,
     ) -> Result<T, Error> {
-        match self.run_if_there(&self.post(call, body))? {
+        match self.read_if_there(&self.post(call, body), read)? {
             Some(answer) => Ok(answer),
-            None => self.exchange.run(&self.post(fallback, body)),
+            None => self.exchange.read(&self.post(fallback, body), read),
         }
     }
 
+    /// Runs a discovery `call`: the streams found, or why the discovery job failed.
+    fn discovery(&self, call: &Call) -> Result<Discovery, Error> {
+        self.exchange
+            .read(call, wire::discovery)?
+            .map_err(|failure| Error::JobFailed {
+                call: call.label,
+                failure,
+            })
+    }
+
     fn discover(&self, body: Value) -> Result<Discovery, Error> {
-        let call = Call::post("sources/discover_schema", &body, self.timeouts.discover);
-        let read: DiscoverRead = self.exchange.run(&call)?;
-        read.discovery(call.label)
+        self.discovery(&Call::post(
+            "sources/discover_schema",
+            &body,
+            self.timeouts.discover,
+        ))
     }
 }
 
@@ -184,10 +198,8 @@ impl Airbyte for ConfigApi {
 
     /// `GET /health`.
     fn health(&self) -> Result<bool, Error> {
-        let health: HealthRead = self
-            .exchange
-            .run(&Call::get("health", self.timeouts.call))?;
-        Ok(health.available)
+        let call = Call::get("health", self.timeouts.call);
+        self.exchange.read(&call, wire::available)
     }
 
     /// `POST /workspaces/list`, or `POST /workspaces/list_by_organization_id` where the first is
@@ -214,10 +226,16 @@ impl Airbyte for ConfigApi {
             "workspaceId": workspace,
             names(kind).definition_id_field: definition,
         });
-        let read: SpecificationRead = self
-            .exchange
-            .run(&self.post(names(kind).spec_call, &body))?;
-        Ok(read.connection_specification)
+        let call = self.post(names(kind).spec_call, &body);
+        match self.exchange.run(&call)? {
+            Value::Object(mut read) => Ok(read
+                .remove("connectionSpecification")
+                .filter(|spec| !spec.is_null())),
+            _ => Err(Error::InvalidBody {
+                call: call.label,
+                reason: "expected a JSON object".to_string(),
+            }),
+        }
     }
 
     /// `POST /sources/create` / `POST /destinations/create`.
@@ -274,7 +292,7 @@ impl Airbyte for ConfigApi {
     fn delete_actor(&self, kind: Kind, id: Uuid) -> Result<(), Error> {
         let body = json!({ names(kind).id_field: id });
         let call = self.post(names(kind).delete_call, &body);
-        self.exchange.run::<Empty>(&call).map(drop)
+        self.exchange.run::<Value>(&call).map(drop)
     }
 
     /// `POST /sources/list` / `POST /destinations/list`, page after page (cursor pagination on
@@ -328,7 +346,9 @@ impl Airbyte for ConfigApi {
             &body,
             self.timeouts.discover,
         );
-        self.exchange.run::<CheckRead>(&call)?.check(call.label)
+        self.exchange
+            .read(&call, CheckRead::read)?
+            .check(call.label)
     }
 
     /// `POST /sources/check_connection_for_update` / `.../destinations/...`.
@@ -346,7 +366,9 @@ impl Airbyte for ConfigApi {
             config,
         };
         let call = Call::post(names(kind).check_update_call, &body, self.timeouts.discover);
-        self.exchange.run::<CheckRead>(&call)?.check(call.label)
+        self.exchange
+            .read(&call, CheckRead::read)?
+            .check(call.label)
     }
 
     /// `POST /scheduler/sources/discover_schema`.
@@ -363,13 +385,11 @@ impl Airbyte for ConfigApi {
             name: None,
             config,
         };
-        let call = Call::post(
+        self.discovery(&Call::post(
             "scheduler/sources/discover_schema",
             &body,
             self.timeouts.discover,
-        );
-        let read: DiscoverRead = self.exchange.run(&call)?;
-        read.discovery(call.label)
+        ))
     }
 
     /// `POST /sources/discover_schema`: runs a discovery job. The Config API says a stream's sync
@@ -389,80 +409,79 @@ impl Airbyte for ConfigApi {
     /// `POST /connections/create`.
     fn create_connection(&self, new: &NewConnection) -> Result<Uuid, Error> {
         let call = self.post("connections/create", &wire::connection_create_body(new));
-        let read: ConnectionCreated = self.exchange.run(&call)?;
-        Ok(read.connection_id)
+        self.exchange.read(&call, wire::connection_id)
     }
 
     /// `POST /connections/get`.
     fn get_connection(&self, id: Uuid) -> Result<Connection, Error> {
         let body = json!({ "connectionId": id });
-        let read: ConnectionRead = self.exchange.run(&self.post("connections/get", &body))?;
-        Ok(read.into())
+        self.exchange
+            .read(&self.post("connections/get", &body), wire::connection)
     }
 
     /// `POST /connections/update` (patch-style, but a catalog sent replaces the whole catalog).
     fn update_connection(&self, id: Uuid, update: &ConnectionUpdate) -> Result<Connection, Error> {
         let body = wire::connection_update_body(update, id);
-        let read: ConnectionRead = self.exchange.run(&self.post("connections/update", &body))?;
-        Ok(read.into())
+        self.exchange
+            .read(&self.post("connections/update", &body), wire::connection)
     }
 
     /// `POST /connections/delete` (204, no body; Airbyte marks the connection `deprecated`).
     fn delete_connection(&self, id: Uuid) -> Result<(), Error> {
         let body = json!({ "connectionId": id });
         let call = self.post("connections/delete", &body);
-        self.exchange.run::<Empty>(&call).map(drop)
+        self.exchange.run::<Value>(&call).map(drop)
     }
 
     /// `POST /jobs/get_last_replication_job`.
     fn last_sync_status(&self, connection: Uuid) -> Result<Option<String>, Error> {
         let body = json!({ "connectionId": connection });
         let call = self.post("jobs/get_last_replication_job", &body);
-        let read: JobOptionalRead = self.exchange.run(&call)?;
-        Ok(read.job.map(|job| job.status))
+        self.exchange.read(&call, wire::optional_job_status)
     }
 
     /// `POST /connections/sync`.
     fn sync_connection(&self, connection: Uuid) -> Result<Job, Error> {
         let body = json!({ "connectionId": connection });
         let call = self.post("connections/sync", &body);
-        Ok(self.exchange.run::<JobInfoRead>(&call)?.into())
+        Ok(self.exchange.read(&call, wire::job_info)?.0)
     }
 
     /// `POST /jobs/get_without_logs` (or `jobs/get`).
     fn get_job(&self, id: i64) -> Result<Job, Error> {
-        Ok(self.job_info(id)?.into())
+        Ok(self.job_info(id)?.0)
     }
 
     /// `POST /jobs/list`.
     fn list_jobs(&self, query: &JobQuery<'_>) -> Result<Vec<Job>, Error> {
         let call = self.post("jobs/list", &wire::jobs_list_body(query));
-        Ok(self.exchange.run::<JobReadList>(&call)?.jobs())
+        self.exchange.read(&call, wire::jobs)
     }
 
     /// `POST /jobs/cancel`.
     fn cancel_job(&self, id: i64) -> Result<Job, Error> {
         let call = self.post("jobs/cancel", &json!({ "id": id }));
-        Ok(self.exchange.run::<JobInfoRead>(&call)?.into())
+        Ok(self.exchange.read(&call, wire::job_info)?.0)
     }
 
     /// `POST /jobs/get_without_logs` (or `jobs/get`).
     fn job_attempts(&self, id: i64) -> Result<(Job, Vec<Attempt>), Error> {
-        Ok(self.job_info(id)?.with_attempts())
+        self.job_info(id)
     }
 
     /// `POST /attempt/get_for_job` (Airbyte 0.50.9 and later), or the attempt's log in
     /// `POST /jobs/get` where it is missing.
     fn attempt_log(&self, job: i64, number: i64) -> Result<Vec<String>, Error> {
         let body = json!({ "jobId": job, "attemptNumber": number });
-        let read: Option<AttemptInfoRead> =
-            self.run_if_there(&self.post("attempt/get_for_job", &body))?;
-        if let Some(read) = read {
-            return Ok(read.logs.map(LogsRead::lines).unwrap_or_default());
+        let call = self.post("attempt/get_for_job", &body);
+        if let Some(log) = self.read_if_there(&call, wire::attempt_log)? {
+            return Ok(log);
         }
         let call = self.post("jobs/get", &json!({ "id": job }));
-        let info: JobInfoRead = self.exchange.run(&call)?;
-        info.log_of(number).ok_or_else(|| Error::Status {
+        let log = self
+            .exchange
+            .read(&call, |info| wire::log_of(info, number))?;
+        log.ok_or_else(|| Error::Status {
             call: call.label,
             status: 404,
             message: Some(format!("job {job} has no attempt {number}")),
@@ -472,17 +491,13 @@ impl Airbyte for ConfigApi {
     /// `POST /connections/clear` or `/connections/clear/stream` (Airbyte 0.57.3 and later), or
     /// `/connections/reset` and `/connections/reset/stream` where they are missing.
     fn clear_connection(&self, connection: Uuid, streams: &[StreamName]) -> Result<Job, Error> {
-        let read: JobInfoRead = if streams.is_empty() {
+        let (call, fallback, body) = if streams.is_empty() {
             let body = json!({ "connectionId": connection });
-            self.run_or("connections/clear", "connections/reset", &body)?
+            ("connections/clear", "connections/reset", body)
         } else {
             let body = wire::connection_streams_body(connection, streams);
-            self.run_or(
-                "connections/clear/stream",
-                "connections/reset/stream",
-                &body,
-            )?
+            ("connections/clear/stream", "connections/reset/stream", body)
         };
-        Ok(read.into())
+        Ok(self.read_or(call, fallback, &body, wire::job_info)?.0)
     }
 }

@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::names;
+use crate::airbyte::fields::Fields;
 use crate::airbyte::model::{
     Actor, Attempt, Check, Connection, ConnectionUpdate, Definition, Discovery, Failure, Job,
     JobQuery, JobStats, NewConnection, StreamName, StreamStats, ENDED,
@@ -104,22 +105,32 @@ pub(super) struct ActorList {
 }
 
 /// `CheckConnectionRead`.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
 pub(super) struct CheckRead {
     /// `succeeded` or `failed`; absent when the check job did not run.
-    pub status: Option<String>,
-    pub message: Option<String>,
-    pub job_info: Option<JobInfo>,
+    status: Option<String>,
+    message: Option<String>,
+    job_info: Option<JobInfo>,
 }
 
 impl CheckRead {
+    pub fn read(answer: &Value) -> Result<CheckRead, String> {
+        let f = Fields::of(answer)?;
+        Ok(CheckRead {
+            status: f.optional_text("status")?,
+            message: f.optional_text("message")?,
+            job_info: f
+                .optional_object("jobInfo")?
+                .map(|j| JobInfo::read(&j))
+                .transpose()?,
+        })
+    }
+
     /// The check's outcome; [`Error::NotRun`] when Airbyte could not run it: no `status`, or a
     /// job that did not succeed.
     pub fn check(self, call: &'static str) -> Result<Check, Error> {
         let job = self.job_info;
         let job_ran = job.as_ref().is_none_or(|j| j.succeeded);
-        let failure = job.and_then(|j| j.failure_reason).map(Failure::from);
+        let failure = job.and_then(|j| j.failure);
         let not_run = |failure: Option<Failure>| Error::NotRun {
             call,
             reason: failure.and_then(|f| f.external_message),
@@ -136,350 +147,233 @@ impl CheckRead {
 }
 
 /// A stored connection (`ConnectionRead`), as far as the service reports it.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(super) struct ConnectionRead {
-    pub connection_id: Uuid,
-    pub name: String,
-    pub source_id: Uuid,
-    pub destination_id: Uuid,
-    pub status: String,
-    pub schedule_type: Option<String>,
-    pub schedule_data: Option<Value>,
-    pub sync_catalog: Catalog,
+pub(super) fn connection(answer: &Value) -> Result<Connection, String> {
+    let f = Fields::of(answer)?;
+    let cron = f
+        .value("scheduleData")
+        .and_then(|d| d.pointer("/cron/cronExpression"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    Ok(Connection {
+        connection_id: f.uuid("connectionId")?,
+        name: f.text("name")?,
+        source_id: f.uuid("sourceId")?,
+        destination_id: f.uuid("destinationId")?,
+        status: f.text("status")?,
+        schedule_type: f
+            .optional_text("scheduleType")?
+            .unwrap_or_else(|| "manual".to_string()),
+        cron,
+        streams: catalog_streams(&f.object("syncCatalog")?)?,
+    })
 }
 
-impl From<ConnectionRead> for Connection {
-    fn from(c: ConnectionRead) -> Connection {
-        let cron = c
-            .schedule_data
-            .as_ref()
-            .and_then(|d| d.pointer("/cron/cronExpression"))
-            .and_then(Value::as_str)
-            .map(str::to_string);
-        Connection {
-            connection_id: c.connection_id,
-            name: c.name,
-            source_id: c.source_id,
-            destination_id: c.destination_id,
-            status: c.status,
-            schedule_type: c.schedule_type.unwrap_or_else(|| "manual".to_string()),
-            cron,
-            streams: c.sync_catalog.streams,
-        }
-    }
+/// A stream catalog's (`AirbyteCatalog`) streams, kept as Airbyte sent them.
+fn catalog_streams(catalog: &Fields<'_>) -> Result<Vec<Value>, String> {
+    Ok(catalog.array("streams")?.to_vec())
 }
 
-/// A stream catalog (`AirbyteCatalog`); streams kept as Airbyte sent them.
-#[derive(Deserialize)]
-pub(super) struct Catalog {
-    pub streams: Vec<Value>,
+/// `connectionId` of a `ConnectionRead`, as far as a create's answer goes.
+pub(super) fn connection_id(answer: &Value) -> Result<Uuid, String> {
+    Fields::of(answer)?.uuid("connectionId")
 }
 
-/// `JobOptionalRead`.
-#[derive(Deserialize)]
-pub(super) struct JobOptionalRead {
-    pub job: Option<JobRead>,
+/// The status of a `JobOptionalRead`'s job; `None` when there is no job.
+pub(super) fn optional_job_status(answer: &Value) -> Result<Option<String>, String> {
+    let read = Fields::of(answer)?.optional_object("job")?;
+    Ok(read.map(|j| job(&j, &[])).transpose()?.map(|j| j.status))
 }
 
-/// A job (`JobRead`): a sync, reset, refresh or clear of one connection. Only what clients are
-/// shown is read; `enabledStreams` is left unread.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(super) struct JobRead {
-    pub id: i64,
-    /// `sync`, `reset_connection`, `refresh`, `clear` (or, for other jobs, what they are).
-    pub config_type: String,
-    /// The connection's id, for a connection's job.
-    pub config_id: String,
-    /// Epoch seconds.
-    pub created_at: i64,
-    pub updated_at: i64,
-    pub started_at: Option<i64>,
-    /// `pending`, `queued` (newer Airbyte), `running`, `incomplete`, `failed`, `succeeded`,
-    /// `cancelled`.
-    pub status: String,
-    pub aggregated_stats: Option<StatsRead>,
-    /// Filled by `jobs/get_without_logs` and `jobs/list`, not by `jobs/get` (Airbyte 1.6 and later).
-    pub stream_aggregated_stats: Option<Vec<StreamStatsRead>>,
+/// A job (`JobRead`: a sync, reset, refresh or clear of one connection) and its attempts, in the
+/// one shape clients see: when it ended is its last attempt's end (or its last update), why it
+/// failed its last attempt's first failure. `enabledStreams` is left unread.
+pub(super) fn job(f: &Fields<'_>, attempts: &[Attempt]) -> Result<Job, String> {
+    // `pending`, `queued` (newer Airbyte), `running`, `incomplete`, `failed`, `succeeded`,
+    // `cancelled`.
+    let status = f.text("status")?;
+    let updated_at = f.i64("updatedAt")?;
+    let last = attempts.last();
+    let ended_at = ENDED
+        .contains(&status.as_str())
+        .then(|| last.and_then(|a| a.ended_at).unwrap_or(updated_at));
+    let failure = matches!(status.as_str(), "failed" | "cancelled")
+        .then(|| last.and_then(|a| a.failure.clone()).unwrap_or_default());
+    Ok(Job {
+        id: f.i64("id")?,
+        // The connection's id, for a connection's job.
+        connection_id: f.text("configId")?,
+        config_type: f.text("configType")?,
+        status,
+        created_at: Some(f.i64("createdAt")?),
+        updated_at: Some(updated_at),
+        started_at: f.optional_i64("startedAt")?,
+        ended_at,
+        attempts: Some(attempts.len()),
+        stats: f
+            .optional_object("aggregatedStats")?
+            .map(|s| stats(&s))
+            .transpose()?
+            .unwrap_or_default(),
+        // Filled by `jobs/get_without_logs` and `jobs/list`, not by `jobs/get` (Airbyte 1.6 and
+        // later).
+        streams: f
+            .optional_array("streamAggregatedStats")?
+            .map(|all| all.iter().map(stream_stats).collect())
+            .transpose()?,
+        failure,
+    })
 }
 
 /// `JobAggregatedStats`, and an attempt's `AttemptStats`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(super) struct StatsRead {
-    pub records_emitted: Option<i64>,
-    pub bytes_emitted: Option<i64>,
-    pub records_committed: Option<i64>,
-    pub bytes_committed: Option<i64>,
-}
-
-impl From<StatsRead> for JobStats {
-    fn from(s: StatsRead) -> JobStats {
-        JobStats {
-            records_emitted: s.records_emitted,
-            bytes_emitted: s.bytes_emitted,
-            records_committed: s.records_committed,
-            bytes_committed: s.bytes_committed,
-        }
-    }
+fn stats(f: &Fields<'_>) -> Result<JobStats, String> {
+    Ok(JobStats {
+        records_emitted: f.optional_i64("recordsEmitted")?,
+        bytes_emitted: f.optional_i64("bytesEmitted")?,
+        records_committed: f.optional_i64("recordsCommitted")?,
+        bytes_committed: f.optional_i64("bytesCommitted")?,
+    })
 }
 
 /// `StreamStats`: what one stream moved in a job.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(super) struct StreamStatsRead {
-    pub stream_name: String,
-    pub stream_namespace: Option<String>,
-    #[serde(flatten)]
-    pub stats: StatsRead,
-}
-
-impl From<StreamStatsRead> for StreamStats {
-    fn from(s: StreamStatsRead) -> StreamStats {
-        StreamStats {
-            stream: StreamName {
-                name: s.stream_name,
-                namespace: s.stream_namespace,
-            },
-            stats: s.stats.into(),
-        }
-    }
+fn stream_stats(item: &Value) -> Result<StreamStats, String> {
+    let f = Fields::of(item)?;
+    Ok(StreamStats {
+        stream: StreamName {
+            name: f.text("streamName")?,
+            namespace: f.optional_text("streamNamespace")?,
+        },
+        stats: stats(&f)?,
+    })
 }
 
 /// An attempt at a job (`AttemptRead`).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(super) struct AttemptRead {
-    /// The attempt's number within its job, from 0.
-    #[serde(default)]
-    pub id: i64,
-    /// `running`, `failed`, `succeeded`.
-    #[serde(default)]
-    pub status: String,
-    pub created_at: Option<i64>,
-    pub updated_at: Option<i64>,
-    pub ended_at: Option<i64>,
-    pub records_synced: Option<i64>,
-    pub bytes_synced: Option<i64>,
-    pub total_stats: Option<StatsRead>,
-    pub failure_summary: Option<FailureSummary>,
-}
-
-impl AttemptRead {
-    /// Its first failure, which Airbyte reports as the reason.
-    fn failure(&self) -> Option<Failure> {
-        let first = self.failure_summary.as_ref()?.failures.first()?;
-        Some(first.clone().into())
-    }
-}
-
-impl From<AttemptRead> for Attempt {
-    fn from(a: AttemptRead) -> Attempt {
-        let failure = a.failure();
-        // Older Airbyte counts an attempt's records and bytes only as `recordsSynced` and
-        // `bytesSynced`: what it committed.
-        let stats = a.total_stats.map_or_else(
-            || JobStats {
-                records_committed: a.records_synced,
-                bytes_committed: a.bytes_synced,
-                ..JobStats::default()
-            },
-            JobStats::from,
-        );
-        Attempt {
-            number: a.id,
-            status: a.status,
-            created_at: a.created_at,
-            updated_at: a.updated_at,
-            ended_at: a.ended_at,
-            stats,
-            failure,
-        }
-    }
-}
-
-/// `AttemptFailureSummary`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub(super) struct FailureSummary {
-    pub failures: Vec<FailureRead>,
+fn attempt(f: &Fields<'_>) -> Result<Attempt, String> {
+    // Older Airbyte counts an attempt's records and bytes only as `recordsSynced` and
+    // `bytesSynced`: what it committed.
+    let stats = match f.optional_object("totalStats")? {
+        Some(total) => stats(&total)?,
+        None => JobStats {
+            records_committed: f.optional_i64("recordsSynced")?,
+            bytes_committed: f.optional_i64("bytesSynced")?,
+            ..JobStats::default()
+        },
+    };
+    // Its first failure (`AttemptFailureSummary`), which Airbyte reports as the reason.
+    let failure = match f.optional_object("failureSummary")? {
+        Some(summary) => summary
+            .array("failures")?
+            .first()
+            .map(failure)
+            .transpose()?,
+        None => None,
+    };
+    Ok(Attempt {
+        // The attempt's number within its job, from 0.
+        number: f.optional_i64("id")?.unwrap_or_default(),
+        // `running`, `failed`, `succeeded`.
+        status: f.optional_text("status")?.unwrap_or_default(),
+        created_at: f.optional_i64("createdAt")?,
+        updated_at: f.optional_i64("updatedAt")?,
+        ended_at: f.optional_i64("endedAt")?,
+        stats,
+        failure,
+    })
 }
 
 /// A `FailureReason` (of an attempt, or of a synchronous job), without `internalMessage` and
 /// `stacktrace`, which are never read: they carry Airbyte's internals and can quote
 /// configuration (secrets).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(super) struct FailureRead {
-    /// `source`, `destination`, `replication`, `airbyte_platform`, ...
-    pub failure_origin: Option<String>,
-    /// `config_error`, `system_error`, `manual_cancellation`, ...
-    pub failure_type: Option<String>,
-    pub external_message: Option<String>,
-    pub retryable: Option<bool>,
-}
-
-impl From<FailureRead> for Failure {
-    fn from(f: FailureRead) -> Failure {
-        Failure {
-            failure_origin: f.failure_origin,
-            failure_type: f.failure_type,
-            external_message: f.external_message,
-            retryable: f.retryable,
-        }
-    }
-}
-
-/// A job and its attempts, in the one shape clients see: when it ended is its last attempt's end
-/// (or its last update), why it failed its last attempt's first failure.
-pub(super) fn job(read: JobRead, attempts: &[AttemptRead]) -> Job {
-    let ended = ENDED.contains(&read.status.as_str());
-    let ended_at = ended.then(|| {
-        attempts
-            .last()
-            .and_then(|a| a.ended_at)
-            .unwrap_or(read.updated_at)
-    });
-    let failure = matches!(read.status.as_str(), "failed" | "cancelled").then(|| {
-        attempts
-            .last()
-            .and_then(AttemptRead::failure)
-            .unwrap_or_default()
-    });
-    Job {
-        id: read.id,
-        connection_id: read.config_id,
-        config_type: read.config_type,
-        status: read.status,
-        created_at: Some(read.created_at),
-        updated_at: Some(read.updated_at),
-        started_at: read.started_at,
-        ended_at,
-        attempts: Some(attempts.len()),
-        stats: read
-            .aggregated_stats
-            .map(JobStats::from)
-            .unwrap_or_default(),
-        streams: read
-            .stream_aggregated_stats
-            .map(|all| all.into_iter().map(StreamStats::from).collect()),
-        failure,
-    }
+fn failure(read: &Value) -> Result<Failure, String> {
+    let f = Fields::of(read)?;
+    Ok(Failure {
+        // `source`, `destination`, `replication`, `airbyte_platform`, ...
+        failure_origin: f.optional_text("failureOrigin")?,
+        // `config_error`, `system_error`, `manual_cancellation`, ...
+        failure_type: f.optional_text("failureType")?,
+        external_message: f.optional_text("externalMessage")?,
+        retryable: f.optional_bool("retryable")?,
+    })
 }
 
 /// `JobInfoRead` (`jobs/get`, `jobs/get_without_logs`, `jobs/cancel`, `connections/sync`,
-/// `connections/clear`, ...).
-#[derive(Deserialize)]
-pub(super) struct JobInfoRead {
-    pub job: JobRead,
-    pub attempts: Vec<AttemptInfoRead>,
+/// `connections/clear`, ...): the job, and each of its attempts (`AttemptInfoRead`s).
+pub(super) fn job_info(answer: &Value) -> Result<(Job, Vec<Attempt>), String> {
+    let f = Fields::of(answer)?;
+    let attempts = f
+        .array("attempts")?
+        .iter()
+        .map(|info| attempt(&Fields::of(info)?.object("attempt")?))
+        .collect::<Result<Vec<_>, String>>()?;
+    let job = job(&f.object("job")?, &attempts)?;
+    Ok((job, attempts))
 }
 
-/// `AttemptInfoRead` (`jobs/get`'s attempts, `attempt/get_for_job`): the attempt and its log.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(super) struct AttemptInfoRead {
-    pub attempt: AttemptRead,
-    /// Absent from `jobs/get_without_logs`.
-    pub logs: Option<LogsRead>,
-}
-
-/// An attempt's log: lines of text (`LogRead`), or structured events (`LogEvents`, Airbyte 1.2
-/// and later with `logType: structured`).
-#[derive(Deserialize)]
-#[serde(untagged)]
-pub(super) enum LogsRead {
-    Lines {
-        #[serde(rename = "logLines")]
-        log_lines: Vec<String>,
-    },
-    Events {
-        events: Vec<LogEventRead>,
-    },
-}
-
-/// A `LogEvent`. Its `stackTrace` is not read: the service shows no stack trace.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(super) struct LogEventRead {
-    /// Epoch milliseconds.
-    pub timestamp: i64,
-    pub message: String,
-    pub level: String,
-    pub log_source: String,
-}
-
-impl LogsRead {
-    /// The log as lines of text; an event becomes `<time> <LEVEL> <source> > <message>`, as
-    /// Airbyte prints a formatted log.
-    pub fn lines(self) -> Vec<String> {
-        match self {
-            LogsRead::Lines { log_lines } => log_lines,
-            LogsRead::Events { events } => events.into_iter().map(LogEventRead::line).collect(),
+/// The log of attempt `number` in a `JobInfoRead` of `jobs/get`; `None` when the job has no such
+/// attempt.
+pub(super) fn log_of(answer: &Value, number: i64) -> Result<Option<Vec<String>>, String> {
+    for info in Fields::of(answer)?.array("attempts")? {
+        if attempt(&Fields::of(info)?.object("attempt")?)?.number == number {
+            return attempt_log(info).map(Some);
         }
     }
+    Ok(None)
 }
 
-impl LogEventRead {
-    fn line(self) -> String {
-        let time =
-            OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.timestamp) * 1_000_000)
-                .ok()
-                .and_then(|t| t.format(&Rfc3339).ok())
-                .unwrap_or_else(|| self.timestamp.to_string());
-        format!(
-            "{time} {} {} > {}",
-            self.level.to_ascii_uppercase(),
-            self.log_source,
-            self.message
-        )
+/// An `AttemptInfoRead`'s log (`attempt/get_for_job`); none when it has none (absent from
+/// `jobs/get_without_logs`). Lines of text (`LogRead`), or structured events (`LogEvents`,
+/// Airbyte 1.2 and later with `logType: structured`).
+pub(super) fn attempt_log(answer: &Value) -> Result<Vec<String>, String> {
+    let Some(logs) = Fields::of(answer)?.optional_object("logs")? else {
+        return Ok(Vec::new());
+    };
+    if let Some(lines) = logs.optional_array("logLines")? {
+        return lines
+            .iter()
+            .map(|line| line.as_str().map(str::to_string))
+            .collect::<Option<_>>()
+            .ok_or_else(|| Fields::missing("logLines", "an array of strings"));
+    }
+    match logs.optional_array("events")? {
+        Some(events) => events.iter().map(log_line).collect(),
+        None => Err(Fields::missing("logs", "log lines or log events")),
     }
 }
 
-impl From<JobInfoRead> for Job {
-    fn from(info: JobInfoRead) -> Job {
-        let attempts: Vec<AttemptRead> = info.attempts.into_iter().map(|a| a.attempt).collect();
-        job(info.job, &attempts)
-    }
+/// A `LogEvent` as a line, `<time> <LEVEL> <source> > <message>`, as Airbyte prints a formatted
+/// log. Its `stackTrace` is not read: the service shows no stack trace.
+fn log_line(event: &Value) -> Result<String, String> {
+    let f = Fields::of(event)?;
+    // Epoch milliseconds.
+    let timestamp = f.i64("timestamp")?;
+    let time = OffsetDateTime::from_unix_timestamp_nanos(i128::from(timestamp) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_else(|| timestamp.to_string());
+    Ok(format!(
+        "{time} {} {} > {}",
+        f.text("level")?.to_ascii_uppercase(),
+        f.text("logSource")?,
+        f.text("message")?
+    ))
 }
 
-impl JobInfoRead {
-    /// The job, and each of its attempts.
-    pub fn with_attempts(self) -> (Job, Vec<Attempt>) {
-        let attempts: Vec<AttemptRead> = self.attempts.into_iter().map(|a| a.attempt).collect();
-        let job = job(self.job, &attempts);
-        (job, attempts.into_iter().map(Attempt::from).collect())
+/// `JobReadList` (`jobs/list`): `JobWithAttemptsRead`s, whose members are both optional in the
+/// spec; an item without a job is left out.
+pub(super) fn jobs(answer: &Value) -> Result<Vec<Job>, String> {
+    let mut jobs = Vec::new();
+    for item in Fields::of(answer)?.array("jobs")? {
+        let f = Fields::of(item)?;
+        let Some(read) = f.optional_object("job")? else {
+            continue;
+        };
+        let attempts = f
+            .items("attempts")?
+            .iter()
+            .map(|a| attempt(&Fields::of(a)?))
+            .collect::<Result<Vec<_>, String>>()?;
+        jobs.push(job(&read, &attempts)?);
     }
-
-    /// The log of attempt `number`; `None` when the job has no such attempt.
-    pub fn log_of(self, number: i64) -> Option<Vec<String>> {
-        let attempt = self.attempts.into_iter().find(|a| a.attempt.id == number)?;
-        Some(attempt.logs.map(LogsRead::lines).unwrap_or_default())
-    }
-}
-
-/// `JobReadList` (`jobs/list`).
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(super) struct JobReadList {
-    pub jobs: Vec<JobWithAttemptsRead>,
-}
-
-/// `JobWithAttemptsRead`: both members are optional in the spec.
-#[derive(Deserialize)]
-pub(super) struct JobWithAttemptsRead {
-    pub job: Option<JobRead>,
-    #[serde(default)]
-    pub attempts: Vec<AttemptRead>,
-}
-
-impl JobReadList {
-    pub fn jobs(self) -> Vec<Job> {
-        self.jobs
-            .into_iter()
-            .filter_map(|j| Some(job(j.job?, &j.attempts)))
-            .collect()
-    }
+    Ok(jobs)
 }
 
 /// The connection jobs' types; other jobs (checks, discoveries) are not a connection's.
@@ -539,71 +433,48 @@ pub(super) fn connection_update_body(update: &ConnectionUpdate, id: Uuid) -> Val
     body
 }
 
-/// `WorkspaceReadList`.
-#[derive(Deserialize)]
-pub(super) struct WorkspaceList {
-    pub workspaces: Vec<Workspace>,
+/// `WorkspaceReadList`'s workspace ids.
+pub(super) fn workspace_ids(answer: &Value) -> Result<Vec<Uuid>, String> {
+    Fields::of(answer)?
+        .array("workspaces")?
+        .iter()
+        .map(|w| Fields::of(w)?.uuid("workspaceId"))
+        .collect()
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(super) struct Workspace {
-    pub workspace_id: Uuid,
+/// `SourceDiscoverSchemaRead`: the streams found, or why the discovery job failed.
+pub(super) fn discovery(answer: &Value) -> Result<Result<Discovery, Failure>, String> {
+    let f = Fields::of(answer)?;
+    let job = JobInfo::read(&f.object("jobInfo")?)?;
+    Ok(match f.optional_object("catalog")? {
+        _ if !job.succeeded => Err(job.failure.unwrap_or_default()),
+        None => Err(Failure::default()),
+        Some(catalog) => Ok(Discovery {
+            streams: catalog_streams(&catalog)?,
+            catalog_id: f.optional_uuid("catalogId")?,
+            breaking_change: f.optional_bool("breakingChange")?,
+        }),
+    })
 }
 
-impl WorkspaceList {
-    pub fn ids(self) -> Vec<Uuid> {
-        self.workspaces
-            .into_iter()
-            .map(|w| w.workspace_id)
-            .collect()
+/// `SynchronousJobRead`: whether the job succeeded, and why not.
+struct JobInfo {
+    succeeded: bool,
+    failure: Option<Failure>,
+}
+
+impl JobInfo {
+    fn read(f: &Fields<'_>) -> Result<JobInfo, String> {
+        Ok(JobInfo {
+            succeeded: f.bool("succeeded")?,
+            failure: f.value("failureReason").map(failure).transpose()?,
+        })
     }
 }
 
-/// `SourceDiscoverSchemaRead`.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(super) struct DiscoverRead {
-    pub catalog: Option<Catalog>,
-    pub job_info: JobInfo,
-    pub catalog_id: Option<Uuid>,
-    pub breaking_change: Option<bool>,
-}
-
-impl DiscoverRead {
-    /// The streams found, or why the discovery job failed.
-    pub fn discovery(self, call: &'static str) -> Result<Discovery, Error> {
-        let failed = |failure: Option<FailureRead>| Error::JobFailed {
-            call,
-            failure: failure.map(Failure::from).unwrap_or_default(),
-        };
-        let job = self.job_info;
-        match self.catalog {
-            _ if !job.succeeded => Err(failed(job.failure_reason)),
-            None => Err(failed(None)),
-            Some(catalog) => Ok(Discovery {
-                streams: catalog.streams,
-                catalog_id: self.catalog_id,
-                breaking_change: self.breaking_change,
-            }),
-        }
-    }
-}
-
-/// `SynchronousJobRead`.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(super) struct JobInfo {
-    pub succeeded: bool,
-    pub failure_reason: Option<FailureRead>,
-}
-
-/// `SourceDefinitionSpecificationRead` / `DestinationDefinitionSpecificationRead`, as far as
-/// its connector spec (a JSON schema of the configuration).
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(super) struct SpecificationRead {
-    pub connection_specification: Option<Value>,
+/// `HealthCheckRead`'s verdict.
+pub(super) fn available(answer: &Value) -> Result<bool, String> {
+    Fields::of(answer)?.bool("available")
 }
 
 /// The body of `{sources,destinations}/update` and `.../check_connection_for_update`
@@ -625,28 +496,6 @@ impl Serialize for ActorUpdate<'_> {
         map.serialize_entry("connectionConfiguration", self.config)?;
         map.end()
     }
-}
-
-/// `ConnectionRead`, as far as a create's answer goes.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(super) struct ConnectionCreated {
-    pub connection_id: Uuid,
-}
-
-/// An answer whose body is ignored (204 No Content).
-pub(super) struct Empty;
-
-impl<'de> Deserialize<'de> for Empty {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        serde::de::IgnoredAny::deserialize(d).map(|_| Empty)
-    }
-}
-
-/// `HealthCheckRead`.
-#[derive(Deserialize)]
-pub(super) struct HealthRead {
-    pub available: bool,
 }
 
 /// The body of `sources/create` / `destinations/create`, and without a name that of
@@ -735,56 +584,40 @@ mod tests {
         assert_eq!(d.definitions[0].name, "S3");
     }
 
-    fn stats() -> Option<StatsRead> {
-        Some(StatsRead {
-            records_emitted: Some(10),
-            bytes_emitted: Some(100),
-            records_committed: None,
-            bytes_committed: None,
+    fn read(status: &str) -> Value {
+        json!({
+            "id": 7, "configType": "sync", "configId": "c", "createdAt": 1_700_000_000,
+            "updatedAt": 1_700_000_060, "startedAt": 1_700_000_001, "status": status,
+            "aggregatedStats": {"recordsEmitted": 10, "bytesEmitted": 100}
         })
     }
 
-    fn read(status: &str) -> JobRead {
-        JobRead {
-            id: 7,
-            config_type: "sync".into(),
-            config_id: "c".into(),
-            created_at: 1_700_000_000,
-            updated_at: 1_700_000_060,
-            started_at: Some(1_700_000_001),
-            status: status.into(),
-            aggregated_stats: stats(),
-            stream_aggregated_stats: None,
-        }
+    fn job_of(read: &Value, attempts: &[Attempt]) -> Job {
+        job(&Fields::of(read).unwrap(), attempts).unwrap()
     }
 
-    fn failed_attempt() -> AttemptRead {
-        AttemptRead {
-            id: 0,
-            status: "failed".into(),
-            created_at: Some(1_700_000_001),
-            updated_at: Some(1_700_000_050),
-            ended_at: Some(1_700_000_050),
-            records_synced: Some(3),
-            bytes_synced: Some(30),
-            total_stats: None,
-            failure_summary: Some(FailureSummary {
-                failures: vec![FailureRead {
-                    failure_origin: Some("source".into()),
-                    failure_type: Some("config_error".into()),
-                    external_message: Some("Access denied".into()),
-                    retryable: Some(false),
-                }],
-            }),
-        }
+    fn failed_attempt() -> Attempt {
+        attempt(
+            &Fields::of(&json!({
+                "id": 0, "status": "failed", "createdAt": 1_700_000_001, "updatedAt": 1_700_000_050,
+                "endedAt": 1_700_000_050, "recordsSynced": 3, "bytesSynced": 30,
+                "failureSummary": {"failures": [{
+                    "failureOrigin": "source", "failureType": "config_error",
+                    "externalMessage": "Access denied", "internalMessage": "at secret.Place",
+                    "retryable": false}]}
+            }))
+            .unwrap(),
+        )
+        .unwrap()
     }
 
     #[test]
     fn a_failed_job_says_why_from_its_last_attempt() {
-        let j = job(read("failed"), &[failed_attempt()]);
+        let j = job_of(&read("failed"), &[failed_attempt()]);
         assert_eq!(j.ended_at, Some(1_700_000_050));
         assert_eq!(j.attempts, Some(1));
         assert_eq!(j.stats.records_emitted, Some(10));
+        assert_eq!(j.stats.records_committed, None);
         let failure = j.failure.unwrap();
         assert_eq!(failure.external_message.as_deref(), Some("Access denied"));
         assert!(failure.is_config_error());
@@ -792,9 +625,9 @@ mod tests {
 
     #[test]
     fn a_running_job_has_no_end_and_no_failure() {
-        let running = job(read("running"), &[]);
+        let running = job_of(&read("running"), &[]);
         assert_eq!((running.ended_at, running.failure), (None, None));
-        let cancelled = job(read("cancelled"), &[]);
+        let cancelled = job_of(&read("cancelled"), &[]);
         assert_eq!(
             cancelled.ended_at,
             Some(1_700_000_060),
@@ -805,7 +638,7 @@ mod tests {
 
     #[test]
     fn per_stream_figures_attempts_and_logs_are_read_in_both_shapes() {
-        let info: JobInfoRead = serde_json::from_value(json!({
+        let info = json!({
             "job": {"id": 9, "configType": "sync", "configId": "c", "createdAt": 1, "updatedAt": 2,
                     "status": "failed",
                     "streamAggregatedStats": [
@@ -822,44 +655,82 @@ mod tests {
                  "logs": {"events": [{"timestamp": 1700000000123i64, "message": "Access denied", "level": "error",
                                       "logSource": "source", "stackTrace": "at secret.Place"}]}}
             ]
-        }))
-        .unwrap();
-        let streams = job(info.job.clone(), &[]).streams.unwrap();
+        });
+        let (job, attempts) = job_info(&info).unwrap();
+        let streams = job.streams.unwrap();
         assert_eq!(streams.len(), 2);
         assert_eq!(streams[0].stream.namespace.as_deref(), Some("shop"));
         assert_eq!(streams[0].stats.records_committed, Some(4));
         assert_eq!(streams[1].stream.namespace, None);
-        let (_, attempts) = JobInfoRead {
-            job: info.job.clone(),
-            attempts: Vec::new(),
-        }
-        .with_attempts();
-        assert!(attempts.is_empty());
-        let first = Attempt::from(info.attempts[0].attempt.clone());
+        assert_eq!(job.attempts, Some(2));
         assert_eq!(
-            first.stats.records_committed,
+            attempts[0].stats.records_committed,
             Some(3),
             "recordsSynced: what was committed"
         );
-        assert_eq!(first.stats.records_emitted, None);
-        let second = Attempt::from(info.attempts[1].attempt.clone());
-        assert_eq!((second.number, second.stats.records_emitted), (1, Some(5)));
-        let structured = info.log_of(1).unwrap();
+        assert_eq!(attempts[0].stats.records_emitted, None);
         assert_eq!(
-            structured,
-            vec!["2023-11-14T22:13:20.123Z ERROR source > Access denied".to_string()],
+            (attempts[1].number, attempts[1].stats.records_emitted),
+            (1, Some(5))
+        );
+        assert_eq!(
+            log_of(&info, 0).unwrap(),
+            Some(vec!["one".into(), "two".into()])
+        );
+        assert_eq!(
+            log_of(&info, 1).unwrap(),
+            Some(vec![
+                "2023-11-14T22:13:20.123Z ERROR source > Access denied".to_string()
+            ]),
             "an event is one line, its stack trace left out"
         );
     }
 
     #[test]
     fn a_job_without_stream_figures_says_none_and_an_unknown_attempt_has_no_log() {
-        let info: JobInfoRead = serde_json::from_value(json!({
+        let info = json!({
             "job": {"id": 9, "configType": "sync", "configId": "c", "createdAt": 1, "updatedAt": 2, "status": "running"},
             "attempts": [{"attempt": {"id": 0, "status": "running", "createdAt": 1, "updatedAt": 2}}]
-        }))
-        .unwrap();
-        assert_eq!(job(info.job.clone(), &[]).streams, None);
-        assert_eq!(info.log_of(3), None);
+        });
+        assert_eq!(job_info(&info).unwrap().0.streams, None);
+        assert_eq!(log_of(&info, 3), Ok(None));
+        assert_eq!(log_of(&info, 0), Ok(Some(Vec::new())), "no log yet");
+    }
+
+    #[test]
+    fn an_answer_missing_what_must_be_there_says_which_field() {
+        let no_status = json!({"job": {"id": 9, "configType": "sync", "configId": "c",
+                                        "createdAt": 1, "updatedAt": 2}, "attempts": []});
+        assert_eq!(
+            job_info(&no_status).map(|_| ()),
+            Err("field `status` is missing or not a string".to_string())
+        );
+        assert!(job_info(&json!({"job": null, "attempts": []})).is_err());
+        let list = json!({"jobs": [{"attempts": []}, {"job": read("running")}]});
+        assert_eq!(
+            jobs(&list).unwrap().len(),
+            1,
+            "an item without a job is left out"
+        );
+        assert!(attempt_log(&json!({"logs": {"logLines": [1]}})).is_err());
+        assert_eq!(attempt_log(&json!({"attempt": {}})), Ok(Vec::new()));
+    }
+
+    #[test]
+    fn a_discovery_that_failed_says_why_and_one_without_catalog_failed_too() {
+        let failed = json!({"jobInfo": {"succeeded": false, "failureReason":
+            {"failureType": "config_error", "externalMessage": "no route", "stacktrace": "x"}},
+            "catalog": {"streams": []}});
+        let failure = discovery(&failed).unwrap().unwrap_err();
+        assert_eq!(failure.external_message.as_deref(), Some("no route"));
+        let empty = json!({"jobInfo": {"succeeded": true}});
+        assert_eq!(discovery(&empty).unwrap(), Err(Failure::default()));
+        let found = json!({"jobInfo": {"succeeded": true}, "catalog": {"streams": [{"stream": {"name": "a"}}]},
+                           "breakingChange": false});
+        let found = discovery(&found).unwrap().unwrap();
+        assert_eq!(
+            (found.streams.len(), found.breaking_change),
+            (1, Some(false))
+        );
     }
 }

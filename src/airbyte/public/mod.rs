@@ -23,6 +23,7 @@ use uuid::Uuid;
 
 use super::config::ConfigApi;
 use super::exchange::{decode, Call, Exchange, Method};
+use super::fields::Fields;
 use super::model::{
     Actor, Attempt, Check, Connection, ConnectionUpdate, Definition, Discovery, Failure, Job,
     JobQuery, NewConnection, StreamName,
@@ -111,18 +112,13 @@ impl PublicApi {
         Call::new(method, label, path, self.timeouts.call)
     }
 
-    /// Makes `call` and reads its answer with `read` (see `wire.rs`); an answer `read` cannot
-    /// make sense of is [`Error::InvalidBody`].
+    /// Makes `call` and reads its answer with `read` (see `wire.rs`).
     fn read<T>(
         &self,
         call: &Call,
         read: impl FnOnce(&Value) -> Result<T, String>,
     ) -> Result<T, Error> {
-        let answer: Value = self.exchange.run(call)?;
-        read(&answer).map_err(|reason| Error::InvalidBody {
-            call: call.label,
-            reason,
-        })
+        self.exchange.read(call, read)
     }
 
     /// Every item of a paged list at `path` (a query of its own included, or none), each read
@@ -427,7 +423,7 @@ impl Airbyte for PublicApi {
         let call = self
             .call(Method::Post, "POST /connections", "connections".into())
             .with_body(&wire::connection_create_body(new));
-        self.read(&call, |c| wire::Fields::of(c)?.uuid("connectionId"))
+        self.read(&call, |c| Fields::of(c)?.uuid("connectionId"))
     }
 
     /// `GET /connections/{id}`: its selected streams only.

@@ -9,96 +9,15 @@
 
 use serde::Serialize;
 use serde_json::value::RawValue;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::airbyte::fields::Fields;
 use crate::airbyte::model::{
     Actor, Connection, ConnectionUpdate, Definition, Failure, Job, JobStats, NewConnection, ENDED,
 };
-
-// Answers are read from a `serde_json::Value` through [`Fields`] rather than derived
-// `Deserialize` types: the public API's dozen answer types each cost a deserializer of their own
-// in the binary (about 2 KiB each), and the static binary has a size budget (README,
-// "Performance"). What is read, and what a missing field is called, is the same.
-
-/// An answer object's fields, each read as what it must be; a missing or mistyped one is named.
-pub(super) struct Fields<'a>(&'a Map<String, Value>);
-
-impl<'a> Fields<'a> {
-    pub fn of(value: &'a Value) -> Result<Fields<'a>, String> {
-        value
-            .as_object()
-            .map(Fields)
-            .ok_or_else(|| "expected a JSON object".to_string())
-    }
-
-    fn get(&self, name: &str) -> Option<&'a Value> {
-        self.0.get(name).filter(|v| !v.is_null())
-    }
-
-    fn missing(name: &str, what: &str) -> String {
-        format!("field `{name}` is missing or not {what}")
-    }
-
-    pub fn uuid(&self, name: &str) -> Result<Uuid, String> {
-        self.optional_uuid(name)?
-            .ok_or_else(|| Self::missing(name, "a UUID"))
-    }
-
-    pub fn optional_uuid(&self, name: &str) -> Result<Option<Uuid>, String> {
-        match self.get(name) {
-            None => Ok(None),
-            Some(v) => v
-                .as_str()
-                .and_then(|s| Uuid::parse_str(s).ok())
-                .map(Some)
-                .ok_or_else(|| Self::missing(name, "a UUID")),
-        }
-    }
-
-    pub fn text(&self, name: &str) -> Result<String, String> {
-        self.optional_text(name)?
-            .ok_or_else(|| Self::missing(name, "a string"))
-    }
-
-    pub fn optional_text(&self, name: &str) -> Result<Option<String>, String> {
-        match self.get(name) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(Self::missing(name, "a string")),
-        }
-    }
-
-    pub fn optional_i64(&self, name: &str) -> Result<Option<i64>, String> {
-        match self.get(name) {
-            None => Ok(None),
-            Some(v) => v
-                .as_i64()
-                .map(Some)
-                .ok_or_else(|| Self::missing(name, "an integer")),
-        }
-    }
-
-    pub fn i64(&self, name: &str) -> Result<i64, String> {
-        self.optional_i64(name)?
-            .ok_or_else(|| Self::missing(name, "an integer"))
-    }
-
-    /// An array field's items; none when it is absent.
-    pub fn items(&self, name: &str) -> Result<&'a [Value], String> {
-        match self.get(name) {
-            None => Ok(&[]),
-            Some(Value::Array(items)) => Ok(items),
-            Some(_) => Err(Self::missing(name, "an array")),
-        }
-    }
-
-    pub fn value(&self, name: &str) -> Option<&'a Value> {
-        self.get(name)
-    }
-}
 
 /// The items of a page of a list (`WorkspacesResponse`, `SourcesResponse`, ...). `next` is not
 /// read: it is a URL on Airbyte's own idea of its host name; pages are asked for by offset.
@@ -335,15 +254,14 @@ pub(super) fn connection_patch_body(update: &ConnectionUpdate) -> Value {
 /// `ConnectionResponse`.
 pub(super) fn connection(answer: &Value) -> Result<Connection, String> {
     let f = Fields::of(answer)?;
-    let schedule = Fields::of(f.value("schedule").unwrap_or(&Value::Null))
-        .map_err(|_| Fields::missing("schedule", "an object"))?;
+    let schedule = f.object("schedule")?;
     // Airbyte answers the cron expression with its time zone after it: `0 0 2 * * ? UTC`.
     let cron = schedule.optional_text("cronExpression")?.map(|e| {
         let e = e.trim();
         e.strip_suffix(" UTC").unwrap_or(e).trim().to_string()
     });
-    let configured = match f.value("configurations") {
-        Some(c) => Fields::of(c)?.items("streams")?,
+    let configured = match f.optional_object("configurations")? {
+        Some(c) => c.items("streams")?,
         None => &[],
     };
     Ok(Connection {
