@@ -16,7 +16,7 @@ use ureq::http::HeaderValue;
 
 use super::credentials::{Credentials, TokenRequest};
 use super::error::{invalid_in, message_in, Error};
-use super::transport;
+use super::transport::{self, Addresses};
 use crate::config::Secret;
 use crate::json;
 use crate::metrics::Metrics;
@@ -114,6 +114,8 @@ pub(super) struct Received {
 /// Sends calls to one Airbyte and records them in the metrics.
 pub(super) struct Exchange {
     pub agent: ureq::Agent,
+    /// The addresses the agent's resolver remembers (`transport.rs`), forgotten when a call fails.
+    pub addresses: Arc<Addresses>,
     pub base_url: String,
     /// The agent's own timeout; calls with another one configure their request.
     pub timeout: Duration,
@@ -306,9 +308,11 @@ impl Exchange {
         Ok(Received { status, body })
     }
 
-    /// What a failed exchange means.
+    /// What a failed exchange means. Airbyte's addresses are forgotten, so that the next call
+    /// looks them up again: Airbyte may have moved.
     fn failure(&self, call: &Call, err: ureq::Error) -> Error {
         use ureq::Error as U;
+        self.addresses.forget();
         let timeout = Error::Timeout {
             call: call.label,
             after: call.timeout,

@@ -180,7 +180,7 @@ pub fn connect(config: &Config, metrics: Arc<Metrics>) -> Arc<dyn Airbyte> {
         .max_idle_connections_per_host(config.workers)
         .user_agent(concat!("airbyte-wrapper/", env!("CARGO_PKG_VERSION")))
         .build();
-    let agent = transport::agent(agent_config, &config.airbyte_ca.0);
+    let (agent, addresses) = transport::agent(agent_config, &config.airbyte_ca.0);
     let base_url = config.airbyte_base_url.trim_end_matches('/').to_string();
     let credentials = Arc::new(Credentials::new(config.airbyte_auth.clone()));
     let token = Arc::new(TokenEndpoint {
@@ -189,6 +189,7 @@ pub fn connect(config: &Config, metrics: Arc<Metrics>) -> Arc<dyn Airbyte> {
     });
     let exchange = |base_url: String| Exchange {
         agent: agent.clone(),
+        addresses: addresses.clone(),
         base_url,
         timeout: config.airbyte_timeout,
         credentials: credentials.clone(),

@@ -3,7 +3,9 @@
 //! found in ureq's defaults.
 //!
 //! - [`LoopbackAwareResolver`]: `localhost` without `/etc/hosts` (a scratch container has none),
-//!   and an IP address without a lookup.
+//!   an IP address without a lookup, and a name's addresses remembered ([`Addresses`]): ureq
+//!   resolves the host before every call, even one that reuses a pooled connection, and its
+//!   system lookup starts a thread each time.
 //! - [`TlsConnector`]: rustls as ureq's own connector uses it, but trusting the web PKI roots
 //!   *and* the CAs of `AIRBYTE_CA_FILE`, which ureq's configuration cannot say; and
 //!   [`certificate_problem`], which tells a refused certificate from other failures.
@@ -16,7 +18,8 @@
 use std::fmt;
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{CertificateError, ClientConnection, RootCertStore, StreamOwned};
@@ -29,26 +32,93 @@ use ureq::unversioned::transport::{
 };
 
 use super::error::CertificateProblem;
+use crate::sync::lock;
 use crate::text::ends_with_any_case;
 
 /// An agent with `config` that resolves and connects as described above, trusting the web PKI
-/// roots and `extra_roots` for `https://`.
-pub fn agent(config: ureq::config::Config, extra_roots: &[CertificateDer<'static>]) -> ureq::Agent {
+/// roots and `extra_roots` for `https://`; and the addresses its resolver remembers, to be
+/// forgotten when an exchange fails.
+pub fn agent(
+    config: ureq::config::Config,
+    extra_roots: &[CertificateDer<'static>],
+) -> (ureq::Agent, Arc<Addresses>) {
     // ureq's DefaultConnector, less SOCKS (not compiled in) and with our TLS for its rustls.
     let connector =
         ().chain(ConnectProxyConnector::default())
             .chain(TcpConnector::default())
             .chain(TlsConnector::new(extra_roots))
             .chain(WrapConnections);
-    ureq::Agent::with_parts(config, connector, LoopbackAwareResolver::default())
+    let addresses = Arc::new(Addresses::default());
+    let resolver = LoopbackAwareResolver {
+        system: DefaultResolver::default(),
+        remembered: addresses.clone(),
+    };
+    (
+        ureq::Agent::with_parts(config, connector, resolver),
+        addresses,
+    )
+}
+
+/// How long a host's addresses are used before it is looked up again: as long as Java keeps them
+/// (curl keeps them 60 s). An exchange that fails forgets them at once, so an Airbyte that moved
+/// costs one failed call, not this long.
+const REMEMBER_FOR: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The addresses hosts resolved to, each until [`REMEMBER_FOR`] has passed or [`Addresses::forget`]
+/// is called. ureq asks its resolver before every call, even one that goes out on a pooled
+/// connection; asking the system each time cost a thread and some twenty system calls per call
+/// (reading `/etc/hosts` and `/etc/resolv.conf`, then DNS queries: with Kubernetes' `ndots: 5`,
+/// one per search domain for a name like `airbyte-server.airbyte.svc`). The hosts are the
+/// configured Airbyte URLs' (at most three), so the list stays short.
+#[derive(Debug, Default)]
+pub struct Addresses(Mutex<Vec<Remembered>>);
+
+#[derive(Debug)]
+struct Remembered {
+    https: bool,
+    /// `host:port` as the URL has it.
+    authority: String,
+    addresses: ResolvedSocketAddrs,
+    until: Instant,
+}
+
+impl Addresses {
+    fn get(&self, https: bool, authority: &str) -> Option<ResolvedSocketAddrs> {
+        let now = Instant::now();
+        lock(&self.0)
+            .iter()
+            .find(|r| r.https == https && r.authority == authority && r.until > now)
+            .map(|r| r.addresses.clone())
+    }
+
+    fn remember(&self, https: bool, authority: &str, addresses: &ResolvedSocketAddrs) {
+        let now = Instant::now();
+        let mut all = lock(&self.0);
+        all.retain(|r| r.until > now && (r.https, r.authority.as_str()) != (https, authority));
+        all.push(Remembered {
+            https,
+            authority: authority.to_string(),
+            addresses: addresses.clone(),
+            until: now + REMEMBER_FOR,
+        });
+    }
+
+    /// Forgets every address: the next call looks its host up again.
+    pub fn forget(&self) {
+        lock(&self.0).clear();
+    }
 }
 
 /// Resolves `localhost` and `*.localhost` to loopback without asking the system (RFC 6761), so the
 /// default `AIRBYTE_BASE_URL` works in a `scratch` container, which has no `/etc/hosts`, and takes
-/// an IP address as it is (ureq's resolver starts a thread per call for it when a timeout is set,
-/// and it resolves on every call). Other names go through the system resolver.
-#[derive(Debug, Default)]
-struct LoopbackAwareResolver(DefaultResolver);
+/// an IP address as it is (ureq's resolver starts a thread per call for it when a timeout is set).
+/// Other names go through the system resolver. What a host resolved to is remembered
+/// ([`Addresses`]).
+#[derive(Debug)]
+struct LoopbackAwareResolver {
+    system: DefaultResolver,
+    remembered: Arc<Addresses>,
+}
 
 impl Resolver for LoopbackAwareResolver {
     fn resolve(
@@ -57,8 +127,26 @@ impl Resolver for LoopbackAwareResolver {
         config: &ureq::config::Config,
         timeout: NextTimeout,
     ) -> Result<ResolvedSocketAddrs, ureq::Error> {
-        let host = uri.host().unwrap_or("").trim_end_matches('.');
         let https = uri.scheme_str() == Some("https");
+        let authority = uri.authority().map_or("", |a| a.as_str());
+        if let Some(addresses) = self.remembered.get(https, authority) {
+            return Ok(addresses);
+        }
+        let addresses = self.look_up(uri, https, config, timeout)?;
+        self.remembered.remember(https, authority, &addresses);
+        Ok(addresses)
+    }
+}
+
+impl LoopbackAwareResolver {
+    fn look_up(
+        &self,
+        uri: &Uri,
+        https: bool,
+        config: &ureq::config::Config,
+        timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        let host = uri.host().unwrap_or("").trim_end_matches('.');
         let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
         let mut addresses = self.empty();
         let literal = host.trim_start_matches('[').trim_end_matches(']');
@@ -68,7 +156,7 @@ impl Resolver for LoopbackAwareResolver {
             addresses.push(SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
             addresses.push(SocketAddr::from((Ipv6Addr::LOCALHOST, port)));
         } else {
-            return self.0.resolve(uri, config, timeout);
+            return self.system.resolve(uri, config, timeout);
         }
         Ok(addresses)
     }
@@ -353,7 +441,7 @@ mod tests {
 
     #[test]
     fn localhost_resolves_to_loopback_without_the_system() {
-        let resolver = LoopbackAwareResolver::default();
+        let resolver = resolver();
         let config = ureq::config::Config::default();
         for (url, port) in [
             ("http://localhost:8000/api", 8000),
@@ -384,6 +472,70 @@ mod tests {
                 "an IP address as it is"
             );
         }
+    }
+
+    fn resolver() -> LoopbackAwareResolver {
+        LoopbackAwareResolver {
+            system: DefaultResolver::default(),
+            remembered: Arc::default(),
+        }
+    }
+
+    fn addresses(found: &ResolvedSocketAddrs) -> Vec<String> {
+        found.iter().map(|a| a.to_string()).collect()
+    }
+
+    #[test]
+    fn a_host_s_addresses_are_remembered_until_they_expire_or_are_forgotten() {
+        let resolver = resolver();
+        let config = ureq::config::Config::default();
+        let resolve =
+            |url: &str| resolver.resolve(&url.parse().unwrap(), &config, NextTimeout::default());
+        // `.invalid` names resolve nowhere (RFC 6761): only a remembered address answers for it.
+        let mut moved = resolver.empty();
+        moved.push("10.9.8.7:8001".parse().unwrap());
+        resolver
+            .remembered
+            .remember(false, "airbyte.invalid:8001", &moved);
+        let found = resolve("http://airbyte.invalid:8001/api/v1/sources/create").unwrap();
+        assert_eq!(addresses(&found), ["10.9.8.7:8001"]);
+        assert!(
+            resolver
+                .remembered
+                .get(true, "airbyte.invalid:8001")
+                .is_none(),
+            "https is another host"
+        );
+        let first = resolve("http://10.1.2.3:8001/api/v1").unwrap();
+        assert_eq!(addresses(&first), ["10.1.2.3:8001"]);
+        assert_eq!(lock(&resolver.remembered.0).len(), 2, "each host once");
+        resolve("http://10.1.2.3:8001/api/v1/health").unwrap();
+        assert_eq!(lock(&resolver.remembered.0).len(), 2, "each host once");
+
+        resolver.remembered.forget();
+        assert!(resolver
+            .remembered
+            .get(false, "airbyte.invalid:8001")
+            .is_none());
+        lock(&resolver.remembered.0).push(Remembered {
+            https: false,
+            authority: "airbyte.invalid:8001".into(),
+            addresses: moved,
+            until: Instant::now(),
+        });
+        assert!(
+            resolver
+                .remembered
+                .get(false, "airbyte.invalid:8001")
+                .is_none(),
+            "expired"
+        );
+        resolve("http://10.1.2.3:8001/").unwrap();
+        assert_eq!(
+            lock(&resolver.remembered.0).len(),
+            1,
+            "an expired host is dropped when another is remembered"
+        );
     }
 
     #[test]
@@ -536,7 +688,7 @@ mod tests {
     fn a_pooled_connection_closed_or_fouled_by_the_server_is_not_used_again() {
         for after in [&b""[..], b"HTTP/1.1 200 OK\r\n"] {
             let (port, closed) = one_answer_per_connection(after);
-            let agent = agent(ureq::Agent::config_builder().build(), &[]);
+            let (agent, _) = agent(ureq::Agent::config_builder().build(), &[]);
             for call in 1..=3 {
                 let mut answer = agent
                     .get(format!("http://127.0.0.1:{port}/health"))
@@ -644,7 +796,7 @@ mod tests {
             .map(|i| char::from(b'a' + (i % 26) as u8))
             .collect();
         let (port, server) = answer_one_request();
-        let agent = agent(ureq::Agent::config_builder().build(), &[]);
+        let (agent, _) = agent(ureq::Agent::config_builder().build(), &[]);
         let mut answer = agent
             .post(format!("http://127.0.0.1:{port}/api"))
             .send(&body)
