@@ -310,7 +310,7 @@ impl Endpoint {
         self.metrics.observe_request(label, status, elapsed);
         // Tenths of a millisecond, in whole numbers: a float formatted costs more than the rest of
         // the line.
-        let tenths = elapsed.as_micros() / 100;
+        let tenths = u64::try_from(elapsed.as_micros() / 100).unwrap_or(u64::MAX);
         info!(
             target: "access",
             "{} {} {status} {}.{}ms id={request_id}",

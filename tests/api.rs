@@ -739,10 +739,21 @@ fn request_ids_are_echoed_or_made_up_and_logged() {
     let answer = service.request("GET", "/healthz", None, &[("X-Request-Id", "trace-42")]);
     assert_eq!(answer.header("X-Request-Id"), Some("trace-42"));
     let line = service.wait_for_log("id=trace-42");
-    assert!(
-        line.contains("INFO") && line.contains("GET /healthz 200"),
-        "{line}"
-    );
+    // `TIMESTAMP LEVEL TARGET: MESSAGE`: RFC 3339 in UTC to the nanosecond, the level in five
+    // columns, then what the request was, its status and how long it took.
+    let (time, rest) = line.split_once(' ').unwrap();
+    assert_eq!(time.len(), "2026-12-05T12:39:51.626728168Z".len(), "{line}");
+    let logged = time::OffsetDateTime::parse(time, &time::format_description::well_known::Rfc3339);
+    let age = time::OffsetDateTime::now_utc() - logged.unwrap();
+    assert!(age.whole_seconds().abs() < 60, "{line}");
+    let rest = rest
+        .strip_prefix("INFO  access: GET /healthz 200 ")
+        .unwrap_or_else(|| panic!("{line}"));
+    let took = rest
+        .strip_suffix("ms id=trace-42")
+        .unwrap_or_else(|| panic!("{line}"));
+    let (whole, tenths) = took.split_once('.').unwrap();
+    assert!(whole.parse::<u64>().is_ok() && tenths.len() == 1, "{line}");
 
     let made_up = service
         .get("/healthz")

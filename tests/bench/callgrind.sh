@@ -4,6 +4,7 @@
 # is the number to compare two builds by. Prints; asserts nothing.
 #
 # Usage: callgrind.sh SERVICE_BINARY FAKE_AIRBYTE_BINARY [REQUESTS]
+# CALLGRIND_OUT=FILE keeps the dump there, for callgrind_annotate or kcachegrind.
 set -euo pipefail
 bin=$1 fake=$2 requests=${3:-500}
 # Process bookkeeping (spawn, waits, cleanup on exit), shared with the contract tests.
@@ -40,6 +41,7 @@ callgrind_control -z "$service_pid" >/dev/null 2>&1
 sink "$requests"
 callgrind_control -d "$service_pid" >/dev/null 2>&1
 dump=$(ls "$WORK"/callgrind.out.* | head -n 1)
+if [ -n "${CALLGRIND_OUT:-}" ]; then cp "$dump" "$CALLGRIND_OUT"; fi
 total=$(callgrind_annotate "$dump" 2>/dev/null | sed -n 's/^ *\([0-9,]*\) .*PROGRAM TOTALS.*/\1/p' | tr -d ,)
 echo "warm POST /sink: $((total / requests)) instructions per request in the service ($requests requests)"
 echo "where they go (inclusive, per request; the 30 largest below the threads' entry points):"
