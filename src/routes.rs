@@ -76,16 +76,20 @@ const BODIES: &[(&str, &str)] = &[
     ("PATCH", "/ingestion/{id}"),
 ];
 
+/// The label of a path that belongs to no route.
+const UNMATCHED: &str = "unmatched";
+
 /// Routes a load balancer or orchestrator probes; they need no token.
 const OPEN: &[&str] = &["/healthz", "/readyz"];
 
 impl Service for App {
-    fn handle(&self, request: &Incoming<'_>) -> Result<Reply, ApiError> {
-        route(self, request)
+    fn handle(&self, request: &Incoming<'_>, route: RouteInfo) -> Result<Reply, ApiError> {
+        let pattern = admit(self, request, route)?;
+        dispatch(self, request).map_err(|e| e.on_route(request.method(), pattern))
     }
 
-    fn refuse_before_body(&self, request: &Incoming<'_>) -> Option<ApiError> {
-        let route = match admit(self, request) {
+    fn refuse_before_body(&self, request: &Incoming<'_>, route: RouteInfo) -> Option<ApiError> {
+        let route = match admit(self, request, route) {
             Ok(route) => route,
             Err(problem) => return Some(problem),
         };
@@ -97,12 +101,14 @@ impl Service for App {
 
     fn route_of(&self, path: &str) -> RouteInfo {
         match pattern(path) {
-            Some((label, _, calls_airbyte)) => RouteInfo {
+            Some((label, allow, calls_airbyte)) => RouteInfo {
                 label,
+                allow,
                 calls_airbyte: *calls_airbyte,
             },
             None => RouteInfo {
-                label: "unmatched",
+                label: UNMATCHED,
+                allow: "",
                 calls_airbyte: false,
             },
         }
@@ -126,23 +132,18 @@ fn authorize(app: &App, request: &Incoming<'_>) -> Result<(), ApiError> {
 /// a method the route allows, query parameters the operation takes. Returns the route's pattern.
 /// The same whether the body is still to come (`Expect: 100-continue`) or already read, so a
 /// request is refused for the same reason either way.
-fn admit(app: &App, request: &Incoming<'_>) -> Result<&'static str, ApiError> {
+fn admit(app: &App, request: &Incoming<'_>, route: RouteInfo) -> Result<&'static str, ApiError> {
     authorize(app, request)?;
     let path = request.path();
-    let Some((route, allow, _)) = pattern(path) else {
+    if route.label == UNMATCHED {
         return Err(ApiError::no_route(path));
-    };
-    let method = request.method();
-    if !allow.split(", ").any(|m| m == method) {
-        return Err(ApiError::method_not_allowed(method, path, allow));
     }
-    check_query(request, route)?;
-    Ok(route)
-}
-
-pub fn route(app: &App, request: &Incoming<'_>) -> Result<Reply, ApiError> {
-    let pattern = admit(app, request)?;
-    dispatch(app, request).map_err(|e| e.on_route(request.method(), pattern))
+    let method = request.method();
+    if !route.allow.split(',').any(|m| m.trim_start() == method) {
+        return Err(ApiError::method_not_allowed(method, path, route.allow));
+    }
+    check_query(request, route.label)?;
+    Ok(route.label)
 }
 
 /// The one `match` from method and path to handler, for a request [`admit`] let through.
@@ -330,7 +331,7 @@ fn matches(mut pattern: &str, mut path: &str) -> bool {
 /// The route a path belongs to, as a metrics label: one of [`ROUTES`], or `unmatched`.
 #[cfg(test)]
 fn label(path: &str) -> &'static str {
-    pattern(path).map_or("unmatched", |(p, _, _)| p)
+    pattern(path).map_or(UNMATCHED, |(p, _, _)| p)
 }
 
 #[cfg(test)]

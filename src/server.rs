@@ -24,15 +24,15 @@ use crate::sync::lock;
 
 /// What the server serves: the router in production.
 pub trait Service: Send + Sync + 'static {
-    /// Answers one complete request.
-    fn handle(&self, request: &Incoming<'_>) -> Result<Reply, ApiError>;
+    /// Answers one complete request, whose path belongs to `route` ([`Service::route_of`]).
+    fn handle(&self, request: &Incoming<'_>, route: RouteInfo) -> Result<Reply, ApiError>;
 
     /// For a request that waits for `100 Continue`: the problem that refuses it whatever its body
     /// (an unknown path, a wrong method, no token, not JSON), so that it is answered before the
     /// client sends the body.
-    fn refuse_before_body(&self, request: &Incoming<'_>) -> Option<ApiError>;
+    fn refuse_before_body(&self, request: &Incoming<'_>, route: RouteInfo) -> Option<ApiError>;
 
-    /// What the server must know of the route a path belongs to.
+    /// The route a path belongs to: found once per request, and handed to the other two.
     fn route_of(&self, path: &str) -> RouteInfo;
 }
 
@@ -41,6 +41,9 @@ pub trait Service: Send + Sync + 'static {
 pub struct RouteInfo {
     /// The metrics label: a route pattern, or `unmatched`.
     pub label: &'static str,
+    /// The methods it allows (`GET, HEAD, POST`), as an `Allow` header says them; none for
+    /// `unmatched`.
+    pub allow: &'static str,
     /// Whether handling it calls Airbyte, and so takes one of the `WORKERS` slots. Routes that
     /// only answer from memory (`/healthz`, `/metrics`) never wait behind slow Airbyte calls.
     pub calls_airbyte: bool,
@@ -247,7 +250,7 @@ impl tiny_http::Handler for Endpoint {
             if route.calls_airbyte {
                 place.enter();
             }
-            self.service.handle(&incoming)
+            self.service.handle(&incoming, route)
         }));
         place.leave();
         let result = outcome.unwrap_or_else(|_| {
@@ -267,9 +270,9 @@ impl tiny_http::Handler for Endpoint {
 
     fn refuse_before_body(&self, request: &Request) -> Option<ResponseBox> {
         let incoming = Incoming::new(request);
-        let problem = self.service.refuse_before_body(&incoming)?;
-        let request_id = request_id(request);
         let route = self.service.route_of(incoming.path());
+        let problem = self.service.refuse_before_body(&incoming, route)?;
+        let request_id = request_id(request);
         let status = problem.status;
         let answer = response(Err(problem), &request_id);
         self.record(
@@ -434,18 +437,19 @@ mod tests {
     struct Panicky;
 
     impl Service for Panicky {
-        fn handle(&self, request: &Incoming<'_>) -> Result<Reply, ApiError> {
+        fn handle(&self, request: &Incoming<'_>, _: RouteInfo) -> Result<Reply, ApiError> {
             if request.path() == "/boom" {
                 panic!("a bug");
             }
             Ok(Reply::json(200, &"fine"))
         }
-        fn refuse_before_body(&self, _: &Incoming<'_>) -> Option<ApiError> {
+        fn refuse_before_body(&self, _: &Incoming<'_>, _: RouteInfo) -> Option<ApiError> {
             None
         }
         fn route_of(&self, _: &str) -> RouteInfo {
             RouteInfo {
                 label: "/",
+                allow: "GET",
                 calls_airbyte: true,
             }
         }
