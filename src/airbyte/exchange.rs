@@ -4,6 +4,7 @@
 //! the same for every call.
 
 use std::borrow::Cow;
+use std::fmt;
 use std::io::{self, Read};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,7 +13,8 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{json, Value};
 use ureq::http::header::{AUTHORIZATION, CONTENT_TYPE};
-use ureq::http::HeaderValue;
+use ureq::http::uri::PathAndQuery;
+use ureq::http::{HeaderValue, Uri};
 
 use super::credentials::{Credentials, TokenRequest};
 use super::error::{invalid_in, message_in, Error};
@@ -91,10 +93,48 @@ impl Call {
     }
 }
 
+/// An API's base URL (`http://airbyte:8001/api/v1`, no trailing slash), parsed once: a call's URL
+/// is this one with the call's path joined to it, its scheme and host not parsed again.
+pub(super) struct BaseUrl {
+    text: String,
+    uri: Uri,
+}
+
+impl BaseUrl {
+    /// `text` with any trailing slash left off; `None` when it is not a URL.
+    pub fn new(text: &str) -> Option<BaseUrl> {
+        let text = text.trim_end_matches('/').to_string();
+        let uri = text.parse().ok()?;
+        Some(BaseUrl { text, uri })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The URL of the call at `path` (relative to this one).
+    fn join(&self, path: &str) -> Result<Uri, ureq::http::Error> {
+        let mut parts = self.uri.clone().into_parts();
+        let base = parts.path_and_query.as_ref().map_or("", |p| p.path());
+        let mut joined = String::with_capacity(base.len() + 1 + path.len());
+        joined.push_str(base.trim_end_matches('/'));
+        joined.push('/');
+        joined.push_str(path);
+        parts.path_and_query = Some(PathAndQuery::try_from(joined)?);
+        Ok(Uri::from_parts(parts)?)
+    }
+}
+
+impl fmt::Display for BaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
 /// Where access tokens come from, for every exchange that shares the credentials: the public
 /// API's token call on a public install, so that its Config API companion presents the same token.
 pub(super) struct TokenEndpoint {
-    pub base_url: String,
+    pub base_url: BaseUrl,
     /// Whether to send the OAuth grant type (the public API's token call takes it).
     pub with_grant: bool,
 }
@@ -116,7 +156,7 @@ pub(super) struct Exchange {
     pub agent: ureq::Agent,
     /// The addresses the agent's resolver remembers (`transport.rs`), forgotten when a call fails.
     pub addresses: Arc<Addresses>,
-    pub base_url: String,
+    pub base_url: BaseUrl,
     /// The agent's own timeout; calls with another one configure their request.
     pub timeout: Duration,
     pub credentials: Arc<Credentials>,
@@ -229,15 +269,14 @@ impl Exchange {
     /// [`Exchange::send`] to another base URL (the token call of shared credentials).
     fn send_to(
         &self,
-        base_url: &str,
+        base_url: &BaseUrl,
         call: &Call,
         authorization: Option<&Secret>,
     ) -> Result<Received, Error> {
-        // Joined without `format!`, which costs more than the two copies.
-        let mut url = String::with_capacity(base_url.len() + 1 + call.path.len());
-        url.push_str(base_url);
-        url.push('/');
-        url.push_str(&call.path);
+        let url = base_url.join(&call.path).map_err(|e| Error::Unreachable {
+            url: base_url.to_string(),
+            reason: e.to_string(),
+        })?;
         // The agent's own timeout is the usual one; only discoveries and checks, whose jobs take
         // longer, pay for a configuration of their own.
         let custom = (call.timeout != self.timeout).then_some(call.timeout);
@@ -318,12 +357,12 @@ impl Exchange {
             after: call.timeout,
         };
         let unreachable = |reason: String| Error::Unreachable {
-            url: self.base_url.clone(),
+            url: self.base_url.to_string(),
             reason,
         };
         if let Some(problem) = transport::certificate_problem(&err) {
             return Error::CertificateRejected {
-                url: self.base_url.clone(),
+                url: self.base_url.to_string(),
                 problem,
             };
         }

@@ -44,7 +44,7 @@ pub use model::{
 };
 
 use credentials::Credentials;
-use exchange::{Exchange, TokenEndpoint};
+use exchange::{BaseUrl, Exchange, TokenEndpoint};
 
 use crate::config::{AirbyteApi, Config};
 use crate::metrics::Metrics;
@@ -181,16 +181,16 @@ pub fn connect(config: &Config, metrics: Arc<Metrics>) -> Arc<dyn Airbyte> {
         .user_agent(concat!("airbyte-wrapper/", env!("CARGO_PKG_VERSION")))
         .build();
     let (agent, addresses) = transport::agent(agent_config, &config.airbyte_ca.0);
-    let base_url = config.airbyte_base_url.trim_end_matches('/').to_string();
+    let base_url = |url: &str| BaseUrl::new(url).expect("the configuration checked the URL");
     let credentials = Arc::new(Credentials::new(config.airbyte_auth.clone()));
     let token = Arc::new(TokenEndpoint {
-        base_url: base_url.clone(),
+        base_url: base_url(&config.airbyte_base_url),
         with_grant: config.airbyte_api == AirbyteApi::Public,
     });
-    let exchange = |base_url: String| Exchange {
+    let exchange = |url: &str| Exchange {
         agent: agent.clone(),
         addresses: addresses.clone(),
-        base_url,
+        base_url: base_url(url),
         timeout: config.airbyte_timeout,
         credentials: credentials.clone(),
         token: token.clone(),
@@ -200,14 +200,14 @@ pub fn connect(config: &Config, metrics: Arc<Metrics>) -> Arc<dyn Airbyte> {
         call: config.airbyte_timeout,
         discover: config.discover_timeout,
     };
-    let config_api = |url: String| config::ConfigApi::new(exchange(url), timeouts);
+    let config_api = |url: &str| config::ConfigApi::new(exchange(url), timeouts);
     match (config.airbyte_api, &config.config_api_url) {
         (AirbyteApi::Public, Some(beside)) => Arc::new(public::PublicApi::new(
-            exchange(base_url),
-            config_api(beside.trim_end_matches('/').to_string()),
+            exchange(&config.airbyte_base_url),
+            config_api(beside),
             timeouts,
         )),
-        _ => Arc::new(config_api(base_url)),
+        _ => Arc::new(config_api(&config.airbyte_base_url)),
     }
 }
 

@@ -100,7 +100,7 @@ impl ConfigApi {
 
     /// The base URL, for messages.
     pub fn url(&self) -> &str {
-        &self.exchange.base_url
+        self.exchange.base_url.as_str()
     }
 
     fn post(&self, path: &'static str, body: &impl serde::Serialize) -> Call {
