@@ -13,7 +13,9 @@
 //! The fake costs tens of microseconds per call, which pulls everything in front of it towards
 //! each other; so `/datasource` and `/sink` are measured again against a free upstream
 //! ([`Nginx::answering`]: nginx answering the Airbyte calls from memory), with nginx as a proxy in
-//! front of it and a second service, and issue 18's targets printed for them.
+//! front of it and a second service, and issue 18's targets printed for them. A third service
+//! names the free upstream by this machine's host name where it resolves to loopback, as a
+//! deployment names Airbyte: `/sink` through it shows what resolving Airbyte's host costs a call.
 //! Each measurement runs `BENCH_ROUNDS` times, interleaved so that a service endpoint, nginx and
 //! the direct call see the same machine, and the medians are reported. Then: binary size,
 //! resident memory, start-to-ready time, the targets, and cold versus warm `/datasource` latency
@@ -91,7 +93,15 @@ fn main() {
     let free = Nginx::answering(&free_answers(&fake));
     let free_nginx = Nginx::start(free.port());
     let free_service = Service::start(&settings.bin, &free.api_root(), None);
-    cases.extend(free_cases(&free, &free_nginx, &free_service, cases.len()));
+    // And a third service that names the free upstream by this machine's host name, as a
+    // deployment names Airbyte (`airbyte-server`): what a call costs when its host must be resolved
+    // (nginx resolves its upstream once, at start).
+    let named = host_name().map(|name| {
+        let url = free.api_root().replacen("127.0.0.1", &name, 1);
+        (name, Service::start(&settings.bin, &url, None))
+    });
+    let by_name = named.as_ref().map(|(name, service)| (name.as_str(), service));
+    cases.extend(free_cases(&free, &free_nginx, &free_service, by_name, cases.len()));
     let results = load(&settings, &cases, &plan(&cases), &service.addr);
     report.throughput(&cases, &results);
     report.one_hop(&cases, &results, &nginx.version);
@@ -104,6 +114,7 @@ fn main() {
     drop(service);
     drop(nginx);
     drop(free_service);
+    drop(named);
     drop(free_nginx);
     drop(free);
 
@@ -246,9 +257,19 @@ fn free_answers(fake: &FakeAirbyte) -> Vec<(&'static str, String)> {
     ]
 }
 
-/// `/datasource` and `/sink` against the free upstream: the service (warmed by one create each),
-/// the create made directly, and through nginx; numbered from `first`.
-fn free_cases(free: &Nginx, free_nginx: &Nginx, service: &Service, first: usize) -> Vec<Case> {
+/// This machine's host name, when it resolves to loopback (as `/etc/hosts` usually has it) and is
+/// not `localhost`, which the service never resolves.
+fn host_name() -> Option<String> {
+    use std::net::ToSocketAddrs;
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").ok()?;
+    let name = name.trim();
+    let addresses: Vec<_> = (name, 80).to_socket_addrs().ok()?.collect();
+    let loopback = !addresses.is_empty() && addresses.iter().all(|a| a.ip().is_loopback());
+    (loopback && !name.eq_ignore_ascii_case("localhost")).then(|| name.to_string())
+}
+
+/// Warms a service with one create of each kind.
+fn warm(service: &Service) {
     let mut client = service.connect();
     for (path, body) in [("/datasource", MYSQL_SOURCE), ("/sink", S3_SINK)] {
         let (status, text) = client.exchange("POST", path, Some(body));
@@ -257,6 +278,19 @@ fn free_cases(free: &Nginx, free_nginx: &Nginx, service: &Service, first: usize)
             "warming the service of the free upstream: {text}"
         );
     }
+}
+
+/// `/datasource` and `/sink` against the free upstream: the service (warmed by one create each),
+/// the create made directly, and through nginx; and `/sink` through a service that names the
+/// upstream by `by_name`'s host name, when there is one; numbered from `first`.
+fn free_cases(
+    free: &Nginx,
+    free_nginx: &Nginx,
+    service: &Service,
+    by_name: Option<(&str, &Service)>,
+    first: usize,
+) -> Vec<Case> {
+    warm(service);
     let mut cases = Vec::new();
     for (path, seed, call) in [
         ("/datasource", MYSQL_SOURCE, "sources/create"),
@@ -291,6 +325,22 @@ fn free_cases(free: &Nginx, free_nginx: &Nginx, service: &Service, first: usize)
             case.free = true;
             cases.push(case);
         }
+    }
+    if let Some((name, named)) = by_name {
+        warm(named);
+        // Compared with the same direct call and nginx as `/sink`'s, the last two cases.
+        let at = first + cases.len();
+        let mut endpoint = Case::new(
+            format!("`POST /sink`, free upstream named `{name}`"),
+            named.url("/sink"),
+            "POST",
+            S3_SINK.to_string(),
+            vec![named.pid()],
+        );
+        endpoint.direct = Some(at - 2);
+        endpoint.nginx = Some(at - 1);
+        endpoint.free = true;
+        cases.push(endpoint);
     }
     cases
 }
@@ -433,7 +483,7 @@ impl Shape {
 }
 
 /// One measurement: a case driven in one shape.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq)]
 struct Measure {
     case: usize,
     shape: Shape,
@@ -446,7 +496,12 @@ fn plan(cases: &[Case]) -> Vec<Measure> {
     let mut plan: Vec<Measure> = (0..cases.len()).map(measure(LOADED)).collect();
     for (i, case) in cases.iter().enumerate() {
         if let (Some(direct), Some(nginx)) = (case.direct, case.nginx) {
-            plan.extend([direct, nginx, i].map(measure(ALONE)));
+            // Cases compared with the same direct call and nginx measure those once.
+            for m in [direct, nginx, i].map(measure(ALONE)) {
+                if !plan.contains(&m) {
+                    plan.push(m);
+                }
+            }
         }
     }
     plan.extend(STALLED.map(|shape| Measure {
