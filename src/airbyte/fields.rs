@@ -7,8 +7,56 @@
 //! of a create, and the definition lists read cold, keep derived types: they are read straight
 //! into their fields, without a tree in between.
 
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use uuid::Uuid;
+
+use super::model::Actor;
+use super::Error;
+
+/// A create's answer, in either API (the Config API's `SourceRead` / `DestinationRead`, the public
+/// API's `SourceResponse` / `DestinationResponse`), read straight into its fields rather than
+/// through a `Value`: a create is the request the service answers most. It is read for what the
+/// request did not say: the new id, the name, the connector type (the public API's) and the
+/// configuration, kept as Airbyte's text. Its workspace and definition are the ones the request
+/// named (Airbyte refuses a create it cannot make in them), so their UUIDs are skipped, not parsed
+/// again. One type for both APIs, so that the binary has one deserializer for it.
+#[derive(Deserialize)]
+pub(super) struct ActorCreated {
+    #[serde(rename = "sourceId", alias = "destinationId")]
+    id: Uuid,
+    name: String,
+    #[serde(rename = "sourceType", alias = "destinationType", default)]
+    connector: Option<String>,
+    #[serde(rename = "connectionConfiguration", alias = "configuration")]
+    config: Box<RawValue>,
+}
+
+impl ActorCreated {
+    /// The actor created by `call` in `workspace_id` from `definition_id`.
+    pub fn into_actor(
+        self,
+        call: &'static str,
+        workspace_id: Uuid,
+        definition_id: Uuid,
+    ) -> Result<Actor, Error> {
+        if !self.config.get().starts_with('{') {
+            return Err(Error::InvalidBody {
+                call,
+                reason: Fields::missing("configuration", "an object"),
+            });
+        }
+        Ok(Actor {
+            id: self.id,
+            workspace_id,
+            definition_id,
+            name: self.name,
+            config: self.config,
+            connector: self.connector,
+        })
+    }
+}
 
 /// An answer object's fields, each read as what it must be; a missing or mistyped one is named.
 /// A `null` member reads as absent.
@@ -116,6 +164,45 @@ impl<'a> Fields<'a> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_create_s_answer_keeps_the_configuration_as_airbyte_wrote_it() {
+        let id = "5d7b1f30-1c5e-4a46-9d2b-2a6e0f1c3b4d";
+        let answer = format!(
+            r#"{{"destinationId": "{id}", "name": "lake", "destinationType": "s3", "workspaceId": "x",
+                "configuration": {{"z": 1.10, "a": 12345678901234567890, "secret": "**********"}}}}"#
+        );
+        let created: ActorCreated = serde_json::from_str(&answer).unwrap();
+        let actor = created
+            .into_actor("destinations", Uuid::nil(), Uuid::max())
+            .unwrap();
+        assert_eq!(actor.id.to_string(), id);
+        assert_eq!(actor.connector.as_deref(), Some("s3"));
+        assert_eq!(
+            (actor.workspace_id, actor.definition_id),
+            (Uuid::nil(), Uuid::max())
+        );
+        assert_eq!(
+            actor.config.get(),
+            r#"{"z": 1.10, "a": 12345678901234567890, "secret": "**********"}"#,
+            "numbers, order and spacing as Airbyte wrote them"
+        );
+        let not_an_object =
+            format!(r#"{{"sourceId": "{id}", "name": "db", "configuration": "x"}}"#);
+        let created: ActorCreated = serde_json::from_str(&not_an_object).unwrap();
+        assert!(matches!(
+            created.into_actor("sources", Uuid::nil(), Uuid::nil()),
+            Err(Error::InvalidBody { reason, .. }) if reason == "field `configuration` is missing or not an object"
+        ));
+        let config_api = format!(
+            r#"{{"sourceId": "{id}", "name": "db", "connectionConfiguration": {{"a": 1}}}}"#
+        );
+        let created: ActorCreated = serde_json::from_str(&config_api).unwrap();
+        let actor = created
+            .into_actor("sources/create", Uuid::nil(), Uuid::nil())
+            .unwrap();
+        assert_eq!((actor.config.get(), actor.connector), (r#"{"a": 1}"#, None));
+    }
 
     #[test]
     fn a_member_is_read_as_what_it_must_be_and_named_when_it_is_not() {

@@ -5,6 +5,7 @@
 #
 # Usage: callgrind.sh SERVICE_BINARY FAKE_AIRBYTE_BINARY [REQUESTS]
 # CALLGRIND_OUT=FILE keeps the dump there, for callgrind_annotate or kcachegrind.
+# CALLGRIND_API=public measures the public API dialect (the fake serves both) instead of the Config API.
 set -euo pipefail
 bin=$1 fake=$2 requests=${3:-500}
 # Process bookkeeping (spawn, waits, cleanup on exit), shared with the contract tests.
@@ -15,6 +16,7 @@ spawn "$WORK/fake.log" env FAKE_AIRBYTE_LOAD=1 "$fake"
 line=$(wait_for_line "$WORK/fake.log" "$SPAWN_PID" '^fake Airbyte at http://' 60)
 airbyte=${line#fake Airbyte at }
 
+if [ "${CALLGRIND_API:-config}" = public ]; then airbyte=${airbyte%/api/v1}/api/public/v1; fi
 spawn "$WORK/service.log" env AIRBYTE_BASE_URL="$airbyte" LISTEN_ADDR=127.0.0.1:0 RUST_LOG=info \
     valgrind --tool=callgrind --callgrind-out-file="$WORK/callgrind.out" "$bin"
 service_pid=$SPAWN_PID

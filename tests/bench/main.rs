@@ -100,8 +100,16 @@ fn main() {
         let url = free.api_root().replacen("127.0.0.1", &name, 1);
         (name, Service::start(&settings.bin, &url, None))
     });
-    let by_name = named.as_ref().map(|(name, service)| (name.as_str(), service));
-    cases.extend(free_cases(&free, &free_nginx, &free_service, by_name, cases.len()));
+    let by_name = named
+        .as_ref()
+        .map(|(name, service)| (name.as_str(), service));
+    cases.extend(free_cases(
+        &free,
+        &free_nginx,
+        &free_service,
+        by_name,
+        cases.len(),
+    ));
     let results = load(&settings, &cases, &plan(&cases), &service.addr);
     report.throughput(&cases, &results);
     report.one_hop(&cases, &results, &nginx.version);

@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::exchange::{Call, Exchange};
+use super::fields::ActorCreated;
 use super::model::{
     Actor, Attempt, Check, Connection, ConnectionUpdate, Definition, Discovery, Job, JobQuery,
     NewConnection, StreamName,
@@ -19,9 +20,7 @@ use super::model::{
 use super::{Airbyte, Error, Kind, Timeouts};
 use crate::config::AirbyteApi;
 use crate::sync::lock;
-use wire::{
-    ActorCreate, ActorCreated, ActorList, ActorRead, ActorUpdate, CheckRead, DefinitionList,
-};
+use wire::{ActorCreate, ActorList, ActorRead, ActorUpdate, CheckRead, DefinitionList};
 
 /// The default organization of a self-managed Airbyte install (used to list workspaces on
 /// Airbyte 1.7 and later).
@@ -254,10 +253,9 @@ impl Airbyte for ConfigApi {
             name: Some(name),
             config,
         };
-        let created: ActorCreated = self
-            .exchange
-            .run(&self.post(names(kind).create_call, &body))?;
-        Ok(created.into_actor(workspace, definition))
+        let call = self.post(names(kind).create_call, &body);
+        let created: ActorCreated = self.exchange.run(&call)?;
+        created.into_actor(call.label, workspace, definition)
     }
 
     /// `POST /sources/get` / `POST /destinations/get`.

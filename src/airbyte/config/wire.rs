@@ -60,40 +60,16 @@ pub(super) struct ActorRead {
     pub config: Box<RawValue>,
 }
 
-/// A create's `SourceRead` / `DestinationRead`, read for what the request did not say: the new
-/// id, and the name and configuration as stored. Its workspace and definition are the ones the
-/// request named (Airbyte refuses a create it cannot make in them), so their UUIDs are skipped,
-/// not parsed again: three UUIDs were a tenth of reading the answer.
-#[derive(Deserialize)]
-pub(super) struct ActorCreated {
-    #[serde(rename = "sourceId", alias = "destinationId")]
-    pub id: Uuid,
-    pub name: String,
-    #[serde(rename = "connectionConfiguration")]
-    pub config: Box<RawValue>,
-}
-
-impl ActorCreated {
-    pub fn into_actor(self, workspace_id: Uuid, definition_id: Uuid) -> Actor {
-        Actor {
-            id: self.id,
-            workspace_id,
-            definition_id,
-            name: self.name,
-            config: self.config,
-            connector: None,
-        }
-    }
-}
-
 impl From<ActorRead> for Actor {
     fn from(a: ActorRead) -> Actor {
-        let created = ActorCreated {
+        Actor {
             id: a.id,
+            workspace_id: a.workspace_id,
+            definition_id: a.definition_id,
             name: a.name,
             config: a.config,
-        };
-        created.into_actor(a.workspace_id, a.definition_id)
+            connector: None,
+        }
     }
 }
 

@@ -23,7 +23,7 @@ use uuid::Uuid;
 
 use super::config::ConfigApi;
 use super::exchange::{decode, Call, Exchange, Method};
-use super::fields::Fields;
+use super::fields::{ActorCreated, Fields};
 use super::model::{
     Actor, Attempt, Check, Connection, ConnectionUpdate, Definition, Discovery, Failure, Job,
     JobQuery, NewConnection, StreamName,
@@ -300,14 +300,15 @@ impl Airbyte for PublicApi {
         let call = self
             .call(Method::Post, p.create, p.collection.to_string())
             .with_body(&body);
-        self.read(&call, |a| wire::actor(a, p.id_field, Some(definition)))
+        let created: ActorCreated = self.exchange.run(&call)?;
+        created.into_actor(call.label, workspace, definition)
     }
 
     /// `GET /sources/{id}` / `GET /destinations/{id}`.
     fn get_actor(&self, kind: Kind, id: Uuid) -> Result<Actor, Error> {
         let p = paths(kind);
         let call = self.call(Method::Get, p.get, format!("{}/{id}", p.collection));
-        self.read(&call, |a| wire::actor(a, p.id_field, None))
+        self.read(&call, |a| wire::actor(a, p.id_field))
     }
 
     /// `PUT /sources/{id}` / `PUT /destinations/{id}`: the whole configuration, so that masked
@@ -327,7 +328,7 @@ impl Airbyte for PublicApi {
         let call = self
             .call(Method::Put, p.put, format!("{}/{id}", p.collection))
             .with_body(&body);
-        self.read(&call, |a| wire::actor(a, p.id_field, None))
+        self.read(&call, |a| wire::actor(a, p.id_field))
     }
 
     /// `DELETE /sources/{id}` / `DELETE /destinations/{id}` (204).
@@ -342,7 +343,7 @@ impl Airbyte for PublicApi {
         let p = paths(kind);
         let path = format!("{}?workspaceIds={workspace}", p.collection);
         self.all_pages(p.list, &path, |item| {
-            wire::actor(item, p.id_field, None).map(|a| (a.id, a))
+            wire::actor(item, p.id_field).map(|a| (a.id, a))
         })
     }
 

@@ -44,21 +44,14 @@ pub(super) fn definition(item: &Value) -> Result<Definition, String> {
     })
 }
 
-/// `SourceResponse` / `DestinationResponse` of `kind`'s id field; `definition` stands in for the
-/// definition id Airbyte before 1.2 does not answer.
-pub(super) fn actor(
-    item: &Value,
-    id_field: &str,
-    definition: Option<Uuid>,
-) -> Result<Actor, String> {
+/// `SourceResponse` / `DestinationResponse` of `kind`'s id field; the definition id is nil where
+/// Airbyte before 1.2 does not answer it.
+pub(super) fn actor(item: &Value, id_field: &str) -> Result<Actor, String> {
     let f = Fields::of(item)?;
     Ok(Actor {
         id: f.uuid(id_field)?,
         workspace_id: f.uuid("workspaceId")?,
-        definition_id: f
-            .optional_uuid("definitionId")?
-            .or(definition)
-            .unwrap_or_default(),
+        definition_id: f.optional_uuid("definitionId")?.unwrap_or_default(),
         name: f.text("name")?,
         config: f
             .value("configuration")
@@ -396,7 +389,7 @@ mod tests {
             "field `connectionId` is missing or not a string"
         );
         assert_eq!(
-            actor(&json!({"sourceId": "x"}), "sourceId", None).unwrap_err(),
+            actor(&json!({"sourceId": "x"}), "sourceId").unwrap_err(),
             "field `sourceId` is missing or not a UUID"
         );
         assert!(page(&json!({"next": ""})).is_err());
