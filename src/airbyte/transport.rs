@@ -66,7 +66,7 @@ const REMEMBER_FOR: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The addresses hosts resolved to, each until [`REMEMBER_FOR`] has passed or [`Addresses::forget`]
 /// is called. ureq asks its resolver before every call, even one that goes out on a pooled
-/// connection; asking the system each time cost a thread and some sixteen more system calls a call
+/// connection; asking the system each time cost a thread and some twenty-five more system calls a call
 /// (reading `/etc/hosts` and `/etc/resolv.conf`, then DNS queries: with Kubernetes' `ndots: 5`,
 /// one per search domain for a name like `airbyte-server.airbyte.svc`). The hosts are the
 /// configured Airbyte URLs' (at most three), so the list stays short.
