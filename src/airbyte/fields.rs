@@ -1,11 +1,12 @@
-//! Reading Airbyte's answers from a `serde_json::Value`, one field at a time, for both dialects.
+//! Reading Airbyte's answers, for both dialects: from a `serde_json::Value`, one field at a time
+//! ([`Fields`]), and a create's answer straight into its fields ([`ActorCreated`]).
 //!
-//! Most answers are read this way rather than through a derived `Deserialize` type per answer:
-//! each derived type costs a deserializer of its own in the binary (about 2 KiB each, more with
-//! nested and optional members), and the static binary has a size budget (README, "Performance").
-//! What is read, and what a missing field is called, is the same. The answers on the request path
-//! of a create, and the definition lists read cold, keep derived types: they are read straight
-//! into their fields, without a tree in between.
+//! Most answers are read through [`Fields`] rather than through a derived `Deserialize` type per
+//! answer: each derived type costs a deserializer of its own in the binary (about 2 KiB each, more
+//! with nested and optional members), and the static binary has a size budget (README, "Size").
+//! What is read, and what a missing field is called, is the same. A create's answer (here, one type
+//! for both APIs), the Config API's actor reads that keep the configuration's text, and the
+//! definition lists read cold keep derived types: they are read without a tree in between.
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
