@@ -535,19 +535,38 @@ struct Run {
     /// For a run with stalled uploads: how many the service still held open at its end.
     stalled_left: usize,
     server_us: f64,
+    /// Of `server_us`, the time the kernel spent on the service's or nginx's behalf (system
+    /// calls, wake-ups): where a blocking thread per connection pays and an event loop does not.
+    server_kernel_us: f64,
     airbyte_us: f64,
+}
+
+impl Run {
+    /// The kernel's share of the answering processes' time, in percent.
+    fn kernel_percent(&self) -> f64 {
+        100.0 * self.server_kernel_us / self.server_us.max(f64::MIN_POSITIVE)
+    }
 }
 
 /// Processor time (user and system) some processes have used so far, all their threads, in
 /// microseconds. `/proc` counts it in clock ticks of 10 ms (`USER_HZ` is 100 on Linux): over a run
 /// of seconds, a fraction of a percent.
 fn cpu_us(pids: &[u32]) -> f64 {
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    stat_us(pids, &[11, 12])
+}
+
+/// Of [`cpu_us`], the system time: the kernel's, on the processes' behalf.
+fn kernel_us(pids: &[u32]) -> f64 {
+    stat_us(pids, &[12])
+}
+
+fn stat_us(pids: &[u32], fields: &[usize]) -> f64 {
     let ticks = |pid: u32| {
-        let fields = stat_fields(pid);
-        // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
-        [11, 12]
+        let values = stat_fields(pid);
+        fields
             .iter()
-            .filter_map(|&i| fields.get(i)?.parse::<f64>().ok())
+            .filter_map(|&i| values.get(i)?.parse::<f64>().ok())
             .sum::<f64>()
     };
     pids.iter().map(|&pid| ticks(pid)).sum::<f64>() * 10_000.0
@@ -555,7 +574,11 @@ fn cpu_us(pids: &[u32]) -> f64 {
 
 fn wrk(settings: &Settings, case: &Case, shape: Shape, seconds: u32) -> Run {
     let this = [std::process::id()];
-    let before = (cpu_us(&case.processes), cpu_us(&this));
+    let before = (
+        cpu_us(&case.processes),
+        cpu_us(&this),
+        kernel_us(&case.processes),
+    );
     let output = Command::new("wrk")
         .arg(format!("-t{}", shape.threads()))
         .arg(format!("-c{}", shape.connections))
@@ -596,6 +619,7 @@ fn wrk(settings: &Settings, case: &Case, shape: Shape, seconds: u32) -> Run {
         timeouts: field("timeouts") as u64,
         stalled_left: 0,
         server_us: per_request(cpu_us(&case.processes) - before.0),
+        server_kernel_us: per_request(kernel_us(&case.processes) - before.2),
         airbyte_us: per_request(cpu_us(&this) - before.1),
     }
 }
@@ -692,6 +716,7 @@ fn load(settings: &Settings, cases: &[Case], plan: &[Measure], service: &str) ->
             timeouts: runs.iter().map(|r| r.timeouts).sum(),
             stalled_left: runs.iter().map(|r| r.stalled_left).min().unwrap_or(0),
             server_us: median(runs.iter().map(|r| r.server_us)),
+            server_kernel_us: median(runs.iter().map(|r| r.server_kernel_us)),
             airbyte_us: median(runs.iter().map(|r| r.airbyte_us)),
         })
         .collect();
@@ -881,7 +906,11 @@ impl Report {
             };
             let server_cpu = match case.processes.is_empty() {
                 true => "—".to_string(),
-                false => format!("{:.0} µs", run.server_us),
+                false => format!(
+                    "{:.0} µs ({:.0}% kernel)",
+                    run.server_us,
+                    run.kernel_percent()
+                ),
             };
             self.line(&format!(
                 "| {} | {} | {:.2} ms | {:.2} ms | {} | {ratio} | {server_cpu} | {:.0} µs |",
@@ -1060,9 +1089,11 @@ impl Report {
             ));
             self.line(&format!(
                 "| {label}: CPU per request at most {FREE_CPU_TARGET} × nginx's | {cpu:.2} × \
-                 ({:.0} µs against {:.0} µs) | {} |",
+                 ({:.0} µs, {:.0}% in the kernel, against {:.0} µs, {:.0}%) | {} |",
                 service.server_us,
+                service.kernel_percent(),
                 nginx.server_us,
+                nginx.kernel_percent(),
                 verdict(cpu <= FREE_CPU_TARGET),
             ));
             self.line(&format!(
