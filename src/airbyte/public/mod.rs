@@ -112,15 +112,6 @@ impl PublicApi {
         Call::new(method, label, path, self.timeouts.call)
     }
 
-    /// Makes `call` and reads its answer with `read` (see `wire.rs`).
-    fn read<T>(
-        &self,
-        call: &Call,
-        read: impl FnOnce(&Value) -> Result<T, String>,
-    ) -> Result<T, Error> {
-        self.exchange.read(call, read)
-    }
-
     /// Every item of a paged list at `path` (a query of its own included, or none), each read
     /// with `read` together with its id: pages by offset until a short or empty page, each item
     /// once.
@@ -136,7 +127,7 @@ impl PublicApi {
         for page in 0..MAX_PAGES {
             let path = format!("{path}{join}limit={PAGE}&offset={}", page * PAGE);
             let call = self.call(Method::Get, label, path);
-            let items = self.read(&call, |answer| {
+            let items = self.exchange.read(&call, |answer| {
                 wire::page(answer)?
                     .iter()
                     .map(&read)
@@ -184,7 +175,7 @@ impl PublicApi {
         let call = self
             .call(Method::Post, "POST /jobs", "jobs".into())
             .with_body(&body);
-        self.read(&call, wire::job)
+        self.exchange.read(&call, wire::job)
     }
 
     /// `GET /jobs` of a connection, newest first, with more of the query in `filter`.
@@ -199,9 +190,10 @@ impl PublicApi {
         let path = format!(
             "jobs?connectionId={connection}&limit={limit}&offset={offset}&orderBy=createdAt%7CDESC{filter}"
         );
-        self.read(&self.call(Method::Get, "GET /jobs", path), |answer| {
-            wire::page(answer)?.iter().map(wire::job).collect()
-        })
+        self.exchange
+            .read(&self.call(Method::Get, "GET /jobs", path), |answer| {
+                wire::page(answer)?.iter().map(wire::job).collect()
+            })
     }
 }
 
@@ -261,13 +253,16 @@ impl Airbyte for PublicApi {
         let read = |answer: &Value| -> Result<Vec<Definition>, String> {
             wire::page(answer)?.iter().map(wire::definition).collect()
         };
-        match self.read(&self.call(Method::Get, p.definitions, path), read) {
+        match self
+            .exchange
+            .read(&self.call(Method::Get, p.definitions, path), read)
+        {
             Err(Error::Status { status: 404, .. }) => {
                 let path = format!(
                     "connector_definitions?type={}&workspaceId={workspace}",
                     kind.noun()
                 );
-                self.read(
+                self.exchange.read(
                     &self.call(Method::Get, "GET /connector_definitions", path),
                     read,
                 )
@@ -308,7 +303,7 @@ impl Airbyte for PublicApi {
     fn get_actor(&self, kind: Kind, id: Uuid) -> Result<Actor, Error> {
         let p = paths(kind);
         let call = self.call(Method::Get, p.get, format!("{}/{id}", p.collection));
-        self.read(&call, |a| wire::actor(a, p.id_field))
+        self.exchange.read(&call, |a| wire::actor(a, p.id_field))
     }
 
     /// `PUT /sources/{id}` / `PUT /destinations/{id}`: the whole configuration, so that masked
@@ -328,7 +323,7 @@ impl Airbyte for PublicApi {
         let call = self
             .call(Method::Put, p.put, format!("{}/{id}", p.collection))
             .with_body(&body);
-        self.read(&call, |a| wire::actor(a, p.id_field))
+        self.exchange.read(&call, |a| wire::actor(a, p.id_field))
     }
 
     /// `DELETE /sources/{id}` / `DELETE /destinations/{id}` (204).
@@ -388,7 +383,7 @@ impl Airbyte for PublicApi {
             path.push_str(&format!("&destinationId={destination}"));
         }
         let call = Call::new(Method::Get, "GET /streams", path, self.timeouts.discover);
-        let streams = match self.read(&call, wire::streams) {
+        let streams = match self.exchange.read(&call, wire::streams) {
             Err(Error::Status {
                 status: 500,
                 message: Some(message),
@@ -424,7 +419,8 @@ impl Airbyte for PublicApi {
         let call = self
             .call(Method::Post, "POST /connections", "connections".into())
             .with_body(&wire::connection_create_body(new));
-        self.read(&call, |c| Fields::of(c)?.uuid("connectionId"))
+        self.exchange
+            .read(&call, |c| Fields::of(c)?.uuid("connectionId"))
     }
 
     /// `GET /connections/{id}`: its selected streams only.
@@ -434,7 +430,7 @@ impl Airbyte for PublicApi {
             "GET /connections/{connectionId}",
             format!("connections/{id}"),
         );
-        self.read(&call, wire::connection)
+        self.exchange.read(&call, wire::connection)
     }
 
     /// `PATCH /connections/{id}`: with streams, the whole catalog is rebuilt from those listed.
@@ -446,7 +442,7 @@ impl Airbyte for PublicApi {
                 format!("connections/{id}"),
             )
             .with_body(&wire::connection_patch_body(update));
-        self.read(&call, wire::connection)
+        self.exchange.read(&call, wire::connection)
     }
 
     /// `DELETE /connections/{id}` (204).
@@ -473,7 +469,7 @@ impl Airbyte for PublicApi {
     /// `GET /jobs/{id}`.
     fn get_job(&self, id: i64) -> Result<Job, Error> {
         let call = self.call(Method::Get, "GET /jobs/{jobId}", format!("jobs/{id}"));
-        self.read(&call, wire::job).map_err(job_not_found)
+        self.exchange.read(&call, wire::job).map_err(job_not_found)
     }
 
     /// `GET /jobs?connectionId=&orderBy=createdAt|DESC` (oldest first without the order).
@@ -488,7 +484,7 @@ impl Airbyte for PublicApi {
     /// `DELETE /jobs/{id}`: answers the job re-read.
     fn cancel_job(&self, id: i64) -> Result<Job, Error> {
         let call = self.call(Method::Delete, "DELETE /jobs/{jobId}", format!("jobs/{id}"));
-        self.read(&call, wire::job).map_err(job_not_found)
+        self.exchange.read(&call, wire::job).map_err(job_not_found)
     }
 
     /// The public API's jobs have no attempts: the Config API beside.
