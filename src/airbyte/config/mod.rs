@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::exchange::{Call, Exchange};
-use super::fields::ActorCreated;
+use super::fields::{ActorCreated, Fields};
 use super::model::{
     Actor, Attempt, Check, Connection, ConnectionUpdate, Definition, Discovery, Job, JobQuery,
     NewConnection, StreamName,
@@ -225,16 +225,12 @@ impl Airbyte for ConfigApi {
             "workspaceId": workspace,
             names(kind).definition_id_field: definition,
         });
+        // Read once per definition and cached (`definitions.rs`): the copy out of the answer is
+        // not on a request's path.
         let call = self.post(names(kind).spec_call, &body);
-        match self.exchange.run(&call)? {
-            Value::Object(mut read) => Ok(read
-                .remove("connectionSpecification")
-                .filter(|spec| !spec.is_null())),
-            _ => Err(Error::InvalidBody {
-                call: call.label,
-                reason: "expected a JSON object".to_string(),
-            }),
-        }
+        self.exchange.read(&call, |read| {
+            Ok(Fields::of(read)?.value("connectionSpecification").cloned())
+        })
     }
 
     /// `POST /sources/create` / `POST /destinations/create`.
