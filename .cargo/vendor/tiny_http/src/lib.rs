@@ -118,7 +118,7 @@ pub use common::{HTTPVersion, Header, HeaderField, Method, StatusCode};
 pub use connection::{ConfigListenAddr, ListenAddr, Listener};
 pub use framing::Refusal;
 pub use request::{Paused, Request};
-pub use response::{Response, ResponseBox};
+pub use response::{InvalidHeader, Response, ResponseBox};
 pub use test::TestRequest;
 
 mod client;

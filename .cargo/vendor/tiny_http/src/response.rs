@@ -3,6 +3,7 @@ use httpdate::HttpDate;
 use std::cmp::Ordering;
 use std::sync::mpsc::Receiver;
 
+use std::borrow::Cow;
 use std::io::Result as IoResult;
 use std::io::{self, Cursor, Read, Write};
 use std::rc::Rc;
@@ -42,8 +43,49 @@ pub struct Response<R> {
     reader: R,
     status_code: StatusCode,
     headers: Vec<Header>,
+    /// PATCH(airbyte-wrapper): headers added with [`Response::add_named_header`], written after
+    /// `headers` as they are: no `Header` (two allocations) each.
+    named: Vec<(&'static str, Cow<'static, str>)>,
     data_length: Option<usize>,
     chunked_threshold: Option<usize>,
+}
+
+/// PATCH(airbyte-wrapper): a header [`Response::add_named_header`] refused: its name is not a
+/// token, or its value holds a character other than visible ASCII, space and tab (a CR or LF
+/// would end the header early and let the value write headers of its own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InvalidHeader;
+
+impl std::fmt::Display for InvalidHeader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a header name must be a token and its value visible ASCII, spaces and tabs")
+    }
+}
+
+impl std::error::Error for InvalidHeader {}
+
+/// RFC 9110 §5.1: a field name is a token. Every byte is looked at (no early exit), which lets the
+/// compiler check several at once.
+fn is_token(name: &str) -> bool {
+    const TCHAR: [bool; 256] = {
+        let mut table = [false; 256];
+        let mut b = 0;
+        while b < 256 {
+            table[b] = matches!(b as u8, b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z')
+                || matches!(b as u8, b'!' | b'#'..=b'\'' | b'*' | b'+' | b'-' | b'.')
+                || matches!(b as u8, b'^' | b'_' | b'`' | b'|' | b'~');
+            b += 1;
+        }
+        table
+    };
+    !name.is_empty() && name.bytes().fold(true, |ok, b| ok & TCHAR[usize::from(b)])
+}
+
+/// RFC 9110 §5.5, less obs-text: visible ASCII, spaces and tabs. Every byte is looked at, as above.
+fn is_field_value(value: &str) -> bool {
+    value.bytes().fold(true, |ok, b| {
+        ok & (b == b'\t' || (b' '..=b'~').contains(&b))
+    })
 }
 
 /// A `Response` without a template parameter.
@@ -105,6 +147,7 @@ fn message_head(
     status_code: &StatusCode,
     first: &[Option<(&str, &str)>],
     headers: &[Header],
+    named: &[(&'static str, Cow<'static, str>)],
     last: &[Option<(&str, &str)>],
     capacity: usize,
 ) -> Vec<u8> {
@@ -118,9 +161,10 @@ fn message_head(
     let own = headers
         .iter()
         .map(|h| (h.field.as_str().as_str(), h.value.as_str()));
+    let named = named.iter().map(|(name, value)| (*name, value.as_ref()));
     let first = first.iter().flatten().copied();
     let last = last.iter().flatten().copied();
-    for (field, value) in first.chain(own).chain(last) {
+    for (field, value) in first.chain(own).chain(named).chain(last) {
         head.extend_from_slice(field.as_bytes());
         head.extend_from_slice(b": ");
         head.extend_from_slice(value.as_bytes());
@@ -227,7 +271,9 @@ where
         let mut response = Response {
             reader: data,
             status_code,
-            headers: Vec::with_capacity(16),
+            // PATCH(airbyte-wrapper): allocated when a header is added, not ahead of it.
+            headers: Vec::new(),
+            named: Vec::new(),
             data_length,
             chunked_threshold: None,
         };
@@ -296,6 +342,9 @@ where
             return;
         // if the header is Content-Type and it's already set, overwrite it
         } else if header.field.equiv("Content-Type") {
+            // PATCH(airbyte-wrapper): one added by name is replaced too.
+            self.named
+                .retain(|(name, _)| !name.eq_ignore_ascii_case("Content-Type"));
             if let Some(content_type_header) = self
                 .headers
                 .iter_mut()
@@ -307,6 +356,59 @@ where
         }
 
         self.headers.push(header);
+    }
+
+    /// PATCH(airbyte-wrapper): adds a header whose name the program knows when it is written, with
+    /// the rules of [`Response::add_header`], without making a [`Header`] of it (two allocations
+    /// and an ASCII check each, for what is usually a constant name and value). The value must be
+    /// visible ASCII, spaces and tabs, and the name a token; anything else is refused, and nothing
+    /// is added. Headers added this way are written after those added as `Header`s, and are not
+    /// listed by [`Response::headers`].
+    pub fn add_named_header(
+        &mut self,
+        name: &'static str,
+        value: impl Into<Cow<'static, str>>,
+    ) -> Result<(), InvalidHeader> {
+        let value = value.into();
+        if !is_token(name) || !is_field_value(&value) {
+            return Err(InvalidHeader);
+        }
+        let special = [
+            "Connection",
+            "Trailer",
+            "Transfer-Encoding",
+            "Upgrade",
+            "Content-Length",
+        ];
+        if special.iter().any(|s| name.eq_ignore_ascii_case(s)) {
+            // Rare: their rules are `add_header`'s.
+            let header = Header::from_bytes(name, value.as_bytes()).map_err(|()| InvalidHeader)?;
+            self.add_header(header);
+            return Ok(());
+        }
+        if name.eq_ignore_ascii_case("Content-Type") {
+            self.headers.retain(|h| !h.field.equiv("Content-Type"));
+            self.named
+                .retain(|(name, _)| !name.eq_ignore_ascii_case("Content-Type"));
+        }
+        self.named.push((name, value));
+        Ok(())
+    }
+
+    /// PATCH(airbyte-wrapper): [`Response::add_named_header`], for chaining.
+    pub fn with_named_header(
+        mut self,
+        name: &'static str,
+        value: impl Into<Cow<'static, str>>,
+    ) -> Result<Response<R>, InvalidHeader> {
+        self.add_named_header(name, value)?;
+        Ok(self)
+    }
+
+    /// Whether a header named `name` was added, either way.
+    fn has_header(&self, name: &'static str) -> bool {
+        self.headers.iter().any(|h| h.field.equiv(name))
+            || self.named.iter().any(|(n, _)| n.eq_ignore_ascii_case(name))
     }
 
     /// Returns the same request, but with an additional header.
@@ -340,6 +442,7 @@ where
         Response {
             reader,
             headers: self.headers,
+            named: self.named,
             status_code: self.status_code,
             data_length,
             chunked_threshold: self.chunked_threshold,
@@ -381,11 +484,11 @@ where
         // PATCH(airbyte-wrapper): `Server` and `Date` unless the response has them, written ahead
         // of the response's own headers, as before; `Content-Length` or `Transfer-Encoding` and
         // `Connection` after them. None of them is made a `Header`, nor held in a `Vec`.
-        let date = match self.headers.iter().any(|h| h.field.equiv("Date")) {
+        let date = match self.has_header("Date") {
             true => None,
             false => Some(http_date_now()),
         };
-        let server = match self.headers.iter().any(|h| h.field.equiv("Server")) {
+        let server = match self.has_header("Server") {
             true => None,
             false => Some(("Server", "tiny-http (Rust)")),
         };
@@ -440,7 +543,14 @@ where
             } else {
                 0
             };
-        let mut head = message_head(&self.status_code, &first, &self.headers, &last, capacity);
+        let mut head = message_head(
+            &self.status_code,
+            &first,
+            &self.headers,
+            &self.named,
+            &last,
+            capacity,
+        );
         if do_not_send_body {
             return writer.write_all(&head);
         }
@@ -493,6 +603,7 @@ where
             reader: Box::new(self.reader) as Box<dyn Read + Send>,
             status_code: self.status_code,
             headers: self.headers,
+            named: self.named,
             data_length: self.data_length,
             chunked_threshold: self.chunked_threshold,
         }
@@ -581,8 +692,99 @@ impl Clone for Response<io::Empty> {
             reader: io::empty(),
             status_code: self.status_code,
             headers: self.headers.clone(),
+            named: self.named.clone(),
             data_length: self.data_length,
             chunked_threshold: self.chunked_threshold,
         }
+    }
+}
+
+/// PATCH(airbyte-wrapper): headers added by name.
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn written<R: Read>(response: Response<R>) -> String {
+        let mut out = Vec::new();
+        response
+            .raw_print(&mut out, &HTTPVersion(1, 1), &[], false, true)
+            .unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn named_headers_are_written_after_the_others_as_given() {
+        let mut response = Response::from_string("hi")
+            .with_header(Header::from_bytes("X-First", "1").unwrap())
+            .with_named_header("X-Request-Id", String::from("abc"))
+            .unwrap();
+        response
+            .add_named_header("Cache-Control", "no-store")
+            .unwrap();
+        let text = written(response);
+        let first = text.find("X-First: 1\r\n").unwrap();
+        let id = text.find("X-Request-Id: abc\r\n").unwrap();
+        let cache = text.find("Cache-Control: no-store\r\n").unwrap();
+        assert!(first < id && id < cache, "{text}");
+        assert!(text.ends_with("Content-Length: 2\r\n\r\nhi"), "{text}");
+    }
+
+    #[test]
+    fn a_name_that_is_not_a_token_or_a_value_with_a_line_break_is_refused() {
+        let mut response = Response::from_string("");
+        for (name, value) in [
+            ("X-Id", "a\r\nSet-Cookie: x=1"),
+            ("X-Id", "a\nb"),
+            ("X-Id", "a\0"),
+            ("X-Id", "caf\u{e9}"),
+            ("X Id", "a"),
+            ("X-Id:", "a"),
+            ("", "a"),
+        ] {
+            assert_eq!(response.add_named_header(name, value), Err(InvalidHeader));
+        }
+        assert_eq!(response.add_named_header("X-Id", "a\tb c~"), Ok(()));
+        let text = written(response);
+        assert!(
+            !text.contains("Set-Cookie") && !text.contains("caf"),
+            "{text}"
+        );
+        assert!(text.contains("X-Id: a\tb c~\r\n"), "{text}");
+    }
+
+    #[test]
+    fn named_headers_keep_the_rules_of_added_ones() {
+        let mut response = Response::from_string("four")
+            .with_header(Header::from_bytes("Content-Type", "text/plain").unwrap());
+        for (name, value) in [
+            ("Content-Type", "application/json"),
+            ("content-type", "application/problem+json"),
+            ("Connection", "upgrade"),
+            ("Transfer-Encoding", "chunked"),
+            ("Date", "Thu, 01 Jan 1970 00:00:00 GMT"),
+            ("Server", "ours"),
+        ] {
+            response.add_named_header(name, value).unwrap();
+        }
+        let text = written(response);
+        assert_eq!(
+            text.matches("ontent-Type").count() + text.matches("ontent-type").count(),
+            1,
+            "{text}"
+        );
+        assert!(
+            text.contains("content-type: application/problem+json\r\n"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("upgrade") && !text.contains("chunked"),
+            "{text}"
+        );
+        assert!(text.contains("Content-Length: 4\r\n"), "{text}");
+        assert_eq!(text.matches("Date: ").count(), 1, "{text}");
+        assert!(
+            text.contains("Server: ours\r\n") && !text.contains("tiny-http"),
+            "{text}"
+        );
     }
 }
