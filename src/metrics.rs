@@ -32,6 +32,14 @@ impl Histogram {
         self.count += 1;
     }
 
+    fn add(&mut self, other: &Histogram) {
+        for (mine, theirs) in self.buckets.iter_mut().zip(other.buckets) {
+            *mine += theirs;
+        }
+        self.sum += other.sum;
+        self.count += other.count;
+    }
+
     fn render(&self, out: &mut String, name: &str, labels: &str) {
         let mut cumulative = 0;
         for (bound, n) in BUCKETS.iter().zip(self.buckets) {
@@ -44,20 +52,73 @@ impl Histogram {
     }
 }
 
+/// A label (a route, a call, a status or an outcome) compared by where its text is rather than by
+/// the text: labels are the program's own constants, so a request's lookups compare numbers, not
+/// strings. Two constants with the same text may sit at two addresses; [`Series::merged`] adds
+/// them up by text when the metrics are rendered.
+#[derive(Debug, Clone, Copy)]
+struct Label(&'static str);
+
+impl Label {
+    fn address(self) -> (usize, usize) {
+        (self.0.as_ptr() as usize, self.0.len())
+    }
+}
+
+impl PartialEq for Label {
+    fn eq(&self, other: &Label) -> bool {
+        self.address() == other.address()
+    }
+}
+
+impl Eq for Label {}
+
+impl PartialOrd for Label {
+    fn partial_cmp(&self, other: &Label) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Label {
+    fn cmp(&self, other: &Label) -> std::cmp::Ordering {
+        self.address().cmp(&other.address())
+    }
+}
+
 /// How one series is counted and timed.
 #[derive(Default)]
 struct Series {
+    counts: BTreeMap<(Label, Label), u64>,
+    latency: BTreeMap<Label, Histogram>,
+}
+
+/// A series as it is rendered: by text, in order.
+struct Merged {
     counts: BTreeMap<(&'static str, &'static str), u64>,
     latency: BTreeMap<&'static str, Histogram>,
 }
 
 impl Series {
     fn observe(&mut self, key: &'static str, label: &'static str, elapsed: Duration) {
-        *self.counts.entry((key, label)).or_default() += 1;
+        *self.counts.entry((Label(key), Label(label))).or_default() += 1;
         self.latency
-            .entry(key)
+            .entry(Label(key))
             .or_default()
             .observe(elapsed.as_secs_f64());
+    }
+
+    fn merged(&self) -> Merged {
+        let mut merged = Merged {
+            counts: BTreeMap::new(),
+            latency: BTreeMap::new(),
+        };
+        for (&(key, label), &n) in &self.counts {
+            *merged.counts.entry((key.0, label.0)).or_default() += n;
+        }
+        for (key, histogram) in &self.latency {
+            merged.latency.entry(key.0).or_default().add(histogram);
+        }
+        merged
     }
 }
 
@@ -157,7 +218,7 @@ impl Metrics {
             ),
         ];
         for (series, name, key, label, help) in families {
-            let series = lock(series);
+            let series = lock(series).merged();
             let _ = writeln!(
                 out,
                 "# HELP airbyte_wrapper_{name}_total {help}, by {key} and {label}."
@@ -244,6 +305,28 @@ mod tests {
         ));
         assert!(text.contains("airbyte_wrapper_in_flight_requests 1\n"));
         assert!(text.contains("airbyte_wrapper_build_info{version=\""));
+    }
+
+    #[test]
+    fn labels_with_the_same_text_at_two_addresses_are_one_series() {
+        let m = Metrics::default();
+        let elsewhere: &'static str = Box::leak(String::from("/sink").into_boxed_str());
+        assert_ne!(elsewhere.as_ptr(), "/sink".as_ptr());
+        m.observe_request("/sink", 201, Duration::from_millis(3));
+        m.observe_request(elsewhere, 201, Duration::from_millis(30));
+        let text = m.render();
+        assert!(
+            text.contains("airbyte_wrapper_requests_total{route=\"/sink\",status=\"201\"} 2\n"),
+            "{text}"
+        );
+        assert_eq!(text.matches("requests_total{route=\"/sink\"").count(), 1);
+        assert!(
+            text.contains("airbyte_wrapper_request_duration_seconds_count{route=\"/sink\"} 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("airbyte_wrapper_request_duration_seconds_sum{route=\"/sink\"} 0.033\n")
+        );
     }
 
     #[test]
