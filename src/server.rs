@@ -240,7 +240,7 @@ struct Endpoint {
 
 impl tiny_http::Handler for Endpoint {
     /// Answers one request, records it and writes its access-log line.
-    fn handle(&self, request: Request) {
+    fn handle(&self, mut request: Request) {
         let started = Instant::now();
         let _in_flight = self.metrics.start_request();
         let request_id = request_id(&request);
@@ -258,15 +258,23 @@ impl tiny_http::Handler for Endpoint {
             error!("request {request_id} failed: its handler panicked");
             Err(ApiError::internal())
         });
-        let (method, path) = (incoming.method().to_string(), incoming.path().to_string());
         let status = match result {
             Ok(ref reply) => reply.status,
             Err(ref problem) => problem.status,
         };
-        if let Err(e) = request.respond(response(result, &request_id)) {
+        drop(incoming);
+        // Answered in place: the request's method and path are logged after the answer.
+        if let Err(e) = request.respond_in_place(response(result, &request_id)) {
             warn!("request {request_id}: the answer could not be sent: {e}");
         }
-        self.record(&method, &path, route.label, status, started, &request_id);
+        self.record(
+            request.method().as_str(),
+            path_of(request.url()),
+            route.label,
+            status,
+            started,
+            &request_id,
+        );
     }
 
     fn refuse_before_body(&self, request: &Request) -> Option<ResponseBox> {

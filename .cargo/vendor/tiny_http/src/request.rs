@@ -238,6 +238,17 @@ impl Request {
     where
         R: Read,
     {
+        self.respond_in_place(response)
+    }
+
+    /// PATCH(airbyte-wrapper): [`Request::respond`], keeping the request, so that what it says
+    /// (its method and path, for a log line written after the answer) is read after it has been
+    /// answered without copying it first. A request is answered once: a second answer is not
+    /// written.
+    pub fn respond_in_place<R>(&mut self, response: Response<R>) -> Result<(), io::Error>
+    where
+        R: Read,
+    {
         let keep_alive = self.exchange.keep_alive && !self.exchange.draining.load(Ordering::SeqCst);
         self.answer(response, keep_alive)
     }
