@@ -59,37 +59,18 @@ impl Histogram {
 #[derive(Debug, Clone, Copy)]
 struct Label(&'static str);
 
-impl Label {
-    fn address(self) -> (usize, usize) {
-        (self.0.as_ptr() as usize, self.0.len())
-    }
-}
-
 impl PartialEq for Label {
     fn eq(&self, other: &Label) -> bool {
-        self.address() == other.address()
+        std::ptr::eq(self.0, other.0)
     }
 }
 
-impl Eq for Label {}
-
-impl PartialOrd for Label {
-    fn partial_cmp(&self, other: &Label) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Label {
-    fn cmp(&self, other: &Label) -> std::cmp::Ordering {
-        self.address().cmp(&other.address())
-    }
-}
-
-/// How one series is counted and timed.
+/// How one series is counted and timed: a few dozen entries at most (routes or calls, times the
+/// statuses or outcomes they have had), in the order first seen, found by a scan of addresses.
 #[derive(Default)]
 struct Series {
-    counts: BTreeMap<(Label, Label), u64>,
-    latency: BTreeMap<Label, Histogram>,
+    counts: Vec<(Label, Label, u64)>,
+    latency: Vec<(Label, Histogram)>,
 }
 
 /// A series as it is rendered: by text, in order.
@@ -100,11 +81,23 @@ struct Merged {
 
 impl Series {
     fn observe(&mut self, key: &'static str, label: &'static str, elapsed: Duration) {
-        *self.counts.entry((Label(key), Label(label))).or_default() += 1;
-        self.latency
-            .entry(Label(key))
-            .or_default()
-            .observe(elapsed.as_secs_f64());
+        let (key, label) = (Label(key), Label(label));
+        match self
+            .counts
+            .iter_mut()
+            .find(|(k, l, _)| (*k, *l) == (key, label))
+        {
+            Some((_, _, n)) => *n += 1,
+            None => self.counts.push((key, label, 1)),
+        }
+        let histogram = match self.latency.iter().position(|(k, _)| *k == key) {
+            Some(i) => &mut self.latency[i].1,
+            None => {
+                self.latency.push((key, Histogram::default()));
+                &mut self.latency.last_mut().expect("just pushed").1
+            }
+        };
+        histogram.observe(elapsed.as_secs_f64());
     }
 
     fn merged(&self) -> Merged {
@@ -112,7 +105,7 @@ impl Series {
             counts: BTreeMap::new(),
             latency: BTreeMap::new(),
         };
-        for (&(key, label), &n) in &self.counts {
+        for &(key, label, n) in &self.counts {
             *merged.counts.entry((key.0, label.0)).or_default() += n;
         }
         for (key, histogram) in &self.latency {

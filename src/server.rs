@@ -412,10 +412,10 @@ fn new_request_id() -> String {
     bytes[..8].copy_from_slice(&split_mix(high ^ n).to_be_bytes());
     bytes[8..].copy_from_slice(&split_mix(low.wrapping_add(n)).to_be_bytes());
     let uuid = uuid::Builder::from_random_bytes(bytes).into_uuid();
-    // Encoded directly: `to_string` goes through the formatting machinery.
+    // Encoded directly and copied: `to_string` goes through the formatting machinery.
     uuid.hyphenated()
         .encode_lower(&mut Uuid::encode_buffer())
-        .to_string()
+        .to_owned()
 }
 
 /// SplitMix64's finaliser: a bijection on 64-bit numbers that scatters neighbours.
