@@ -152,12 +152,11 @@ fn message_head(
     capacity: usize,
 ) -> Vec<u8> {
     let mut head = Vec::with_capacity(capacity);
-    let _ = write!(
-        head,
-        "HTTP/1.1 {} {}\r\n",
-        status_code.0,
-        status_code.default_reason_phrase()
-    );
+    head.extend_from_slice(b"HTTP/1.1 ");
+    head.extend_from_slice(itoa::Buffer::new().format(status_code.0).as_bytes());
+    head.push(b' ');
+    head.extend_from_slice(status_code.default_reason_phrase().as_bytes());
+    head.extend_from_slice(b"\r\n");
     let own = headers
         .iter()
         .map(|h| (h.field.as_str().as_str(), h.value.as_str()));
@@ -518,11 +517,12 @@ where
         let do_not_send_body = do_not_send_body || bodiless;
 
         // preparing headers for transfer
-        let length = data_length.unwrap_or(0).to_string();
+        let mut length = itoa::Buffer::new();
+        let length = length.format(data_length.unwrap_or(0));
         let framing = match transfer_encoding {
             _ if bodiless => None,
             TransferEncoding::Chunked => Some(("Transfer-Encoding", "chunked")),
-            TransferEncoding::Identity => Some(("Content-Length", length.as_str())),
+            TransferEncoding::Identity => Some(("Content-Length", length)),
         };
         let connection = match (http_version, keep_alive) {
             (HTTPVersion(1, 0), true) => "keep-alive",
