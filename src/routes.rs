@@ -310,22 +310,34 @@ fn pattern(path: &str) -> Option<&'static (&'static str, &'static str, bool)> {
     ROUTES.iter().find(|(p, _, _)| matches(p, path))
 }
 
-/// Whether `path` is one of `pattern`'s paths. Compared a piece at a time rather than segment by
-/// segment: every request is matched against the table, and most patterns differ from its path
-/// in their first bytes.
-fn matches(mut pattern: &str, mut path: &str) -> bool {
-    while let Some((literal, rest)) = pattern.split_once('{') {
-        let Some(after) = path.strip_prefix(literal) else {
-            return false;
-        };
-        let segment = after.find('/').unwrap_or(after.len());
-        if segment == 0 {
-            return false;
+/// Whether `path` is one of `pattern`'s paths: the two compared a byte at a time, a `{name}` in
+/// the pattern taking one non-empty segment of the path. Every request is matched against the
+/// table, and most patterns differ from its path in their first bytes, so most comparisons end
+/// there.
+fn matches(pattern: &str, path: &str) -> bool {
+    let (mut pattern, mut path) = (pattern.as_bytes(), path.as_bytes());
+    loop {
+        match (pattern.first(), path.first()) {
+            (Some(b'{'), _) => {
+                let segment = path.iter().position(|&b| b == b'/').unwrap_or(path.len());
+                if segment == 0 {
+                    return false;
+                }
+                path = &path[segment..];
+                let name = pattern
+                    .iter()
+                    .position(|&b| b == b'}')
+                    .unwrap_or(pattern.len());
+                pattern = pattern.get(name + 1..).unwrap_or_default();
+            }
+            (Some(p), Some(c)) if p == c => {
+                pattern = &pattern[1..];
+                path = &path[1..];
+            }
+            (None, None) => return true,
+            _ => return false,
         }
-        path = &after[segment..];
-        pattern = rest.split_once('}').map_or("", |(_, rest)| rest);
     }
-    pattern == path
 }
 
 /// The route a path belongs to, as a metrics label: one of [`ROUTES`], or `unmatched`.
@@ -450,7 +462,11 @@ mod tests {
             ("/ingestion/a/sync/", "unmatched"),
             ("/datasource/check", "/datasource/check"),
             ("/datasourcex", "unmatched"),
+            ("/datasourc", "unmatched"),
+            ("/datasource/a/streams", "/datasource/{id}/streams"),
+            ("/datasource/a/stream", "unmatched"),
             ("", "unmatched"),
+            ("/", "unmatched"),
         ] {
             assert_eq!(label(path), route, "{path}");
         }
