@@ -397,12 +397,12 @@ pub(super) fn decode<T: DeserializeOwned>(
     parse(call, &successful(call, received)?)
 }
 
-/// `body` as `T`.
+/// `body` as `T`. Checked as UTF-8 whole first (JSON is UTF-8, RFC 8259), then parsed as text:
+/// parsed as bytes, every string in it is checked on its own, at a cost of its own each.
 fn parse<T: DeserializeOwned>(call: &'static str, body: &[u8]) -> Result<T, Error> {
-    serde_json::from_slice(body).map_err(|e| Error::InvalidBody {
-        call,
-        reason: e.to_string(),
-    })
+    let invalid = |reason: String| Error::InvalidBody { call, reason };
+    let text = std::str::from_utf8(body).map_err(|e| invalid(format!("not UTF-8: {e}")))?;
+    serde_json::from_str(text).map_err(|e| invalid(e.to_string()))
 }
 
 /// The body of a 2xx answer (`null` for a 204); anything else as [`Error::Rejected`] or
@@ -488,5 +488,20 @@ mod tests {
             }
         );
         assert!(decoded(204, "").is_ok());
+    }
+
+    #[test]
+    fn an_answer_that_is_not_utf8_is_an_invalid_body() {
+        let received = Received {
+            status: 200,
+            body: b"{\"name\":\"caf\xe9\"}".to_vec(),
+        };
+        match decode::<serde::de::IgnoredAny>("call", received) {
+            Err(Error::InvalidBody { call, reason }) => {
+                assert_eq!(call, "call");
+                assert!(reason.starts_with("not UTF-8"), "{reason}");
+            }
+            other => panic!("{:?}", other.map(|_| ())),
+        }
     }
 }
