@@ -12,8 +12,6 @@
 //! None of this parses the client's configuration's numbers (see `json.rs`), so no value can turn
 //! masking off; nothing here logs.
 
-use std::collections::BTreeMap;
-
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
@@ -52,10 +50,40 @@ struct Node {
     /// Whether the field's name looks like a secret's ([`looks_secret`]), found once with the
     /// spec rather than for every answer that shows the field.
     named_secret: bool,
-    children: BTreeMap<String, Node>,
+    /// The fields under it, sorted by name and found by a binary search: a few comparisons of
+    /// names for each key of every answer's configuration, where a map's nodes are searched a key
+    /// at a time.
+    children: Vec<(String, Node)>,
 }
 
 impl Node {
+    /// The field called `name` under this one.
+    fn child(&self, name: &str) -> Option<&Node> {
+        let at = self
+            .children
+            .binary_search_by(|(n, _)| n.as_str().cmp(name));
+        at.ok().map(|i| &self.children[i].1)
+    }
+
+    /// The field called `name` under this one, added if it is not there.
+    fn child_mut(&mut self, name: &str) -> &mut Node {
+        let i = match self
+            .children
+            .binary_search_by(|(n, _)| n.as_str().cmp(name))
+        {
+            Ok(i) => i,
+            Err(i) => {
+                let node = Node {
+                    named_secret: looks_secret(name),
+                    ..Node::default()
+                };
+                self.children.insert(i, (name.to_string(), node));
+                i
+            }
+        };
+        &mut self.children[i].1
+    }
+
     fn read(&mut self, schema: &Value, depth: usize) {
         let Some(schema) = schema.as_object().filter(|_| depth < MAX_SPEC_DEPTH) else {
             return;
@@ -65,13 +93,7 @@ impl Node {
         }
         if let Some(Value::Object(properties)) = schema.get("properties") {
             for (name, property) in properties {
-                self.children
-                    .entry(name.clone())
-                    .or_insert_with(|| Node {
-                        named_secret: looks_secret(name),
-                        ..Node::default()
-                    })
-                    .read(property, depth + 1);
+                self.child_mut(name).read(property, depth + 1);
             }
         }
         for options in ["oneOf", "anyOf", "allOf"] {
@@ -114,7 +136,7 @@ impl SecretFields {
         let mut last_key = None;
         for key in path {
             let Some(key) = key else { continue };
-            node = node.and_then(|n| n.children.get(key));
+            node = node.and_then(|n| n.child(key));
             if node.is_some_and(|n| n.secret) {
                 return true;
             }
@@ -222,7 +244,7 @@ impl Serialize for Masked<'_> {
                 };
                 let mut out = serializer.serialize_map(Some(members.len()))?;
                 for (key, value) in &members {
-                    let node = self.node.and_then(|n| n.children.get(key.as_ref()));
+                    let node = self.node.and_then(|n| n.child(key));
                     let masked = Masked {
                         value,
                         node,
