@@ -37,8 +37,8 @@ struct CreateBody<'a> {
 #[derive(Debug)]
 pub struct NewActor<'a> {
     /// Required on create; checks and stream previews take it and ignore it.
-    pub name: Option<String>,
-    pub type_name: String,
+    pub name: Option<Cow<'a, str>>,
+    pub type_name: Cow<'a, str>,
     /// The client's configuration, verbatim: always a JSON object, with no masked value in it.
     pub config: &'a RawValue,
 }
@@ -62,7 +62,7 @@ pub fn parse(body: &[u8], name_required: bool) -> Result<NewActor<'_>, ApiError>
 /// A configuration for a connector type, resolved: where it goes, what its connector is, and
 /// which of its fields are secrets.
 pub struct Prepared<'a> {
-    pub name: Option<String>,
+    pub name: Option<Cow<'a, str>>,
     pub config: &'a RawValue,
     pub workspace: Uuid,
     pub definition: Arc<Definition>,
@@ -192,7 +192,7 @@ struct PatchBody<'a> {
 /// A checked `PATCH` body.
 #[derive(Debug)]
 pub struct Change<'a> {
-    pub name: Option<String>,
+    pub name: Option<Cow<'a, str>>,
     /// A JSON merge patch (RFC 7396) of the stored configuration, as sent and as read.
     pub config: Option<(&'a RawValue, Value)>,
 }

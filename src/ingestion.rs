@@ -5,6 +5,8 @@
 //! A connection created without a catalog syncs nothing, so the source's schema is discovered
 //! first and the chosen streams are sent as the connection's catalog (`catalog.rs`).
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
@@ -67,9 +69,9 @@ pub fn parse(body: &[u8]) -> Result<NewIngestion, ApiError> {
         sink_id: input::uuid("sinkId", fields.sink_id)?,
         created: input::timestamp("created", fields.created)?,
         updated: input::timestamp("updated", fields.updated)?,
-        name: input::optional_string("name", fields.name, 256)?,
+        name: input::optional_string("name", fields.name, 256)?.map(Cow::into_owned),
         streams: input::string_list("streams", fields.streams, MAX_STREAMS)?,
-        cron: input::optional_string("schedule", fields.schedule, 256)?,
+        cron: input::optional_string("schedule", fields.schedule, 256)?.map(Cow::into_owned),
     };
     if let (Some(created), Some(updated)) = (parsed.created, parsed.updated) {
         if updated < created {
@@ -212,7 +214,7 @@ pub struct Change {
 /// Checks a `PATCH` body; every rejection is a 400 that names the field.
 pub fn parse_change(body: &[u8]) -> Result<Change, ApiError> {
     let fields: PatchBody = input::parse_object(body)?;
-    let status = input::optional_string("status", fields.status, 16)?;
+    let status = input::optional_string("status", fields.status, 16)?.map(Cow::into_owned);
     if status
         .as_deref()
         .is_some_and(|s| !matches!(s, "active" | "inactive"))
@@ -224,10 +226,10 @@ pub fn parse_change(body: &[u8]) -> Result<Change, ApiError> {
     let schedule = match fields.schedule {
         None => None,
         Some(raw) if raw.get() == "null" => Some(None),
-        raw => Some(input::optional_string("schedule", raw, 256)?),
+        raw => Some(input::optional_string("schedule", raw, 256)?.map(Cow::into_owned)),
     };
     let change = Change {
-        name: input::optional_string("name", fields.name, 256)?,
+        name: input::optional_string("name", fields.name, 256)?.map(Cow::into_owned),
         status,
         schedule,
         streams: input::string_list_or_empty("streams", fields.streams, MAX_STREAMS)?,

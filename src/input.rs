@@ -212,7 +212,11 @@ fn required<'a>(field: &str, raw: Option<&'a RawValue>) -> Result<&'a RawValue, 
 }
 
 /// A required, non-blank string of at most `max` characters, trimmed.
-pub fn string(field: &str, raw: Option<&RawValue>, max: usize) -> Result<String, ApiError> {
+pub fn string<'a>(
+    field: &str,
+    raw: Option<&'a RawValue>,
+    max: usize,
+) -> Result<Cow<'a, str>, ApiError> {
     let raw = required(field, raw)?;
     let wrong = || {
         ApiError::invalid(format!(
@@ -221,11 +225,11 @@ pub fn string(field: &str, raw: Option<&RawValue>, max: usize) -> Result<String,
         ))
     };
     // Borrowed from the body unless it has escapes to decode.
-    let value: Cow<str> = match serde_json::from_str::<&str>(raw.get()) {
+    let decoded: Cow<'a, str> = match serde_json::from_str::<&str>(raw.get()) {
         Ok(plain) => Cow::Borrowed(plain),
         Err(_) => Cow::Owned(serde_json::from_str::<String>(raw.get()).map_err(|_| wrong())?),
     };
-    let value = value.trim();
+    let value = decoded.trim();
     if value.is_empty() {
         return Err(ApiError::invalid(format!(
             "field '{field}' must not be empty"
@@ -241,15 +245,18 @@ pub fn string(field: &str, raw: Option<&RawValue>, max: usize) -> Result<String,
             "field '{field}' must not contain control characters"
         )));
     }
-    Ok(value.to_string())
+    Ok(match decoded {
+        Cow::Borrowed(plain) => Cow::Borrowed(plain.trim()),
+        Cow::Owned(text) => Cow::Owned(text.trim().to_string()),
+    })
 }
 
 /// An optional string with the same rules as [`string`].
-pub fn optional_string(
+pub fn optional_string<'a>(
     field: &str,
-    raw: Option<&RawValue>,
+    raw: Option<&'a RawValue>,
     max: usize,
-) -> Result<Option<String>, ApiError> {
+) -> Result<Option<Cow<'a, str>>, ApiError> {
     raw.map(|r| string(field, Some(r), max)).transpose()
 }
 
@@ -347,7 +354,7 @@ pub fn string_list_or_empty(
     }
     let mut values = Vec::with_capacity(items.len());
     for (i, item) in items.into_iter().enumerate() {
-        let value = string(&format!("{field}[{i}]"), Some(item), 1024)?;
+        let value = string(&format!("{field}[{i}]"), Some(item), 1024)?.into_owned();
         if values.contains(&value) {
             return Err(ApiError::invalid(format!(
                 "field '{field}' names '{}' twice; name each item once",
