@@ -262,7 +262,6 @@ impl tiny_http::Handler for Endpoint {
             Ok(ref reply) => reply.status,
             Err(ref problem) => problem.status,
         };
-        drop(incoming);
         // Answered in place: the request's method and path are logged after the answer.
         if let Err(e) = request.respond_in_place(response(result, &request_id)) {
             warn!("request {request_id}: the answer could not be sent: {e}");
