@@ -6,6 +6,7 @@
 # Usage: callgrind.sh SERVICE_BINARY FAKE_AIRBYTE_BINARY [REQUESTS]
 # CALLGRIND_OUT=FILE keeps the dump there, for callgrind_annotate or kcachegrind.
 # CALLGRIND_API=public measures the public API dialect (the fake serves both) instead of the Config API.
+# CALLGRIND_ENV='NAME=VALUE ...' runs the service with those variables set too (GLIBC_TUNABLES, say).
 set -euo pipefail
 bin=$1 fake=$2 requests=${3:-500}
 # Process bookkeeping (spawn, waits, cleanup on exit), shared with the contract tests.
@@ -17,7 +18,7 @@ line=$(wait_for_line "$WORK/fake.log" "$SPAWN_PID" '^fake Airbyte at http://' 60
 airbyte=${line#fake Airbyte at }
 
 if [ "${CALLGRIND_API:-config}" = public ]; then airbyte=${airbyte%/api/v1}/api/public/v1; fi
-spawn "$WORK/service.log" env AIRBYTE_BASE_URL="$airbyte" LISTEN_ADDR=127.0.0.1:0 RUST_LOG=info \
+spawn "$WORK/service.log" env ${CALLGRIND_ENV:-} AIRBYTE_BASE_URL="$airbyte" LISTEN_ADDR=127.0.0.1:0 RUST_LOG=info \
     valgrind --tool=callgrind --callgrind-out-file="$WORK/callgrind.out" "$bin"
 service_pid=$SPAWN_PID
 line=$(wait_for_line "$WORK/service.log" "$service_pid" 'listening on http://' 120)
