@@ -91,11 +91,7 @@ impl<'a> Incoming<'a> {
 
     /// A header's value, by case-insensitive name.
     pub fn header(&self, name: &str) -> Option<&'a str> {
-        self.inner
-            .headers()
-            .iter()
-            .find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name))
-            .map(|h| h.value.as_str())
+        self.inner.header(name)
     }
 
     /// 415 unless the body is declared as JSON.

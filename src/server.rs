@@ -412,10 +412,7 @@ fn response(result: Result<Reply, ApiError>, request_id: &str) -> ResponseBox {
 /// The client's request id when it sent a usable one, else a new one.
 fn request_id(request: &Request) -> String {
     request
-        .headers()
-        .iter()
-        .find(|h| h.field.equiv("X-Request-Id"))
-        .map(|h| h.value.as_str())
+        .header("X-Request-Id")
         .filter(|id| is_usable_request_id(id))
         .map_or_else(new_request_id, str::to_string)
 }

@@ -393,11 +393,114 @@ impl From<(u8, u8)> for HTTPVersion {
     }
 }
 
+/// PATCH(airbyte-wrapper): a request's header fields as they arrived, in one buffer: each name
+/// and value one after the other in `text`, with where each ends. A `Header` per field (two
+/// allocations and an ASCII check each) is made only when [`HeaderFields::as_headers`] is asked
+/// for; a field is usually looked up by name, once or twice, and the buffer is enough for that.
+#[derive(Debug, Clone, Default)]
+pub struct HeaderFields {
+    text: String,
+    /// For each field, where its name ends (and its value begins) and where its value ends.
+    ends: Vec<(usize, usize)>,
+    as_headers: std::sync::OnceLock<Vec<Header>>,
+}
+
+impl HeaderFields {
+    /// Room for `fields` fields of `bytes` bytes of names and values in all.
+    pub(crate) fn with_capacity(fields: usize, bytes: usize) -> HeaderFields {
+        HeaderFields {
+            text: String::with_capacity(bytes),
+            ends: Vec::with_capacity(fields),
+            as_headers: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Adds a field; both are ASCII (a name is a token; a value's other bytes are made DEL by the
+    /// caller).
+    pub(crate) fn push(&mut self, name: &str, value: &str) {
+        debug_assert!(name.is_ascii() && value.is_ascii());
+        self.text.push_str(name);
+        let name_end = self.text.len();
+        self.text.push_str(value);
+        self.ends.push((name_end, self.text.len()));
+    }
+
+    /// The fields, names and values, in the order they arrived.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        let starts = std::iter::once(0).chain(self.ends.iter().map(|&(_, end)| end));
+        starts.zip(&self.ends).map(|(start, &(name_end, end))| {
+            (&self.text[start..name_end], &self.text[name_end..end])
+        })
+    }
+
+    /// The value of the first field called `name` (in any case).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        // The names compared as bytes: most differ in length, and are passed over at once.
+        let mut start = 0;
+        for &(name_end, end) in &self.ends {
+            if self.text.as_bytes()[start..name_end].eq_ignore_ascii_case(name.as_bytes()) {
+                return Some(&self.text[name_end..end]);
+            }
+            start = end;
+        }
+        None
+    }
+
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// The fields as `Header`s, made the first time they are asked for.
+    pub fn as_headers(&self) -> &[Header] {
+        self.as_headers.get_or_init(|| {
+            self.iter()
+                .map(|(name, value)| Header {
+                    field: HeaderField::from_bytes(name).expect("names are ASCII"),
+                    value: AsciiString::from_ascii(value).expect("values are ASCII"),
+                })
+                .collect()
+        })
+    }
+}
+
+impl From<Vec<Header>> for HeaderFields {
+    fn from(headers: Vec<Header>) -> HeaderFields {
+        let bytes = headers
+            .iter()
+            .map(|h| h.field.as_str().len() + h.value.len())
+            .sum();
+        let mut fields = HeaderFields::with_capacity(headers.len(), bytes);
+        for header in &headers {
+            fields.push(header.field.as_str().as_str(), header.value.as_str());
+        }
+        fields.as_headers = std::sync::OnceLock::from(headers);
+        fields
+    }
+}
+
 #[cfg(test)]
 mod test {
     use super::Header;
     use httpdate::HttpDate;
     use std::time::{Duration, SystemTime};
+
+    // PATCH(airbyte-wrapper): a made-up request's headers (`TestRequest`) become its fields.
+    #[test]
+    fn header_fields_made_from_headers_keep_them() {
+        let headers: Vec<Header> = vec![
+            "Content-Type: text/html".parse().unwrap(),
+            "X-A: b".parse().unwrap(),
+        ];
+        let fields = super::HeaderFields::from(headers);
+        assert_eq!(fields.get("content-type"), Some("text/html"));
+        assert_eq!(fields.iter().nth(1), Some(("X-A", "b")));
+        assert_eq!(fields.len(), 2);
+        assert!(fields.as_headers()[1].field.equiv("x-a"));
+    }
 
     #[test]
     fn test_parse_header() {

@@ -12,9 +12,7 @@
 use std::borrow::Cow;
 use std::str::FromStr;
 
-use ascii::AsciiString;
-
-use crate::common::{HTTPVersion, Header, HeaderField, Method, StatusCode};
+use crate::common::{HTTPVersion, HeaderFields, Method, StatusCode};
 
 /// Longest request line or header line, with the CR before its LF (so 8191 bytes of text).
 pub const MAX_LINE_BYTES: usize = 8 * 1024;
@@ -69,7 +67,7 @@ pub struct Head {
     /// The target in origin form (`/path?query`), also when it was sent in absolute form.
     pub target: String,
     pub version: HTTPVersion,
-    pub headers: Vec<Header>,
+    pub headers: HeaderFields,
     pub body: BodyFraming,
     /// `Expect: 100-continue` on an HTTP/1.1 request.
     pub expects_continue: bool,
@@ -213,11 +211,16 @@ pub fn parse_head(bytes: &[u8]) -> Result<Head, Refusal> {
     };
     let target = origin_form(request.path.unwrap_or_default(), &method)?;
 
-    let mut headers = Vec::with_capacity(request.headers.len());
+    let bytes = request
+        .headers
+        .iter()
+        .map(|f| f.name.len() + f.value.len())
+        .sum();
+    let mut headers = HeaderFields::with_capacity(request.headers.len(), bytes);
     let mut fields = Fields::default();
     for field in request.headers.iter() {
         fields.note(field.name, field.value)?;
-        headers.push(header(field.name, field.value)?);
+        push_field(&mut headers, field.name, field.value)?;
     }
     let body = fields.body_framing(&version)?;
     fields.check_host(&version)?;
@@ -319,20 +322,31 @@ fn origin_form(target: &str, method: &Method) -> Result<String, Refusal> {
     })
 }
 
-/// A field as the `Header` type holds it: values are ASCII there, so each byte above 0x7F (obs-text,
-/// which RFC 9110 allows) becomes DEL, a character no header the service reads accepts, so that
-/// it is refused with a clear answer where it matters and ignored where it does not.
-fn header(name: &str, value: &[u8]) -> Result<Header, Refusal> {
-    let value: Vec<u8> = value
-        .iter()
-        .map(|&b| if b.is_ascii() { b } else { 0x7f })
-        .collect();
-    Ok(Header {
-        field: HeaderField::from_bytes(name)
-            .map_err(|_| Refusal::bad("a field name is not ASCII"))?,
-        value: AsciiString::from_ascii(value)
-            .map_err(|_| Refusal::bad("a field value is not ASCII"))?,
-    })
+/// A field as the request keeps it: values are ASCII there (as `Header`s hold them), so each
+/// byte above 0x7F (obs-text, which RFC 9110 allows) becomes DEL, a character no header the
+/// service reads accepts, so that it is refused with a clear answer where it matters and ignored
+/// where it does not.
+fn push_field(headers: &mut HeaderFields, name: &str, value: &[u8]) -> Result<(), Refusal> {
+    if !name.is_ascii() {
+        return Err(Refusal::bad("a field name is not ASCII"));
+    }
+    match std::str::from_utf8(value) {
+        Ok(text) if text.is_ascii() => headers.push(name, text),
+        _ => {
+            let text: String = value
+                .iter()
+                .map(|&b| {
+                    if b.is_ascii() {
+                        char::from(b)
+                    } else {
+                        '\u{7f}'
+                    }
+                })
+                .collect();
+            headers.push(name, &text);
+        }
+    }
+    Ok(())
 }
 
 enum Expectation {
@@ -940,7 +954,34 @@ mod tests {
     fn header_values_beyond_ascii_become_del() {
         let h = parse_head("GET / HTTP/1.1\r\nHost: x\r\nX-Name: caf\u{e9}\r\n\r\n".as_bytes())
             .unwrap();
-        assert_eq!(h.headers[1].value.as_str(), "caf\u{7f}\u{7f}");
+        assert_eq!(h.headers.as_headers()[1].value.as_str(), "caf\u{7f}\u{7f}");
+        assert_eq!(h.headers.get("x-name"), Some("caf\u{7f}\u{7f}"));
+    }
+
+    #[test]
+    fn header_fields_are_kept_in_order_and_found_by_name_in_any_case() {
+        let h = parse_head(
+            b"GET / HTTP/1.1\r\nHost: x\r\nX-Id: first\r\nx-id: second\r\nEmpty:\r\nAccept: */*\r\n\r\n",
+        )
+        .unwrap();
+        let fields: Vec<_> = h.headers.iter().collect();
+        assert_eq!(
+            fields,
+            [
+                ("Host", "x"),
+                ("X-Id", "first"),
+                ("x-id", "second"),
+                ("Empty", ""),
+                ("Accept", "*/*")
+            ]
+        );
+        assert_eq!(h.headers.get("X-ID"), Some("first"));
+        assert_eq!(h.headers.get("empty"), Some(""));
+        assert_eq!(h.headers.get("X-Other"), None);
+        let headers = h.headers.as_headers();
+        assert_eq!(headers.len(), 5);
+        assert!(headers[2].field.equiv("X-Id") && headers[2].value.as_str() == "second");
+        assert!(headers[3].value.as_str().is_empty());
     }
 
     /// Decodes `input` fed in pieces of `step` bytes, as a connection would.

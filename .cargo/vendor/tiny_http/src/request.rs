@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::client::{self, Tracked};
+use crate::common::HeaderFields;
 use crate::framing::Head;
 use crate::{HTTPVersion, Header, Method, Response};
 
@@ -41,7 +42,8 @@ pub struct Request {
 
     http_version: HTTPVersion,
 
-    headers: Vec<Header>,
+    /// PATCH(airbyte-wrapper): in one buffer; `Header`s made only when asked for.
+    headers: HeaderFields,
 
     exchange: Exchange,
 
@@ -116,7 +118,7 @@ impl Request {
         method: Method,
         path: String,
         http_version: HTTPVersion,
-        headers: Vec<Header>,
+        headers: HeaderFields,
         remote_addr: Option<SocketAddr>,
         body: Vec<u8>,
         writer: Box<dyn Write + Send + 'static>,
@@ -161,9 +163,18 @@ impl Request {
     }
 
     /// Returns a list of all headers sent by the client.
+    ///
+    /// PATCH(airbyte-wrapper): the `Header`s are made the first time this is called; to look up a
+    /// field, [`Request::header`] costs less.
     #[inline]
     pub fn headers(&self) -> &[Header] {
-        &self.headers
+        self.headers.as_headers()
+    }
+
+    /// PATCH(airbyte-wrapper): the value of the first header field called `name` (in any case),
+    /// without making a `Header` of every field.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name)
     }
 
     /// Returns the HTTP version of the request.
@@ -281,10 +292,16 @@ impl Request {
         self.exchange.closes.store(!keep_alive, Ordering::SeqCst);
         let do_not_send_body = self.method == Method::Head;
 
+        // The request's headers matter to the answer only for a `TE` (see `raw_print`): they are
+        // made `Header`s only then.
+        let request_headers = match self.headers.get("TE") {
+            Some(_) => self.headers.as_headers(),
+            None => &[],
+        };
         Self::ignore_client_closing_errors(response.raw_print(
             writer.by_ref(),
             &self.http_version,
-            &self.headers,
+            request_headers,
             do_not_send_body,
             keep_alive,
         ))?;

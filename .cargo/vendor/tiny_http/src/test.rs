@@ -66,7 +66,7 @@ impl From<TestRequest> for Request {
             mock.method,
             mock.path,
             mock.http_version,
-            mock.headers,
+            mock.headers.into(),
             Some(mock.remote_addr),
             mock.body.as_bytes().to_vec(),
             Box::new(std::io::sink()),
