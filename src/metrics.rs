@@ -69,7 +69,7 @@ impl PartialEq for Label {
 /// statuses or outcomes they have had), in the order first seen, found by a scan of addresses.
 #[derive(Default)]
 struct Series {
-    counts: Vec<(Label, Label, u64)>,
+    counts: Vec<((Label, Label), u64)>,
     latency: Vec<(Label, Histogram)>,
 }
 
@@ -79,25 +79,22 @@ struct Merged {
     latency: BTreeMap<&'static str, Histogram>,
 }
 
+/// The value `entries` keeps for `key`, added as its default the first time.
+fn entry<K: PartialEq, V: Default>(entries: &mut Vec<(K, V)>, key: K) -> &mut V {
+    let i = match entries.iter().position(|(k, _)| *k == key) {
+        Some(i) => i,
+        None => {
+            entries.push((key, V::default()));
+            entries.len() - 1
+        }
+    };
+    &mut entries[i].1
+}
+
 impl Series {
     fn observe(&mut self, key: &'static str, label: &'static str, elapsed: Duration) {
-        let (key, label) = (Label(key), Label(label));
-        match self
-            .counts
-            .iter_mut()
-            .find(|(k, l, _)| (*k, *l) == (key, label))
-        {
-            Some((_, _, n)) => *n += 1,
-            None => self.counts.push((key, label, 1)),
-        }
-        let histogram = match self.latency.iter().position(|(k, _)| *k == key) {
-            Some(i) => &mut self.latency[i].1,
-            None => {
-                self.latency.push((key, Histogram::default()));
-                &mut self.latency.last_mut().expect("just pushed").1
-            }
-        };
-        histogram.observe(elapsed.as_secs_f64());
+        *entry(&mut self.counts, (Label(key), Label(label))) += 1;
+        entry(&mut self.latency, Label(key)).observe(elapsed.as_secs_f64());
     }
 
     fn merged(&self) -> Merged {
@@ -105,7 +102,7 @@ impl Series {
             counts: BTreeMap::new(),
             latency: BTreeMap::new(),
         };
-        for &(key, label, n) in &self.counts {
+        for &((key, label), n) in &self.counts {
             *merged.counts.entry((key.0, label.0)).or_default() += n;
         }
         for (key, histogram) in &self.latency {
