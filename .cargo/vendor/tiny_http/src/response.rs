@@ -394,16 +394,6 @@ where
         Ok(())
     }
 
-    /// PATCH(airbyte-wrapper): [`Response::add_named_header`], for chaining.
-    pub fn with_named_header(
-        mut self,
-        name: &'static str,
-        value: impl Into<Cow<'static, str>>,
-    ) -> Result<Response<R>, InvalidHeader> {
-        self.add_named_header(name, value)?;
-        Ok(self)
-    }
-
     /// Whether a header named `name` was added, either way.
     fn has_header(&self, name: &'static str) -> bool {
         self.headers.iter().any(|h| h.field.equiv(name))
@@ -714,9 +704,10 @@ mod tests {
 
     #[test]
     fn named_headers_are_written_after_the_others_as_given() {
-        let mut response = Response::from_string("hi")
-            .with_header(Header::from_bytes("X-First", "1").unwrap())
-            .with_named_header("X-Request-Id", String::from("abc"))
+        let mut response =
+            Response::from_string("hi").with_header(Header::from_bytes("X-First", "1").unwrap());
+        response
+            .add_named_header("X-Request-Id", String::from("abc"))
             .unwrap();
         response
             .add_named_header("Cache-Control", "no-store")
