@@ -28,6 +28,16 @@ pub struct Service {
 
 impl Service {
     pub fn start(bin: &Path, airbyte: &str, log: Option<&Path>) -> Service {
+        Service::start_with(bin, airbyte, log, &[])
+    }
+
+    /// [`Service::start`] with settings of its own (`WORKERS`), the rest at their defaults.
+    pub fn start_with(
+        bin: &Path,
+        airbyte: &str,
+        log: Option<&Path>,
+        settings: &[(&str, &str)],
+    ) -> Service {
         let mut attempts = 0;
         loop {
             // The port is chosen here so that readiness can be polled without reading the log;
@@ -40,7 +50,7 @@ impl Service {
                     .into(),
                 None => Stdio::null(),
             };
-            let mut child = spawn(bin, &addr, airbyte, stderr);
+            let mut child = spawn(bin, &addr, airbyte, stderr, settings);
             match until_ready(&addr, &mut child, started) {
                 Ok(_) => return Service { child, addr },
                 Err(e) => {
@@ -235,12 +245,20 @@ pub fn free_address() -> String {
     format!("127.0.0.1:{port}")
 }
 
-/// Starts the binary on `addr` against `airbyte`, all else at its defaults, its log to `stderr`.
-pub fn spawn(bin: &Path, addr: &str, airbyte: &str, stderr: Stdio) -> Child {
+/// Starts the binary on `addr` against `airbyte`, with `settings` and all else at its defaults, its
+/// log to `stderr`.
+pub fn spawn(
+    bin: &Path,
+    addr: &str,
+    airbyte: &str,
+    stderr: Stdio,
+    settings: &[(&str, &str)],
+) -> Child {
     Command::new(bin)
         .env_clear()
         .env("LISTEN_ADDR", addr)
         .env("AIRBYTE_BASE_URL", airbyte)
+        .envs(settings.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(stderr)

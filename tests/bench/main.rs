@@ -16,6 +16,10 @@
 //! front of it and a second service, and issue 18's targets printed for them. A third service
 //! names the free upstream by this machine's host name where it resolves to loopback, as a
 //! deployment names Airbyte: `/sink` through it shows what resolving Airbyte's host costs a call.
+//! Two more stand beside `/sink` there: a fourth service with `WORKERS` equal to the connections,
+//! so that no request waits for a slot (at the default 8, half of the 16 do), and the blocking floor
+//! (`floor.rs`): a proxy built like the service (blocking sockets, a thread per connection) that
+//! does nothing but relay, which shows what that design itself costs beside nginx's event loops.
 //! Each measurement runs `BENCH_ROUNDS` times, interleaved so that a service endpoint, nginx and
 //! the direct call see the same machine, and the medians are reported. Then: binary size,
 //! resident memory, start-to-ready time, the targets, and cold versus warm `/datasource` latency
@@ -27,6 +31,7 @@
 //! progress goes to standard error.
 
 mod common;
+mod floor;
 mod nginx;
 #[path = "../support/mod.rs"]
 mod support;
@@ -43,6 +48,7 @@ use common::{
     free_address, load_average, mib, spawn, stat_fields, thousands, until_ready, verdict,
     Connection, Service, IDLE_TARGET_KIB, PEAK_TARGET_KIB,
 };
+use floor::Floor;
 use nginx::Nginx;
 use support::fake_airbyte::{catalog, FakeAirbyte, Options};
 use support::{MYSQL_DEFINITION_ID, MYSQL_SOURCE, S3_DEFINITION_ID, S3_SINK, WORKSPACE_ID};
@@ -75,6 +81,12 @@ const WARM_REQUESTS: usize = 40;
 const READY_STARTS: usize = 20;
 
 fn main() {
+    let arguments: Vec<String> = std::env::args().skip(1).collect();
+    if let [first, listen, upstream] = &arguments[..] {
+        if first == floor::ARGUMENT {
+            return floor::serve(listen, upstream);
+        }
+    }
     let settings = Settings::from_env();
     let mut report = Report::default();
     report.machine(&settings);
@@ -93,7 +105,16 @@ fn main() {
     let free = Nginx::answering(&free_answers(&fake));
     let free_nginx = Nginx::start(free.port());
     let free_service = Service::start(&settings.bin, &free.api_root(), None);
-    // And a third service that names the free upstream by this machine's host name, as a
+    // Beside it, one whose requests never wait for a slot, and the blocking floor (`floor.rs`).
+    let connections = CONNECTIONS.to_string();
+    let wide = Service::start_with(
+        &settings.bin,
+        &free.api_root(),
+        None,
+        &[("WORKERS", &connections)],
+    );
+    let floor = Floor::start(&format!("127.0.0.1:{}", free.port()));
+    // And one more service that names the free upstream by this machine's host name, as a
     // deployment names Airbyte (`airbyte-server`): what a call costs when its host must be resolved
     // (nginx resolves its upstream once, at start).
     let named = host_name().map(|name| {
@@ -106,7 +127,8 @@ fn main() {
     cases.extend(free_cases(
         &free,
         &free_nginx,
-        &free_service,
+        [&free_service, &wide],
+        &floor,
         by_name,
         cases.len(),
     ));
@@ -122,6 +144,8 @@ fn main() {
     drop(service);
     drop(nginx);
     drop(free_service);
+    drop(wide);
+    drop(floor);
     drop(named);
     drop(free_nginx);
     drop(free);
@@ -182,6 +206,8 @@ struct Case {
     direct: Option<usize>,
     /// For a service endpoint, the index of the same call through nginx.
     nginx: Option<usize>,
+    /// For a service endpoint, the index of the same call through the blocking floor, if measured.
+    floor: Option<usize>,
     /// The processes that answer it, whose processor time is counted: the service, or nginx's
     /// master and workers; none for a direct call (the fake runs in this process).
     processes: Vec<u32>,
@@ -204,6 +230,7 @@ impl Case {
             body,
             direct: None,
             nginx: None,
+            floor: None,
             processes,
             free: false,
         }
@@ -288,32 +315,39 @@ fn warm(service: &Service) {
     }
 }
 
-/// `/datasource` and `/sink` against the free upstream: the service (warmed by one create each),
-/// the create made directly, and through nginx; and `/sink` through a service that names the
-/// upstream by `by_name`'s host name, when there is one; numbered from `first`.
+/// `/datasource` and `/sink` against the free upstream: the service at its defaults (warmed by one
+/// create each), the create made directly, and through nginx; then `/sink` beside the same direct
+/// call and nginx through the service with `WORKERS` equal to the connections (`wide`), through
+/// the blocking floor, and through a service that names the upstream by `by_name`'s host name,
+/// when there is one; numbered from `first`.
 fn free_cases(
     free: &Nginx,
     free_nginx: &Nginx,
-    service: &Service,
+    [service, wide]: [&Service; 2],
+    floor: &Floor,
     by_name: Option<(&str, &Service)>,
     first: usize,
 ) -> Vec<Case> {
-    warm(service);
     let mut cases = Vec::new();
-    for (path, seed, call) in [
-        ("/datasource", MYSQL_SOURCE, "sources/create"),
-        ("/sink", S3_SINK, "destinations/create"),
-    ] {
-        let at = first + cases.len();
-        let mut endpoint = Case::new(
-            format!("`POST {path}`, free upstream"),
+    // The index the next case will have.
+    let next = |cases: &Vec<Case>| first + cases.len();
+    let endpoint = |label: String, service: &Service, path: &str, seed: &str, direct, nginx| {
+        let mut case = Case::new(
+            label,
             service.url(path),
             "POST",
             seed.to_string(),
             vec![service.pid()],
         );
-        endpoint.direct = Some(at + 1);
-        endpoint.nginx = Some(at + 2);
+        (case.direct, case.nginx) = (Some(direct), Some(nginx));
+        case
+    };
+    let mut sink = (0, 0);
+    for (path, seed, call) in [
+        ("/datasource", MYSQL_SOURCE, "sources/create"),
+        ("/sink", S3_SINK, "destinations/create"),
+    ] {
+        let at = next(&cases);
         let direct = Case::new(
             format!("↳ direct `{call}`, free upstream"),
             free.url(call),
@@ -329,26 +363,35 @@ fn free_cases(
             free_nginx.pids.clone(),
         );
         proxied.direct = Some(at + 1);
-        for mut case in [endpoint, direct, proxied] {
-            case.free = true;
-            cases.push(case);
-        }
+        let label = format!("`POST {path}`, free upstream");
+        cases.extend([endpoint(label, service, path, seed, at + 1, at + 2), direct, proxied]);
+        sink = (at + 1, at + 2);
     }
+    // `/sink` again, compared with the same direct call and nginx as above.
+    let (direct, nginx) = sink;
+    let at = next(&cases);
+    let label = format!("`POST /sink`, free upstream, `WORKERS={CONNECTIONS}`");
+    let mut wide_sink = endpoint(label, wide, "/sink", S3_SINK, direct, nginx);
+    wide_sink.floor = Some(at + 1);
+    let call = "destinations/create";
+    let mut floored = Case::new(
+        format!("↳ blocking floor `{call}`, free upstream"),
+        floor.url(&format!("/api/v1/{call}")),
+        "POST",
+        create_body(call).to_string(),
+        vec![floor.pid()],
+    );
+    floored.direct = Some(direct);
+    cases.extend([wide_sink, floored]);
     if let Some((name, named)) = by_name {
-        warm(named);
-        // Compared with the same direct call and nginx as `/sink`'s, the last two cases.
-        let at = first + cases.len();
-        let mut endpoint = Case::new(
-            format!("`POST /sink`, free upstream named `{name}`"),
-            named.url("/sink"),
-            "POST",
-            S3_SINK.to_string(),
-            vec![named.pid()],
-        );
-        endpoint.direct = Some(at - 2);
-        endpoint.nginx = Some(at - 1);
-        endpoint.free = true;
-        cases.push(endpoint);
+        let label = format!("`POST /sink`, free upstream named `{name}`");
+        cases.push(endpoint(label, named, "/sink", S3_SINK, direct, nginx));
+    }
+    for case in &mut cases {
+        case.free = true;
+    }
+    for service in [service, wide].into_iter().chain(by_name.map(|(_, s)| s)) {
+        warm(service);
     }
     cases
 }
@@ -505,7 +548,8 @@ fn plan(cases: &[Case]) -> Vec<Measure> {
     for (i, case) in cases.iter().enumerate() {
         if let (Some(direct), Some(nginx)) = (case.direct, case.nginx) {
             // Cases compared with the same direct call and nginx measure those once.
-            for m in [direct, nginx, i].map(measure(ALONE)) {
+            let floor = case.floor.into_iter();
+            for m in [direct, nginx, i].into_iter().chain(floor).map(measure(ALONE)) {
                 if !plan.contains(&m) {
                     plan.push(m);
                 }
@@ -739,7 +783,7 @@ fn start_to_ready(bin: &Path, airbyte: &str) -> Vec<Duration> {
         .map(|_| {
             let addr = free_address();
             let started = Instant::now();
-            let mut child = spawn(bin, &addr, airbyte, Stdio::null());
+            let mut child = spawn(bin, &addr, airbyte, Stdio::null(), &[]);
             let ready = until_ready(&addr, &mut child, started);
             let _ = child.kill();
             let _ = child.wait();
@@ -801,6 +845,7 @@ struct Hop {
     endpoint: usize,
     direct: usize,
     nginx: usize,
+    floor: Option<usize>,
 }
 
 fn hops(cases: &[Case]) -> Vec<Hop> {
@@ -810,6 +855,7 @@ fn hops(cases: &[Case]) -> Vec<Hop> {
                 endpoint,
                 direct: cases[endpoint].direct?,
                 nginx: cases[endpoint].nginx?,
+                floor: cases[endpoint].floor,
             })
         })
         .collect()
@@ -949,7 +995,9 @@ impl Report {
         self.line(&format!(
             "One HTTP hop: the Airbyte call an endpoint needs made directly, through {nginx} as a \
              plain reverse proxy (`proxy_pass`, upstream keep-alive, one worker per core), and \
-             through the service. Requests/s at {CONNECTIONS} connections; p50 and p99 at 1 \
+             through the service; for one `/sink` against the free upstream, also through the \
+             blocking floor (a proxy built as the service is, a blocking thread per connection, \
+             that only relays). Requests/s at {CONNECTIONS} connections; p50 and p99 at 1 \
              connection (one request at a time), and what each hop adds to the direct call's."
         ));
         self.line("");
@@ -961,11 +1009,15 @@ impl Report {
         for hop in hops(cases) {
             let direct = results.of(hop.direct, ALONE);
             let nginx_rate = results.of(hop.nginx, LOADED).per_second;
+            let floor = hop.floor.map(|f| ("blocking floor".to_string(), f));
             for (way, case) in [
                 (cases[hop.direct].label.replace("↳ ", ""), hop.direct),
                 ("nginx".to_string(), hop.nginx),
-                ("service".to_string(), hop.endpoint),
-            ] {
+            ]
+            .into_iter()
+            .chain(floor)
+            .chain([("service".to_string(), hop.endpoint)])
+            {
                 let (loaded, alone) = (results.of(case, LOADED), results.of(case, ALONE));
                 let (endpoint, added) = match case == hop.direct {
                     true => (
