@@ -364,7 +364,11 @@ fn free_cases(
         );
         proxied.direct = Some(at + 1);
         let label = format!("`POST {path}`, free upstream");
-        cases.extend([endpoint(label, service, path, seed, at + 1, at + 2), direct, proxied]);
+        cases.extend([
+            endpoint(label, service, path, seed, at + 1, at + 2),
+            direct,
+            proxied,
+        ]);
         sink = (at + 1, at + 2);
     }
     // `/sink` again, compared with the same direct call and nginx as above.
@@ -549,7 +553,11 @@ fn plan(cases: &[Case]) -> Vec<Measure> {
         if let (Some(direct), Some(nginx)) = (case.direct, case.nginx) {
             // Cases compared with the same direct call and nginx measure those once.
             let floor = case.floor.into_iter();
-            for m in [direct, nginx, i].into_iter().chain(floor).map(measure(ALONE)) {
+            for m in [direct, nginx, i]
+                .into_iter()
+                .chain(floor)
+                .map(measure(ALONE))
+            {
                 if !plan.contains(&m) {
                     plan.push(m);
                 }
