@@ -224,8 +224,12 @@ impl Drop for Slot<'_> {
     fn drop(&mut self) {
         let mut state = lock(&self.0.state);
         state.free += 1;
+        let waiting = state.waiting > 0;
+        // The lock is let go before the wake-up: woken while it is still held, the waiter would
+        // run only to sleep again on the lock, and be woken a second time when it is let go.
+        drop(state);
         // A wake-up is a system call even with nobody to wake: only when someone waits.
-        if state.waiting > 0 {
+        if waiting {
             self.0.freed.notify_one();
         }
     }
