@@ -12,6 +12,10 @@ use serde_json::json;
 use crate::airbyte;
 use crate::text::truncate;
 
+/// `Retry-After` on a 503 for Airbyte's 429 when Airbyte did not say, in seconds. Airbyte's own
+/// value is passed on, within 1 s and an hour.
+const RATE_LIMITED_RETRY_SECS: u64 = 5;
+
 /// A failure that is answered to the client with a problem body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
@@ -284,6 +288,14 @@ impl From<airbyte::Error> for ApiError {
             E::NotRun { call, reason } => ApiError::bad_gateway(format!(
                 "Airbyte could not run the {call} job: {}", reason.as_deref().unwrap_or("it gave no reason")
             )),
+            E::RateLimited { call, retry_after } => {
+                let seconds = retry_after.map_or(RATE_LIMITED_RETRY_SECS, |s| s.clamp(1, 3600));
+                let mut e = ApiError::unavailable(format!(
+                    "Airbyte is limiting the rate of calls: it answered {call} with HTTP 429 (Too Many Requests) and did nothing; try again after {seconds} s"
+                ));
+                e.headers.push(("Retry-After", seconds.to_string()));
+                e
+            }
             E::Unsupported { capability, config_api, refusal } => ApiError::new(
                 501,
                 "airbyte-capability-missing",

@@ -16,6 +16,7 @@ dialects!(
     airbyte_schema_validation_failure_is_422,
     airbyte_faults_on_every_call_map_to_gateway_statuses_and_the_service_recovers,
     airbyte_unreachable_is_503,
+    airbyte_rate_limiting_is_503_with_its_retry_after,
     airbyte_without_workspaces_is_502,
     configured_workspace_unknown_to_airbyte_is_502,
     no_secret_reaches_any_log_line_at_trace,
@@ -448,6 +449,7 @@ fn airbyte_faults_on_every_call_map_to_gateway_statuses_and_the_service_recovers
             (Fault::EmptyBody, 502, "could not be read"),
             (Fault::CloseMidAnswer, 502, "could not be read"),
             (Fault::Slow(Duration::from_millis(2500)), 504, "within 1 s"),
+            (Fault::RateLimited(Some("7")), 503, "HTTP 429"),
         ];
         if call.contains(' ') {
             // A body that fails the public API's bean validation: no problem object, an error id.
@@ -507,6 +509,41 @@ fn airbyte_unreachable_is_503(d: Dialect) {
         "{detail}"
     );
     assert_eq!(service.get("/healthz").status, 200);
+}
+
+/// Airbyte's 429 (Airbyte Cloud's API past its quota) did nothing: a 503 with Airbyte's
+/// `Retry-After` (within 1 s and an hour, 5 s when it gave none or a date), the call made once, and
+/// not replayed for its `Idempotency-Key`, so the client's retry creates.
+fn airbyte_rate_limiting_is_503_with_its_retry_after(d: Dialect) {
+    let fake = FakeAirbyte::start();
+    let service = d.start(&fake, &[]);
+    let call = d.call("destinations/create");
+    let key = [
+        ("Content-Type", "application/json"),
+        ("Idempotency-Key", "rate-limited-1"),
+    ];
+    for (given, answered) in [
+        (Some("7"), "7"),
+        (None, "5"),
+        (Some("Wed, 21 Oct 2026 07:28:00 GMT"), "5"),
+        (Some("0"), "1"),
+        (Some("86400"), "3600"),
+    ] {
+        fake.fail(&call, Fault::RateLimited(given));
+        let before = fake.calls().iter().filter(|c| **c == call).count();
+        let answer = service.request("POST", "/sink", Some(S3_SINK), &key);
+        let detail = answer.problem(503);
+        assert!(
+            detail.contains("HTTP 429") && detail.contains(&format!("after {answered} s")),
+            "{given:?}: {detail}"
+        );
+        assert_eq!(answer.header("Retry-After"), Some(answered), "{given:?}");
+        let after = fake.calls().iter().filter(|c| **c == call).count();
+        assert_eq!(after, before + 1, "Airbyte is asked once");
+    }
+    fake.heal();
+    let answer = service.request("POST", "/sink", Some(S3_SINK), &key);
+    assert_eq!(answer.status, 201, "the retry creates: {}", answer.text);
 }
 
 fn airbyte_without_workspaces_is_502(d: Dialect) {

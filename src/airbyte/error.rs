@@ -58,6 +58,12 @@ pub enum Error {
     },
     /// Airbyte refused the service's own credentials (401/403, or a refused token request).
     CredentialsRefused { call: &'static str, status: u16 },
+    /// Airbyte is limiting the rate of calls (429, as Airbyte Cloud's API does past its quota) and
+    /// did nothing; `retry_after` is its `Retry-After` in seconds, when it gave one as a number.
+    RateLimited {
+        call: &'static str,
+        retry_after: Option<u64>,
+    },
     /// The API in use cannot do this, and the Config API that could was refused or is missing:
     /// the public API has no dry-run check, no discovery of an unsaved configuration, no connector
     /// spec and no schema diff.
@@ -136,6 +142,7 @@ impl Error {
             Err(Error::InvalidBody { .. }) => "invalid_body",
             Err(Error::JobFailed { .. } | Error::NotRun { .. }) => "job_failed",
             Err(Error::CredentialsRefused { .. }) => "credentials_refused",
+            Err(Error::RateLimited { .. }) => "rate_limited",
             Err(Error::Unsupported { .. }) => "unsupported",
         }
     }
@@ -159,6 +166,7 @@ impl fmt::Display for Error {
             Error::CredentialsRefused { call, status } => {
                 write!(f, "{call} refused the credentials (HTTP {status})")
             }
+            Error::RateLimited { call, .. } => write!(f, "{call} answered HTTP 429"),
             Error::Unsupported {
                 capability,
                 config_api,

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{json, Value};
-use ureq::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use ureq::http::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 use ureq::http::uri::PathAndQuery;
 use ureq::http::{HeaderValue, Uri};
 
@@ -317,6 +317,15 @@ impl Exchange {
         };
         let mut response = sent.map_err(|e| self.failure(call, e))?;
         let status = response.status().as_u16();
+        if status == 429 {
+            // Whatever the call, nothing was done: the caller may try again later. The body, only
+            // an explanation, is left unread (the connection is closed rather than reused).
+            let retry_after = response.headers().get(RETRY_AFTER);
+            return Err(Error::RateLimited {
+                call: call.label,
+                retry_after: retry_after.and_then(|v| v.to_str().ok()?.trim().parse().ok()),
+            });
+        }
         // Read into room for the length Airbyte declares (up to a bound, since that is only a
         // claim until the bytes arrive): grown from nothing, a small answer took six reads through
         // ureq's readers.

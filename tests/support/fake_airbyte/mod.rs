@@ -114,15 +114,19 @@ pub enum Fault {
     CloseMidAnswer,
     /// Reply normally, but only after this long.
     Slow(Duration),
+    /// 429 Too Many Requests in the error body of the call's API, as Airbyte Cloud's API answers
+    /// past its quota, with this `Retry-After` (none when `None`).
+    RateLimited(Option<&'static str>),
 }
 
 impl Fault {
     /// The faults every Airbyte call of the service is tried under, each with the status the
     /// service must answer: a 500 in the error body of `call`'s API, an HTML 503, a body that is
-    /// not JSON, an empty body, a connection closed mid-answer (502 each), and an answer later
-    /// than a suite's one-second `AIRBYTE_TIMEOUT_SECS` (504).
-    pub fn matrix(call: &str) -> [(Fault, u16); 6] {
+    /// not JSON, an empty body, a connection closed mid-answer (502 each), an answer later
+    /// than a suite's one-second `AIRBYTE_TIMEOUT_SECS` (504), and a rate limit (503).
+    pub fn matrix(call: &str) -> [(Fault, u16); 7] {
         [
+            (Fault::RateLimited(Some("7")), 503),
             (Fault::Status(500, error_body(call, 500, "boom")), 502),
             (Fault::Html(503), 502),
             (Fault::InvalidJson, 502),
@@ -828,6 +832,22 @@ fn serve_connection(conn: TcpStream, state: &Mutex<State>, stop: &AtomicBool, re
                 content_type: "application/json",
                 body: Vec::new(),
             },
+            Some(Fault::RateLimited(retry_after)) => {
+                let body = error_body(&request.call, 429, "Too many requests");
+                let body = serde_json::to_vec(&body).expect("JSON");
+                let retry_after =
+                    retry_after.map_or(String::new(), |s| format!("Retry-After: {s}\r\n"));
+                let head = format!(
+                    "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\n{retry_after}Content-Length: {}\r\n\r\n",
+                    body.len()
+                );
+                let mut out = head.into_bytes();
+                out.extend_from_slice(&body);
+                if writer.write_all(&out).is_err() {
+                    return;
+                }
+                continue;
+            }
             Some(Fault::CloseMidAnswer) => {
                 let _ = writer.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 4096\r\n\r\n{\"sour");
                 let _ = writer.shutdown(std::net::Shutdown::Both);
