@@ -135,6 +135,16 @@ fn config_reaches_airbyte_byte_for_byte(d: Dialect) {
         raw.contains(&format!(r#""{}":{config}"#, d.config_field())),
         "{raw}"
     );
+    // Every call names Airbyte's host and its port (not the scheme's default) in `Host`, once.
+    let host = format!("127.0.0.1:{}", fake.port);
+    for request in fake.requests() {
+        assert_eq!(
+            request.host.as_deref(),
+            Some(host.as_str()),
+            "{}",
+            request.call
+        );
+    }
 }
 
 #[test]

@@ -92,6 +92,7 @@ pub struct Recorded {
     pub query: Vec<(String, String)>,
     pub content_type: Option<String>,
     pub authorization: Option<String>,
+    pub host: Option<String>,
     /// The body parsed as JSON; `Value::Null` when there was none.
     pub body: Value,
     pub raw_body: Vec<u8>,
@@ -905,6 +906,7 @@ fn read_request(reader: &mut BufReader<TcpStream>, stop: &AtomicBool) -> Option<
         query,
         content_type: headers.get("content-type").cloned(),
         authorization: headers.get("authorization").cloned(),
+        host: headers.get("host").cloned(),
         body: serde_json::from_slice(&raw_body).unwrap_or(Value::Null),
         raw_body,
     })
@@ -963,8 +965,16 @@ fn read_headers(reader: &mut BufReader<TcpStream>) -> Option<HashMap<String, Str
         if h.is_empty() {
             return Some(headers);
         }
+        // A field sent twice is kept as one list (RFC 9110, section 5.3), so that a test sees it.
         if let Some((k, v)) = h.split_once(':') {
-            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+            let value = v.trim();
+            headers
+                .entry(k.trim().to_ascii_lowercase())
+                .and_modify(|listed: &mut String| {
+                    listed.push_str(", ");
+                    listed.push_str(value);
+                })
+                .or_insert_with(|| value.to_string());
         }
     }
 }
