@@ -810,6 +810,8 @@ fn serve_connection(conn: TcpStream, state: &Mutex<State>, stop: &AtomicBool, re
     let mut writer = conn.try_clone().expect("clone the socket");
     let mut reader = BufReader::new(conn);
     while let Some(request) = read_request(&mut reader, stop) {
+        // Header lines an answer carries beyond the usual ones.
+        let mut extra = String::new();
         let answer = match record(state, received, &request) {
             Some(Fault::Slow(delay)) => {
                 thread::sleep(delay);
@@ -834,20 +836,10 @@ fn serve_connection(conn: TcpStream, state: &Mutex<State>, stop: &AtomicBool, re
                 body: Vec::new(),
             },
             Some(Fault::RateLimited(retry_after)) => {
-                let body = error_body(&request.call, 429, "Too many requests");
-                let body = serde_json::to_vec(&body).expect("JSON");
-                let retry_after =
-                    retry_after.map_or(String::new(), |s| format!("Retry-After: {s}\r\n"));
-                let head = format!(
-                    "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\n{retry_after}Content-Length: {}\r\n\r\n",
-                    body.len()
-                );
-                let mut out = head.into_bytes();
-                out.extend_from_slice(&body);
-                if writer.write_all(&out).is_err() {
-                    return;
+                if let Some(seconds) = retry_after {
+                    extra = format!("Retry-After: {seconds}\r\n");
                 }
-                continue;
+                answer(429, error_body(&request.call, 429, "Too many requests"))
             }
             Some(Fault::CloseMidAnswer) => {
                 let _ = writer.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 4096\r\n\r\n{\"sour");
@@ -856,7 +848,7 @@ fn serve_connection(conn: TcpStream, state: &Mutex<State>, stop: &AtomicBool, re
             }
             None => route(state, &request),
         };
-        if write_answer(&mut writer, &answer).is_err() {
+        if write_answer(&mut writer, &answer, &extra).is_err() {
             return;
         }
     }
@@ -989,9 +981,10 @@ fn record(state: &Mutex<State>, received: &Condvar, request: &Recorded) -> Optio
     s.faults.get(&request.call).cloned()
 }
 
-fn write_answer(writer: &mut TcpStream, answer: &Reply) -> std::io::Result<()> {
+/// Writes `answer`, with `extra` header lines (each ending in CRLF) after its `Content-Type`.
+fn write_answer(writer: &mut TcpStream, answer: &Reply, extra: &str) -> std::io::Result<()> {
     let head = format!(
-        "HTTP/1.1 {} X\r\nContent-Type: {}\r\nContent-Length: {}\r\n\r\n",
+        "HTTP/1.1 {} X\r\nContent-Type: {}\r\n{extra}Content-Length: {}\r\n\r\n",
         answer.status,
         answer.content_type,
         answer.body.len()
