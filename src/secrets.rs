@@ -57,20 +57,20 @@ struct Node {
 }
 
 impl Node {
+    /// Where the field called `name` is among the children, or where it would go.
+    fn search(&self, name: &str) -> Result<usize, usize> {
+        self.children
+            .binary_search_by(|(n, _)| n.as_str().cmp(name))
+    }
+
     /// The field called `name` under this one.
     fn child(&self, name: &str) -> Option<&Node> {
-        let at = self
-            .children
-            .binary_search_by(|(n, _)| n.as_str().cmp(name));
-        at.ok().map(|i| &self.children[i].1)
+        self.search(name).ok().map(|i| &self.children[i].1)
     }
 
     /// The field called `name` under this one, added if it is not there.
     fn child_mut(&mut self, name: &str) -> &mut Node {
-        let i = match self
-            .children
-            .binary_search_by(|(n, _)| n.as_str().cmp(name))
-        {
+        let i = match self.search(name) {
             Ok(i) => i,
             Err(i) => {
                 let node = Node {
