@@ -149,21 +149,31 @@ fn message_head(
     headers: &[Header],
     named: &[(&'static str, Cow<'static, str>)],
     last: &[Option<(&str, &str)>],
-    capacity: usize,
+    body_room: usize,
 ) -> Vec<u8> {
-    let mut head = Vec::with_capacity(capacity);
-    head.extend_from_slice(b"HTTP/1.1 ");
-    head.extend_from_slice(itoa::Buffer::new().format(status_code.0).as_bytes());
-    head.push(b' ');
-    head.extend_from_slice(status_code.default_reason_phrase().as_bytes());
-    head.extend_from_slice(b"\r\n");
+    let mut code = itoa::Buffer::new();
+    let code = code.format(status_code.0);
+    let reason = status_code.default_reason_phrase();
     let own = headers
         .iter()
         .map(|h| (h.field.as_str().as_str(), h.value.as_str()));
     let named = named.iter().map(|(name, value)| (*name, value.as_ref()));
     let first = first.iter().flatten().copied();
     let last = last.iter().flatten().copied();
-    for (field, value) in first.chain(own).chain(named).chain(last) {
+    let fields = first.chain(own).chain(named).chain(last);
+    // Room for exactly the head, and the body after it: grown on the way, the buffer was copied.
+    let length = "HTTP/1.1 ".len() + code.len() + " ".len() + reason.len() + "\r\n\r\n".len()
+        + fields
+            .clone()
+            .map(|(field, value)| field.len() + ": \r\n".len() + value.len())
+            .sum::<usize>();
+    let mut head = Vec::with_capacity(length + body_room);
+    head.extend_from_slice(b"HTTP/1.1 ");
+    head.extend_from_slice(code.as_bytes());
+    head.push(b' ');
+    head.extend_from_slice(reason.as_bytes());
+    head.extend_from_slice(b"\r\n");
+    for (field, value) in fields {
         head.extend_from_slice(field.as_bytes());
         head.extend_from_slice(b": ");
         head.extend_from_slice(value.as_bytes());
@@ -527,19 +537,18 @@ where
         let one_write = matches!(transfer_encoding, TransferEncoding::Identity)
             && !do_not_send_body
             && data_length.unwrap_or(0) <= ONE_WRITE_BYTES;
-        let capacity = 256
-            + if one_write {
-                data_length.unwrap_or(0)
-            } else {
-                0
-            };
+        let body_room = if one_write {
+            data_length.unwrap_or(0)
+        } else {
+            0
+        };
         let mut head = message_head(
             &self.status_code,
             &first,
             &self.headers,
             &self.named,
             &last,
-            capacity,
+            body_room,
         );
         if do_not_send_body {
             return writer.write_all(&head);
@@ -700,6 +709,21 @@ mod tests {
             .raw_print(&mut out, &HTTPVersion(1, 1), &[], false, true)
             .unwrap();
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn a_head_is_made_in_room_for_exactly_itself_and_the_body() {
+        let named = [
+            ("X-Request-Id", Cow::Borrowed("abc")),
+            ("Location", Cow::Owned("/sink/1".repeat(40))),
+        ];
+        let first = [Some(("Server", "tiny-http (Rust)"))];
+        let last = [Some(("Content-Length", "2")), None];
+        let head = message_head(&StatusCode(201), &first, &[], &named, &last, 2);
+        let text = std::str::from_utf8(&head).unwrap();
+        assert!(text.starts_with("HTTP/1.1 201 Created\r\nServer: "), "{text}");
+        assert!(text.ends_with("Content-Length: 2\r\n\r\n"), "{text}");
+        assert_eq!(head.capacity(), head.len() + 2, "no growth, and the body's room");
     }
 
     #[test]
