@@ -151,7 +151,13 @@ fn init_logging(filter: &str) {
                 Level::Debug => "DEBUG",
                 Level::Trace => "TRACE",
             };
-            writeln!(line, " {level} {}: {}", record.target(), record.args())?;
+            line.push(b' ');
+            line.extend_from_slice(level.as_bytes());
+            line.push(b' ');
+            line.extend_from_slice(record.target().as_bytes());
+            line.extend_from_slice(b": ");
+            line.write_fmt(*record.args())?;
+            line.push(b'\n');
             out.write_all(&line)
         })
         .init();
