@@ -131,8 +131,9 @@ pub fn create(app: &App, body: &[u8], kind: Kind, check: bool) -> Result<Reply, 
             new.config,
         )
         .map_err(|e| new.problem(e))?;
-    Ok(Reply::json(
-        201,
+    Ok(Reply::created(
+        collection(kind),
+        actor.id,
         &answer(
             kind,
             &actor,
@@ -140,6 +141,14 @@ pub fn create(app: &App, body: &[u8], kind: Kind, check: bool) -> Result<Reply, 
             &new.secrets,
         ),
     ))
+}
+
+/// Where the service serves actors of `kind`: `/datasource`, `/sink`.
+fn collection(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Source => "/datasource",
+        Kind::Destination => "/sink",
+    }
 }
 
 /// 422 for a connection check that ran and failed, with Airbyte's message (secrets masked) and

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 pub use tiny_http::Paused;
+use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::json;
@@ -157,6 +158,20 @@ impl Reply {
             body,
             headers: Vec::new(),
         }
+    }
+
+    /// `201 Created` with `body`, naming what was created in `Location`: `{collection}/{id}`.
+    /// Without it, a 201 would name the request's own URI (RFC 9110 §15.3.2), the collection.
+    pub fn created(collection: &str, id: Uuid, body: &impl Serialize) -> Reply {
+        let mut reply = Reply::json(201, body);
+        let mut buffer = Uuid::encode_buffer();
+        let id = id.hyphenated().encode_lower(&mut buffer);
+        let mut location = String::with_capacity(collection.len() + 1 + id.len());
+        location.push_str(collection);
+        location.push('/');
+        location.push_str(id);
+        reply.headers.push(("Location", location));
+        reply
     }
 
     /// 204 No Content.

@@ -119,8 +119,9 @@ pub fn create(app: &App, body: &[u8]) -> Result<Reply, ApiError> {
             .format(&Rfc3339)
             .expect("UTC times always format")
     };
-    Ok(Reply::json(
-        201,
+    Ok(Reply::created(
+        "/ingestion",
+        connection_id,
         &json!({
             "id": connection_id,
             "sourceId": source_id,

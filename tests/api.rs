@@ -32,6 +32,7 @@ dialects!(
     failed_discovery_is_502_with_airbyte_s_message,
     unknown_source_and_sink_ids_are_404,
     readyz_follows_airbyte_health,
+    a_create_names_what_it_created_in_location,
 );
 
 fn datasource_creates_a_source_from_the_seed_example(d: Dialect) {
@@ -658,6 +659,34 @@ fn unknown_source_and_sink_ids_are_404(d: Dialect) {
         answer.problem(404),
         format!("Airbyte has no destination (sink) with id '{missing}'")
     );
+}
+
+/// A 201 names what it created (RFC 9110 §15.3.2); without `Location` it would name the request's
+/// own URI, the collection. The path it names serves what was created.
+fn a_create_names_what_it_created_in_location(d: Dialect) {
+    let fake = FakeAirbyte::start();
+    let service = d.start(&fake, &[]);
+    let source = service.post("/datasource", MYSQL_SOURCE);
+    let sink = service.post("/sink", S3_SINK);
+    let ids = |a: &support::Answer| a.json()["id"].as_str().unwrap().to_string();
+    let body = json!({"sourceId": ids(&source), "sinkId": ids(&sink)});
+    let ingestion = service.post("/ingestion", &body.to_string());
+
+    for (collection, created) in [
+        ("/datasource", &source),
+        ("/sink", &sink),
+        ("/ingestion", &ingestion),
+    ] {
+        assert_eq!(created.status, 201, "{}", created.text);
+        let expected = format!("{collection}/{}", ids(created));
+        assert_eq!(created.header("Location"), Some(expected.as_str()));
+        let stored = service.get(&expected);
+        assert_eq!(stored.status, 200, "{expected}: {}", stored.text);
+        assert_eq!(stored.json()["id"], created.json()["id"]);
+    }
+    let failed = service.post("/sink", r#"{"name":"x","type":"s3"}"#);
+    assert_eq!(failed.status, 400, "{}", failed.text);
+    assert_eq!(failed.header("Location"), None, "nothing was created");
 }
 
 #[test]

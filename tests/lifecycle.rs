@@ -73,6 +73,9 @@ fn a_retry_after_a_client_timeout_creates_one_resource(d: Dialect) {
 
     let again = post_with_key(&service, "/sink", S3_SINK, "retry-1");
     assert_eq!(again.json(), retry.json(), "the same answer every time");
+    let location = format!("/sink/{}", retry.json()["id"].as_str().unwrap());
+    assert_eq!(retry.header("Location"), Some(location.as_str()));
+    assert_eq!(again.header("Location"), Some(location.as_str()));
 }
 
 fn twenty_concurrent_identical_requests_create_one(d: Dialect) {
