@@ -17,9 +17,11 @@
 //! names the free upstream by this machine's host name where it resolves to loopback, as a
 //! deployment names Airbyte: `/sink` through it shows what resolving Airbyte's host costs a call.
 //! Two more stand beside `/sink` there: a fourth service with `WORKERS` equal to the connections,
-//! so that no request waits for a slot (at the default 8, half of the 16 do), and the blocking floor
-//! (`floor.rs`): a proxy built like the service (blocking sockets, a thread per connection) that
-//! does nothing but relay, which shows what that design itself costs beside nginx's event loops.
+//! so that no request waits for a slot (at the default 8, half of the 16 do), and two floors
+//! (`floor.rs`): the blocking floor, a proxy built like the service (blocking sockets, a thread per
+//! connection) that does nothing but relay, which shows what that design itself costs beside
+//! nginx's event loops; and a relay on the design's packages (the tiny_http fork in front, ureq's
+//! protocol core behind), which shows what parsing and writing both HTTP messages adds to that.
 //! Each measurement runs `BENCH_ROUNDS` times, interleaved so that a service endpoint, nginx and
 //! the direct call see the same machine, and the medians are reported. Then: binary size,
 //! resident memory, start-to-ready time, the targets, and cold versus warm `/datasource` latency
@@ -86,6 +88,9 @@ fn main() {
         if first == floor::ARGUMENT {
             return floor::serve(listen, upstream);
         }
+        if first == floor::RELAY_ARGUMENT {
+            return floor::serve_relay(listen, upstream);
+        }
     }
     let settings = Settings::from_env();
     let mut report = Report::default();
@@ -105,7 +110,7 @@ fn main() {
     let free = Nginx::answering(&free_answers(&fake));
     let free_nginx = Nginx::start(free.port());
     let free_service = Service::start(&settings.bin, &free.api_root(), None);
-    // Beside it, one whose requests never wait for a slot, and the blocking floor (`floor.rs`).
+    // Beside it, one whose requests never wait for a slot, and the two floors (`floor.rs`).
     let connections = CONNECTIONS.to_string();
     let wide = Service::start_with(
         &settings.bin,
@@ -113,7 +118,11 @@ fn main() {
         None,
         &[("WORKERS", &connections)],
     );
-    let floor = Floor::start(&format!("127.0.0.1:{}", free.port()));
+    let upstream = format!("127.0.0.1:{}", free.port());
+    let floors = [
+        Floor::start(floor::ARGUMENT, &upstream),
+        Floor::start(floor::RELAY_ARGUMENT, &upstream),
+    ];
     // And one more service that names the free upstream by this machine's host name, as a
     // deployment names Airbyte (`airbyte-server`): what a call costs when its host must be resolved
     // (nginx resolves its upstream once, at start).
@@ -128,7 +137,7 @@ fn main() {
         &free,
         &free_nginx,
         [&free_service, &wide],
-        &floor,
+        &floors,
         by_name,
         cases.len(),
     ));
@@ -145,7 +154,7 @@ fn main() {
     drop(nginx);
     drop(free_service);
     drop(wide);
-    drop(floor);
+    drop(floors);
     drop(named);
     drop(free_nginx);
     drop(free);
@@ -206,8 +215,8 @@ struct Case {
     direct: Option<usize>,
     /// For a service endpoint, the index of the same call through nginx.
     nginx: Option<usize>,
-    /// For a service endpoint, the index of the same call through the blocking floor, if measured.
-    floor: Option<usize>,
+    /// For a service endpoint, the indexes of the same call through the floors, if measured.
+    floors: Vec<usize>,
     /// The processes that answer it, whose processor time is counted: the service, or nginx's
     /// master and workers; none for a direct call (the fake runs in this process).
     processes: Vec<u32>,
@@ -230,7 +239,7 @@ impl Case {
             body,
             direct: None,
             nginx: None,
-            floor: None,
+            floors: Vec::new(),
             processes,
             free: false,
         }
@@ -318,13 +327,13 @@ fn warm(service: &Service) {
 /// `/datasource` and `/sink` against the free upstream: the service at its defaults (warmed by one
 /// create each), the create made directly, and through nginx; then `/sink` beside the same direct
 /// call and nginx through the service with `WORKERS` equal to the connections (`wide`), through
-/// the blocking floor, and through a service that names the upstream by `by_name`'s host name,
+/// the two floors, and through a service that names the upstream by `by_name`'s host name,
 /// when there is one; numbered from `first`.
 fn free_cases(
     free: &Nginx,
     free_nginx: &Nginx,
     [service, wide]: [&Service; 2],
-    floor: &Floor,
+    [floor, relay]: &[Floor; 2],
     by_name: Option<(&str, &Service)>,
     first: usize,
 ) -> Vec<Case> {
@@ -376,17 +385,24 @@ fn free_cases(
     let at = next(&cases);
     let label = format!("`POST /sink`, free upstream, `WORKERS={CONNECTIONS}`");
     let mut wide_sink = endpoint(label, wide, "/sink", S3_SINK, direct, nginx);
-    wide_sink.floor = Some(at + 1);
+    wide_sink.floors = vec![at + 1, at + 2];
     let call = "destinations/create";
-    let mut floored = Case::new(
-        format!("↳ blocking floor `{call}`, free upstream"),
-        floor.url(&format!("/api/v1/{call}")),
-        "POST",
-        create_body(call).to_string(),
-        vec![floor.pid()],
-    );
-    floored.direct = Some(direct);
-    cases.extend([wide_sink, floored]);
+    let floored = |way: &str, floor: &Floor| {
+        let mut case = Case::new(
+            format!("↳ {way} `{call}`, free upstream"),
+            floor.url(&format!("/api/v1/{call}")),
+            "POST",
+            create_body(call).to_string(),
+            vec![floor.pid()],
+        );
+        case.direct = Some(direct);
+        case
+    };
+    cases.extend([
+        wide_sink,
+        floored("blocking floor", floor),
+        floored("relay on tiny_http and ureq-proto", relay),
+    ]);
     if let Some((name, named)) = by_name {
         let label = format!("`POST /sink`, free upstream named `{name}`");
         cases.push(endpoint(label, named, "/sink", S3_SINK, direct, nginx));
@@ -552,10 +568,10 @@ fn plan(cases: &[Case]) -> Vec<Measure> {
     for (i, case) in cases.iter().enumerate() {
         if let (Some(direct), Some(nginx)) = (case.direct, case.nginx) {
             // Cases compared with the same direct call and nginx measure those once.
-            let floor = case.floor.into_iter();
+            let floors = case.floors.iter().copied();
             for m in [direct, nginx, i]
                 .into_iter()
-                .chain(floor)
+                .chain(floors)
                 .map(measure(ALONE))
             {
                 if !plan.contains(&m) {
@@ -853,7 +869,7 @@ struct Hop {
     endpoint: usize,
     direct: usize,
     nginx: usize,
-    floor: Option<usize>,
+    floors: Vec<usize>,
 }
 
 fn hops(cases: &[Case]) -> Vec<Hop> {
@@ -863,7 +879,7 @@ fn hops(cases: &[Case]) -> Vec<Hop> {
                 endpoint,
                 direct: cases[endpoint].direct?,
                 nginx: cases[endpoint].nginx?,
-                floor: cases[endpoint].floor,
+                floors: cases[endpoint].floors.clone(),
             })
         })
         .collect()
@@ -1005,7 +1021,8 @@ impl Report {
              plain reverse proxy (`proxy_pass`, upstream keep-alive, one worker per core), and \
              through the service; for one `/sink` against the free upstream, also through the \
              blocking floor (a proxy built as the service is, a blocking thread per connection, \
-             that only relays). Requests/s at {CONNECTIONS} connections; p50 and p99 at 1 \
+             that only relays) and a relay on the design's packages (the service's tiny_http in \
+             front, ureq's protocol core behind, no JSON). Requests/s at {CONNECTIONS} connections; p50 and p99 at 1 \
              connection (one request at a time), and what each hop adds to the direct call's."
         ));
         self.line("");
@@ -1017,13 +1034,16 @@ impl Report {
         for hop in hops(cases) {
             let direct = results.of(hop.direct, ALONE);
             let nginx_rate = results.of(hop.nginx, LOADED).per_second;
-            let floor = hop.floor.map(|f| ("blocking floor".to_string(), f));
+            let floors = hop.floors.iter().map(|&f| {
+                let way = cases[f].label.replace("↳ ", "");
+                (way.split(" `").next().unwrap_or(&way).to_string(), f)
+            });
             for (way, case) in [
                 (cases[hop.direct].label.replace("↳ ", ""), hop.direct),
                 ("nginx".to_string(), hop.nginx),
             ]
             .into_iter()
-            .chain(floor)
+            .chain(floors)
             .chain([("service".to_string(), hop.endpoint)])
             {
                 let (loaded, alone) = (results.of(case, LOADED), results.of(case, ALONE));
