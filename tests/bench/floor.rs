@@ -159,9 +159,16 @@ struct Relay {
     upstream: String,
 }
 
+/// The connection upstream of the client connection a thread serves, with the buffers ureq-proto
+/// writes the request into and reads the answer from, kept for its next request.
+struct Upstream {
+    stream: TcpStream,
+    input: Vec<u8>,
+    output: Vec<u8>,
+}
+
 thread_local! {
-    /// The connection upstream of the client connection this thread serves.
-    static UPSTREAM: RefCell<Option<TcpStream>> = const { RefCell::new(None) };
+    static UPSTREAM: RefCell<Option<Upstream>> = const { RefCell::new(None) };
 }
 
 impl tiny_http::Handler for Relay {
@@ -190,7 +197,7 @@ impl tiny_http::Handler for Relay {
 /// One `POST` of `body` to `target` through ureq-proto's state machine, on the kept connection
 /// (opened if there is none): its status and body.
 fn exchange(
-    kept: &mut Option<TcpStream>,
+    kept: &mut Option<Upstream>,
     upstream: &str,
     target: &str,
     body: &[u8],
@@ -199,18 +206,25 @@ fn exchange(
     if kept.is_none() {
         let stream = TcpStream::connect(upstream)?;
         stream.set_nodelay(true)?;
-        *kept = Some(stream);
+        *kept = Some(Upstream {
+            stream,
+            input: vec![0; 16 * 1024],
+            output: vec![0; 16 * 1024],
+        });
     }
-    let stream = kept.as_mut().expect("a connection");
+    let Upstream {
+        stream,
+        input,
+        output,
+    } = kept.as_mut().expect("a connection");
     let request = http::Request::post(target)
         .header("content-type", "application/json")
         .header("content-length", body.len())
         .body(())
         .map_err(io::Error::other)?;
     // The head and the body in one write, as the service sends them.
-    let mut output = vec![0; 16 * 1024];
     let mut call = Call::new(request).map_err(failed)?.proceed();
-    let mut used = call.write(&mut output).map_err(failed)?;
+    let mut used = call.write(output).map_err(failed)?;
     let Some(SendRequestResult::SendBody(mut call)) = call.proceed().map_err(failed)? else {
         return Err(io::Error::other("no body to send"));
     };
@@ -219,7 +233,6 @@ fn exchange(
     let mut call = call
         .proceed()
         .ok_or_else(|| io::Error::other("the body was not sent whole"))?;
-    let mut input = vec![0; 16 * 1024];
     let mut filled = 0;
     let (mut start, response) = loop {
         let n = stream.read(&mut input[filled..])?;
@@ -239,14 +252,12 @@ fn exchange(
     let mut answer = Vec::with_capacity(1024);
     while !call.can_proceed() {
         if start == filled {
-            (start, filled) = (0, stream.read(&mut input)?);
+            (start, filled) = (0, stream.read(input)?);
             if filled == 0 {
                 return Err(io::ErrorKind::UnexpectedEof.into());
             }
         }
-        let (consumed, produced) = call
-            .read(&input[start..filled], &mut output)
-            .map_err(failed)?;
+        let (consumed, produced) = call.read(&input[start..filled], output).map_err(failed)?;
         answer.extend_from_slice(&output[..produced]);
         start += consumed;
     }

@@ -215,8 +215,9 @@ struct Case {
     direct: Option<usize>,
     /// For a service endpoint, the index of the same call through nginx.
     nginx: Option<usize>,
-    /// For a service endpoint, the indexes of the same call through the floors, if measured.
-    floors: Vec<usize>,
+    /// For a service endpoint, the same call through the floors, if measured: each floor's name
+    /// in the report, and its case's index.
+    floors: Vec<(&'static str, usize)>,
     /// The processes that answer it, whose processor time is counted: the service, or nginx's
     /// master and workers; none for a direct call (the fake runs in this process).
     processes: Vec<u32>,
@@ -385,7 +386,8 @@ fn free_cases(
     let at = next(&cases);
     let label = format!("`POST /sink`, free upstream, `WORKERS={CONNECTIONS}`");
     let mut wide_sink = endpoint(label, wide, "/sink", S3_SINK, direct, nginx);
-    wide_sink.floors = vec![at + 1, at + 2];
+    const FLOORS: [&str; 2] = ["blocking floor", "relay on tiny_http and ureq-proto"];
+    wide_sink.floors = vec![(FLOORS[0], at + 1), (FLOORS[1], at + 2)];
     let call = "destinations/create";
     let floored = |way: &str, floor: &Floor| {
         let mut case = Case::new(
@@ -400,8 +402,8 @@ fn free_cases(
     };
     cases.extend([
         wide_sink,
-        floored("blocking floor", floor),
-        floored("relay on tiny_http and ureq-proto", relay),
+        floored(FLOORS[0], floor),
+        floored(FLOORS[1], relay),
     ]);
     if let Some((name, named)) = by_name {
         let label = format!("`POST /sink`, free upstream named `{name}`");
@@ -568,7 +570,7 @@ fn plan(cases: &[Case]) -> Vec<Measure> {
     for (i, case) in cases.iter().enumerate() {
         if let (Some(direct), Some(nginx)) = (case.direct, case.nginx) {
             // Cases compared with the same direct call and nginx measure those once.
-            let floors = case.floors.iter().copied();
+            let floors = case.floors.iter().map(|&(_, f)| f);
             for m in [direct, nginx, i]
                 .into_iter()
                 .chain(floors)
@@ -869,7 +871,7 @@ struct Hop {
     endpoint: usize,
     direct: usize,
     nginx: usize,
-    floors: Vec<usize>,
+    floors: Vec<(&'static str, usize)>,
 }
 
 fn hops(cases: &[Case]) -> Vec<Hop> {
@@ -1034,10 +1036,7 @@ impl Report {
         for hop in hops(cases) {
             let direct = results.of(hop.direct, ALONE);
             let nginx_rate = results.of(hop.nginx, LOADED).per_second;
-            let floors = hop.floors.iter().map(|&f| {
-                let way = cases[f].label.replace("↳ ", "");
-                (way.split(" `").next().unwrap_or(&way).to_string(), f)
-            });
+            let floors = hop.floors.iter().map(|&(way, f)| (way.to_string(), f));
             for (way, case) in [
                 (cases[hop.direct].label.replace("↳ ", ""), hop.direct),
                 ("nginx".to_string(), hop.nginx),
