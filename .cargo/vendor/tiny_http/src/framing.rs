@@ -219,8 +219,12 @@ pub fn parse_head(bytes: &[u8]) -> Result<Head, Refusal> {
     let mut headers = HeaderFields::with_capacity(request.headers.len(), bytes);
     let mut fields = Fields::default();
     for field in request.headers.iter() {
-        fields.note(field.name, field.value)?;
-        push_field(&mut headers, field.name, field.value)?;
+        if !field.name.is_ascii() {
+            return Err(Refusal::bad("a field name is not ASCII"));
+        }
+        let value = ascii_value(field.value);
+        fields.note(field.name, field.value, &value)?;
+        headers.push(field.name, &value);
     }
     let body = fields.body_framing(&version)?;
     fields.check_host(&version)?;
@@ -322,18 +326,15 @@ fn origin_form(target: &str, method: &Method) -> Result<String, Refusal> {
     })
 }
 
-/// A field as the request keeps it: values are ASCII there (as `Header`s hold them), so each
-/// byte above 0x7F (obs-text, which RFC 9110 allows) becomes DEL, a character no header the
-/// service reads accepts, so that it is refused with a clear answer where it matters and ignored
-/// where it does not.
-fn push_field(headers: &mut HeaderFields, name: &str, value: &[u8]) -> Result<(), Refusal> {
-    if !name.is_ascii() {
-        return Err(Refusal::bad("a field name is not ASCII"));
-    }
+/// A field's value as the request keeps it: ASCII (as `Header`s hold values), each byte above
+/// 0x7F (obs-text, which RFC 9110 allows) becoming DEL, a character no header the service reads
+/// accepts, so that it is refused with a clear answer where it matters and ignored where it does
+/// not. Made once per field, for the framing and for the request.
+fn ascii_value(value: &[u8]) -> Cow<'_, str> {
     match std::str::from_utf8(value) {
-        Ok(text) if text.is_ascii() => headers.push(name, text),
-        _ => {
-            let text: String = value
+        Ok(text) if text.is_ascii() => Cow::Borrowed(text),
+        _ => Cow::Owned(
+            value
                 .iter()
                 .map(|&b| {
                     if b.is_ascii() {
@@ -342,11 +343,9 @@ fn push_field(headers: &mut HeaderFields, name: &str, value: &[u8]) -> Result<()
                         '\u{7f}'
                     }
                 })
-                .collect();
-            headers.push(name, &text);
-        }
+                .collect(),
+        ),
     }
-    Ok(())
 }
 
 enum Expectation {
@@ -369,8 +368,8 @@ struct Fields {
 }
 
 impl Fields {
-    fn note(&mut self, name: &str, value: &[u8]) -> Result<(), Refusal> {
-        let text = std::str::from_utf8(value).unwrap_or("\u{7f}");
+    /// Notes one field, its value as sent (`value`) and as the request keeps it (`text`).
+    fn note(&mut self, name: &str, value: &[u8], text: &str) -> Result<(), Refusal> {
         if name.eq_ignore_ascii_case("content-length") {
             let length = content_length(value)?;
             if self.content_length.is_some_and(|known| known != length) {

@@ -179,7 +179,11 @@ fn message_head(
     let last = last.iter().flatten().copied();
     let fields = first.chain(own).chain(named).chain(last);
     // Room for exactly the head, and the body after it: grown on the way, the buffer was copied.
-    let length = "HTTP/1.1 ".len() + code.len() + " ".len() + reason.len() + "\r\n\r\n".len()
+    let length = "HTTP/1.1 ".len()
+        + code.len()
+        + " ".len()
+        + reason.len()
+        + "\r\n\r\n".len()
         + fields
             .clone()
             .map(|(field, value)| field.len() + ": \r\n".len() + value.len())
@@ -738,9 +742,16 @@ mod tests {
         let last = [Some(("Content-Length", "2")), None];
         let head = message_head(&StatusCode(201), &first, &[], &named, &last, 2);
         let text = std::str::from_utf8(&head).unwrap();
-        assert!(text.starts_with("HTTP/1.1 201 Created\r\nServer: "), "{text}");
+        assert!(
+            text.starts_with("HTTP/1.1 201 Created\r\nServer: "),
+            "{text}"
+        );
         assert!(text.ends_with("Content-Length: 2\r\n\r\n"), "{text}");
-        assert_eq!(head.capacity(), head.len() + 2, "no growth, and the body's room");
+        assert_eq!(
+            head.capacity(),
+            head.len() + 2,
+            "no growth, and the body's room"
+        );
     }
 
     #[test]
