@@ -909,6 +909,10 @@ fn median_ms(values: &[Duration]) -> f64 {
 }
 
 /// Microseconds as milliseconds with a sign: what a hop adds.
+fn signed_us(us: f64) -> String {
+    format!("{}{:.0} µs", if us < 0.0 { "−" } else { "+" }, us.abs())
+}
+
 fn signed_ms(us: f64) -> String {
     format!(
         "{}{:.2} ms",
@@ -1175,11 +1179,17 @@ impl Report {
                 nginx.kernel_percent(),
                 verdict(cpu <= FREE_CPU_TARGET),
             ));
+            // In microseconds, as wrk measures them: rounded to a hundredth of a millisecond, a
+            // verdict could read as the opposite of the figures beside it.
             self.line(&format!(
                 "| {label}: p50 added at 1 connection at most {FREE_CPU_TARGET} × nginx's | \
-                 {} against {} | {} |",
-                signed_ms(added),
-                signed_ms(nginx_added),
+                 {} against {}{} | {} |",
+                signed_us(added),
+                signed_us(nginx_added),
+                match nginx_added > 0.0 {
+                    true => format!(" ({:.2} ×)", added / nginx_added),
+                    false => String::new(),
+                },
                 verdict(added <= FREE_CPU_TARGET * nginx_added),
             ));
         }
