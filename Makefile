@@ -39,9 +39,11 @@ test: ## Run the unit and integration tests, then the tiny_http fork's (with ups
 	$(CARGO) test --locked
 	$(CARGO) test --locked --manifest-path $(TINY_HTTP)/Cargo.toml --target-dir $(TINY_HTTP_TARGET)
 
-lint: ## Check formatting and clippy warnings
+lint: ## Check formatting and clippy warnings, here and in the tiny_http fork
 	$(CARGO) fmt --check
 	$(CARGO) clippy --locked --all-targets -- -D warnings
+	$(CARGO) fmt --check --manifest-path $(TINY_HTTP)/Cargo.toml
+	$(CARGO) clippy --locked --all-targets --manifest-path $(TINY_HTTP)/Cargo.toml --target-dir $(TINY_HTTP_TARGET) -- -D warnings
 
 release: ## Build the release binary (the request path built for speed, the rest for size)
 	$(CARGO) build --locked --release

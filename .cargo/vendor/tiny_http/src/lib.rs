@@ -162,6 +162,9 @@ pub struct Server {
     listening_addr: ListenAddr,
 }
 
+// A message is moved once, through the queue to `recv()`: boxing the request would cost an
+// allocation each, for a few hundred bytes not copied.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Message {
     Error(IoError),
     NewRequest(Request),
@@ -367,7 +370,7 @@ impl Server {
         match self.messages.pop() {
             Some(Message::Error(err)) => Err(err),
             Some(Message::NewRequest(rq)) => Ok(rq),
-            None => Err(IoError::new(IoErrorKind::Other, "thread unblocked")),
+            None => Err(IoError::other("thread unblocked")),
         }
     }
 
