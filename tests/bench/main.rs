@@ -908,11 +908,12 @@ fn median_ms(values: &[Duration]) -> f64 {
     median(values.iter().map(|d| d.as_secs_f64() * 1000.0))
 }
 
-/// Microseconds as milliseconds with a sign: what a hop adds.
+/// Microseconds with a sign, as they are: what a hop adds, where a target is judged by it.
 fn signed_us(us: f64) -> String {
     format!("{}{:.0} µs", if us < 0.0 { "−" } else { "+" }, us.abs())
 }
 
+/// Microseconds as milliseconds with a sign: what a hop adds.
 fn signed_ms(us: f64) -> String {
     format!(
         "{}{:.2} ms",

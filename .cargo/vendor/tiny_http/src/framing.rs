@@ -12,7 +12,7 @@
 use std::borrow::Cow;
 use std::str::FromStr;
 
-use crate::common::{HTTPVersion, HeaderFields, Method, StatusCode};
+use crate::common::{is_tchar, HTTPVersion, HeaderFields, Method, StatusCode};
 
 /// Longest request line or header line, with the CR before its LF (so 8191 bytes of text).
 pub const MAX_LINE_BYTES: usize = 8 * 1024;
@@ -103,7 +103,7 @@ impl HeadScanner {
             let i = self.scanned;
             let b = buf[i];
             self.scanned += 1;
-            if i == self.line_start && self.lines == 0 && b != b'\r' && !is_token(b) {
+            if i == self.line_start && self.lines == 0 && b != b'\r' && !is_tchar(b) {
                 return Err(Refusal::bad(
                     "the request does not begin with an HTTP method: this server speaks HTTP/1.1 (no TLS, no HTTP/2 preface)",
                 ));
@@ -185,11 +185,6 @@ fn too_many_headers() -> Refusal {
         431,
         format!("the request has more than {MAX_HEADERS} header fields"),
     )
-}
-
-/// `tchar` of RFC 9110 §5.6.2: what a method or a field name is made of.
-fn is_token(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 /// Reads a complete head (as [`HeadScanner`] found it) and decides the request's framing.
