@@ -1187,9 +1187,10 @@ impl Report {
                  {} against {}{} | {} |",
                 signed_us(added),
                 signed_us(nginx_added),
-                match nginx_added > 0.0 {
-                    true => format!(" ({:.2} ×)", added / nginx_added),
-                    false => String::new(),
+                if nginx_added > 0.0 {
+                    format!(" ({:.2} ×)", added / nginx_added)
+                } else {
+                    String::new()
                 },
                 verdict(added <= FREE_CPU_TARGET * nginx_added),
             ));
